@@ -1,0 +1,3 @@
+"""Tocsin: metric alerting and trigger service."""
+
+__version__ = "0.1.0"

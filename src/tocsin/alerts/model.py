@@ -1,0 +1,202 @@
+"""Alert definitions as users give them, and alerts as Tocsin shows them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tocsin.alerts.actions import ActionConfigError, redact_action, validate_action_config
+from tocsin.numbers import json_number
+
+ConditionType = Literal["threshold", "relative_change"]
+ComparisonOp = Literal["gt", "gte", "lt", "lte", "eq", "ne"]
+ChangeMode = Literal["percent", "absolute"]
+AlertState = Literal["ok", "pending", "triggered", "no_data", "error"]
+
+OP_SYMBOLS: dict[str, str] = {
+    "gt": ">",
+    "gte": ">=",
+    "lt": "<",
+    "lte": "<=",
+    "eq": "==",
+    "ne": "!=",
+}
+SYMBOL_OPS: dict[str, str] = {v: k for k, v in OP_SYMBOLS.items()} | {"=": "eq", "<>": "ne"}
+MAX_NAME = 200
+MAX_COOLDOWN = 30 * 86400
+
+
+def _finite_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not number.is_finite():
+        raise ValueError("expected a finite number")
+    return number
+
+
+class AlertFields(BaseModel):
+    """Fields a user may set; shared by creation and update."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    description: str = Field(default="", max_length=5000)
+    condition_type: ConditionType = "threshold"
+    comparison_op: ComparisonOp
+    threshold_value: Decimal
+    change_mode: ChangeMode = "percent"
+    lookback: int = Field(default=1, ge=1, le=1000)
+    # The seed's shape: one action object, or a list of them.
+    action_config: dict[str, Any] | list[dict[str, Any]]
+    enabled: bool = True
+    cooldown_seconds: int = Field(default=3600, ge=0, le=MAX_COOLDOWN)
+    pending_evaluations: int = Field(default=1, ge=1, le=1000)
+    notify_on_resolve: bool = True
+    muted_until: datetime | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("expected a non-empty name")
+        return value
+
+    @field_validator("comparison_op", mode="before")
+    @classmethod
+    def _op(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            return SYMBOL_OPS.get(value, value.lower())
+        return value
+
+    @field_validator("threshold_value", mode="before")
+    @classmethod
+    def _threshold(cls, value: Any) -> Decimal:
+        return _finite_decimal(value)
+
+    @field_validator("action_config")
+    @classmethod
+    def _actions(cls, value: dict[str, Any] | list[dict[str, Any]]) -> Any:
+        try:
+            normalised = validate_action_config(value)
+        except ActionConfigError as exc:
+            raise ValueError(str(exc)) from None
+        # Keep the seed's single-object form when that is what was given.
+        return normalised[0] if isinstance(value, dict) else normalised
+
+    @field_validator("muted_until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("expected a time with a UTC offset, e.g. 2026-01-01T14:00:00Z")
+        return value
+
+
+class AlertDefinition(AlertFields):
+    """What ``create_alert`` validates (the chat planner drafts the same model)."""
+
+    metric_id: uuid.UUID
+
+
+class Alert(BaseModel):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    metric_id: uuid.UUID
+    name: str
+    description: str
+    condition_type: ConditionType
+    comparison_op: ComparisonOp
+    threshold_value: Decimal
+    change_mode: ChangeMode
+    lookback: int
+    action_config: dict[str, Any] | list[dict[str, Any]]
+    enabled: bool
+    cooldown_seconds: int
+    pending_evaluations: int
+    notify_on_resolve: bool
+    muted_until: datetime | None
+    state: AlertState
+    consecutive_breaches: int
+    episode_notified: bool
+    last_triggered_at: datetime | None
+    last_evaluated_at: datetime | None
+    last_value: Decimal | None
+    last_execution_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        cfg = self.action_config
+        return [cfg] if isinstance(cfg, dict) else list(cfg)
+
+    def public(self) -> dict[str, Any]:
+        """The contract's JSON shape; secrets in actions redacted."""
+        data = self.model_dump(
+            mode="json", exclude={"consecutive_breaches", "episode_notified", "last_execution_id"}
+        )
+        data["threshold_value"] = json_number(self.threshold_value)
+        data["last_value"] = json_number(self.last_value)
+        cfg = self.action_config
+        data["action_config"] = (
+            redact_action(cfg) if isinstance(cfg, dict) else [redact_action(a) for a in cfg]
+        )
+        return data
+
+
+class HistoryRow(BaseModel):
+    id: uuid.UUID
+    alert_id: uuid.UUID
+    org_id: uuid.UUID
+    execution_id: uuid.UUID | None
+    evaluated_at: datetime
+    value: Decimal | None
+    baseline_value: Decimal | None
+    triggered: bool
+    state_from: AlertState
+    state_to: AlertState
+    notified: bool
+    reason: str
+
+    def public(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude={"org_id"})
+        data["value"] = json_number(self.value)
+        data["baseline_value"] = json_number(self.baseline_value)
+        return data
+
+
+_WHEN_OPS = sorted([*SYMBOL_OPS, *OP_SYMBOLS], key=len, reverse=True)
+
+
+def parse_when(text: str) -> tuple[str, Decimal, bool]:
+    """``"> 5"``, ``"gte 10"``, ``"< -20%"`` → (op, threshold, percent sign given).
+
+    ValueError says what was expected.
+    """
+    expected = (
+        "expected an operator (>, >=, <, <=, ==, != or gt, gte, lt, lte, eq, ne) "
+        'and a number, e.g. "> 5"'
+    )
+    cleaned = text.strip()
+    for token in _WHEN_OPS:
+        if cleaned.lower().startswith(token):
+            rest = cleaned[len(token) :].strip()
+            if token.isalpha() and rest and not (rest[0].isspace() or rest[0] in "+-.0123456789"):
+                continue
+            percent = rest.endswith("%")
+            number = rest.removesuffix("%").strip()
+            try:
+                value = _finite_decimal(number)
+            except ValueError:
+                raise ValueError(f"{text!r}: {expected}") from None
+            return SYMBOL_OPS.get(token, token), value, percent
+    raise ValueError(f"{text!r}: {expected}")

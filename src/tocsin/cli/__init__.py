@@ -1,0 +1,79 @@
+"""The ``tocsin`` command line (PRODUCT.md §4, CLI contract)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tocsin.cli import alerts as alert_commands
+from tocsin.cli import metrics as metric_commands
+from tocsin.cli.common import CliState, emit, hoist_global_options, state
+
+app = typer.Typer(
+    name="tocsin",
+    help="Tocsin: metric alerting and triggers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Schema management.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(metric_commands.app, name="metric")
+app.add_typer(alert_commands.app, name="alert")
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="TOCSIN_DATABASE_URL",
+            help="sqlite:///PATH or postgresql://... (default: a file in your data directory)",
+            show_envvar=True,
+        ),
+    ] = None,
+    org: Annotated[str, typer.Option("--org", help="Organisation (created on first use).")] = (
+        "default"
+    ),
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    ctx.obj = CliState(database_url=database_url, org=org, json=json_out)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply every migration to the database."""
+    from tocsin.db.migrate import current_revision, head_revision
+
+    st = state(ctx)
+    db = st.database(migrate=False)
+    db.ensure_schema()
+    rev = current_revision(db.engine)
+    emit(st, {"revision": rev, "head": head_revision()}, f"database at revision {rev} (head)")
+
+
+@db_app.command("sql")
+def db_sql(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the Supabase migration files here.")
+    ] = None,
+) -> None:
+    """Print the PostgreSQL DDL, or write the Supabase migration files."""
+    from tocsin.db.supabase import render_files, write_files
+
+    st = state(ctx)
+    if out is None:
+        typer.echo("".join(render_files().values()), nl=False)
+        return
+    written = write_files(out)
+    emit(st, {"files": [str(p) for p in written]}, "\n".join(f"wrote {p}" for p in written))
+
+
+def main() -> None:
+    app(args=hoist_global_options(sys.argv[1:]), prog_name="tocsin")

@@ -1,0 +1,1 @@
+"""Database layer: schema, engine set-up and migrations."""

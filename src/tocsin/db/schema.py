@@ -1,0 +1,220 @@
+"""Every table of PRODUCT.md §2, as SQLAlchemy Core.
+
+The Alembic tree in ``tocsin/db/migrations`` builds exactly this schema; a
+test runs ``alembic check`` to prove the two have not drifted.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+
+from tocsin.db.types import ExactDecimal, JSONType, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _org_fk() -> Column[object]:
+    return Column("org_id", Uuid, ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False)
+
+
+orgs = Table(
+    "orgs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+org_members = Table(
+    "org_members",
+    metadata,
+    Column("org_id", Uuid, ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Uuid, primary_key=True),
+    Column("role", String(20), nullable=False, server_default="member"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    _org_fk(),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("key_hash", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    _org_fk(),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("source", JSONType, nullable=False),
+    Column("selector", JSONType),
+    Column("schedule", JSONType),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("next_run_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("org_id", "name"),
+    # The scheduler's hot path: "which enabled metrics are due?"
+    Index(
+        "ix_metrics_due",
+        "next_run_at",
+        postgresql_where=text("enabled AND next_run_at IS NOT NULL"),
+        sqlite_where=text("enabled AND next_run_at IS NOT NULL"),
+    ),
+)
+
+metric_executions = Table(
+    "metric_executions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("metric_id", Uuid, ForeignKey("metrics.id", ondelete="CASCADE"), nullable=False),
+    _org_fk(),
+    Column("status", String(16), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("scheduled_for", UTCDateTime),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime),
+    Column("result", JSONType),
+    Column("value", ExactDecimal),
+    Column("error", Text),
+    # Set once the execution's alerts have been evaluated; the sweep finds
+    # finished executions still lacking it after a crash.
+    Column("evaluated_at", UTCDateTime),
+    # Baselines for relative_change and the metric's recent values.
+    Index("ix_metric_executions_metric_completed", "metric_id", "completed_at"),
+    Index(
+        "ix_metric_executions_unevaluated",
+        "completed_at",
+        postgresql_where=text("evaluated_at IS NULL AND completed_at IS NOT NULL"),
+        sqlite_where=text("evaluated_at IS NULL AND completed_at IS NOT NULL"),
+    ),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    _org_fk(),
+    Column("metric_id", Uuid, ForeignKey("metrics.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    # The seed's columns, by name.
+    Column("condition_type", String(32), nullable=False),
+    Column("threshold_value", ExactDecimal, nullable=False),
+    Column("comparison_op", String(8), nullable=False),
+    Column("action_config", JSONType, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("last_triggered_at", UTCDateTime),
+    # Beside them.
+    Column("change_mode", String(16), nullable=False, server_default="percent"),
+    Column("lookback", Integer, nullable=False, server_default="1"),
+    Column("cooldown_seconds", Integer, nullable=False, server_default="3600"),
+    Column("pending_evaluations", Integer, nullable=False, server_default="1"),
+    Column("notify_on_resolve", Boolean, nullable=False, server_default=text("true")),
+    Column("muted_until", UTCDateTime),
+    Column("state", String(16), nullable=False, server_default="ok"),
+    Column("consecutive_breaches", Integer, nullable=False, server_default="0"),
+    # Whether the current triggered episode's firing reached the user: a
+    # resolve is only sent for a firing that was.
+    Column("episode_notified", Boolean, nullable=False, server_default=text("false")),
+    Column("last_evaluated_at", UTCDateTime),
+    Column("last_value", ExactDecimal),
+    Column("last_execution_id", Uuid),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("org_id", "name"),
+    Index(
+        "ix_alerts_metric_enabled",
+        "metric_id",
+        postgresql_where=text("enabled"),
+        sqlite_where=text("enabled"),
+    ),
+)
+
+alert_history = Table(
+    "alert_history",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("alert_id", Uuid, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    _org_fk(),
+    Column("execution_id", Uuid, ForeignKey("metric_executions.id", ondelete="SET NULL")),
+    Column("evaluated_at", UTCDateTime, nullable=False),
+    Column("value", ExactDecimal),
+    Column("baseline_value", ExactDecimal),
+    Column("triggered", Boolean, nullable=False),
+    Column("state_from", String(16), nullable=False),
+    Column("state_to", String(16), nullable=False),
+    Column("notified", Boolean, nullable=False, server_default=text("false")),
+    Column("reason", Text, nullable=False),
+    Index("ix_alert_history_alert_evaluated", "alert_id", "evaluated_at"),
+)
+
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    _org_fk(),
+    Column("alert_id", Uuid, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("history_id", Uuid, ForeignKey("alert_history.id", ondelete="SET NULL")),
+    Column("kind", String(16), nullable=False),
+    Column("action", JSONType, nullable=False),
+    # What the channel renders: a snapshot taken when the alert fired, so a
+    # retry an hour later still says what happened then.
+    Column("payload", JSONType, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("response_status", Integer),
+    Column("duration_ms", Integer),
+    Column("idempotency_key", String(80), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Index(
+        "ix_notification_deliveries_pending",
+        "status",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
+    Index("ix_notification_deliveries_alert", "alert_id", "created_at"),
+)
+
+TENANT_TABLES = (
+    "org_members",
+    "api_keys",
+    "metrics",
+    "metric_executions",
+    "alerts",
+    "alert_history",
+    "notification_deliveries",
+)

@@ -1,0 +1,1 @@
+"""Metrics: their sources, schedules, executions."""

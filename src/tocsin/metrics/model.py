@@ -1,0 +1,98 @@
+"""Metric definitions as users give them, and metrics as Tocsin shows them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tocsin.alerts.extract import ValueSelector
+from tocsin.metrics.schedule import Schedule
+from tocsin.metrics.sources import validate_source
+from tocsin.numbers import json_number
+
+MAX_NAME = 200
+_ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$|^\$[A-Za-z_][A-Za-z0-9_]*$")
+REDACTED = "***redacted***"
+
+
+class MetricDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    description: str = Field(default="", max_length=5000)
+    source: dict[str, Any]
+    selector: ValueSelector | None = None
+    schedule: Schedule | None = None
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("expected a non-empty name")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return validate_source(value)
+
+
+class Metric(BaseModel):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    description: str
+    source: dict[str, Any]
+    selector: ValueSelector | None
+    schedule: Schedule | None
+    enabled: bool
+    next_run_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    def public(self) -> dict[str, Any]:
+        """The contract's JSON shape, with secrets redacted."""
+        data = self.model_dump(mode="json")
+        data["source"] = redact_source(self.source)
+        data["selector"] = self.selector.model_dump(exclude_none=True) if self.selector else None
+        data["schedule"] = self.schedule.model_dump(exclude_none=True) if self.schedule else None
+        return data
+
+
+def redact_source(source: dict[str, Any]) -> dict[str, Any]:
+    out = dict(source)
+    headers = out.get("headers")
+    if isinstance(headers, dict):
+        # A header that names a variable is safe to show; a literal may be a token.
+        out["headers"] = {
+            k: v if isinstance(v, str) and _ENV_REF.match(v) else REDACTED
+            for k, v in headers.items()
+        }
+    return out
+
+
+class Execution(BaseModel):
+    id: uuid.UUID
+    metric_id: uuid.UUID
+    org_id: uuid.UUID
+    status: Literal["running", "completed", "failed", "timed_out"]
+    trigger: Literal["schedule", "manual", "push"]
+    scheduled_for: datetime | None
+    started_at: datetime
+    completed_at: datetime | None
+    result: Any
+    value: Decimal | None
+    error: str | None
+    evaluated_at: datetime | None = None
+
+    def public(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude={"org_id", "evaluated_at"})
+        data["value"] = json_number(self.value)
+        return data

@@ -1,0 +1,201 @@
+"""Metrics and their executions in the database, always scoped to one org."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tocsin.clock import utcnow
+from tocsin.db.schema import metric_executions, metrics
+from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.metrics.model import Execution, Metric, MetricDefinition
+from tocsin.metrics.sources import SOURCES
+
+
+def as_uuid(ref: str | uuid.UUID) -> uuid.UUID | None:
+    if isinstance(ref, uuid.UUID):
+        return ref
+    try:
+        return uuid.UUID(ref)
+    except ValueError:
+        return None
+
+
+def row_to_metric(row: Row[Any]) -> Metric:
+    return Metric.model_validate(row._asdict())
+
+
+def row_to_execution(row: Row[Any]) -> Execution:
+    return Execution.model_validate(row._asdict())
+
+
+class MetricStore:
+    def __init__(self, conn: Connection, org_id: uuid.UUID) -> None:
+        self.conn = conn
+        self.org_id = org_id
+
+    def create(self, definition: MetricDefinition | dict[str, Any]) -> Metric:
+        if isinstance(definition, dict):
+            try:
+                definition = MetricDefinition.model_validate(definition)
+            except ValidationError as exc:
+                raise InvalidInput.from_validation(exc) from None
+        source_cls = SOURCES[definition.source["type"]]
+        if definition.schedule is not None and not source_cls.scheduled:
+            raise InvalidInput("schedule", f"a {source_cls.type} metric takes no schedule")
+        if definition.schedule is None and source_cls.scheduled:
+            raise InvalidInput("schedule", f"a {source_cls.type} metric needs --every or --cron")
+        now = utcnow()
+        metric_id = uuid.uuid4()
+        values = {
+            "id": metric_id,
+            "org_id": self.org_id,
+            "name": definition.name,
+            "description": definition.description,
+            "source": definition.source,
+            "selector": definition.selector.model_dump(exclude_none=True)
+            if definition.selector
+            else None,
+            "schedule": definition.schedule.model_dump(exclude_none=True)
+            if definition.schedule
+            else None,
+            "enabled": definition.enabled,
+            # A new scheduled metric runs at once; its slots follow from there.
+            "next_run_at": now if definition.schedule is not None else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(metrics).values(**values))
+        except IntegrityError:
+            raise Conflict(f"a metric named {definition.name!r} already exists") from None
+        return self.get(metric_id)
+
+    def find(self, ref: str | uuid.UUID) -> Metric | None:
+        query = select(metrics).where(metrics.c.org_id == self.org_id)
+        ident = as_uuid(ref)
+        if ident is not None:
+            row = self.conn.execute(query.where(metrics.c.id == ident)).first()
+            if row is not None:
+                return row_to_metric(row)
+        if isinstance(ref, str):
+            row = self.conn.execute(query.where(metrics.c.name == ref.strip())).first()
+            if row is not None:
+                return row_to_metric(row)
+        return None
+
+    def get(self, ref: str | uuid.UUID) -> Metric:
+        found = self.find(ref)
+        if found is None:
+            raise NotFound("metric", str(ref))
+        return found
+
+    def list_metrics(self) -> list[Metric]:
+        rows = self.conn.execute(
+            select(metrics).where(metrics.c.org_id == self.org_id).order_by(metrics.c.name)
+        )
+        return [row_to_metric(r) for r in rows]
+
+    def names(self) -> list[str]:
+        return [m.name for m in self.list_metrics()]
+
+    def delete(self, ref: str | uuid.UUID) -> Metric:
+        metric = self.get(ref)
+        self.conn.execute(
+            delete(metrics).where(metrics.c.id == metric.id, metrics.c.org_id == self.org_id)
+        )
+        return metric
+
+    # Executions -----------------------------------------------------------
+
+    def start_execution(
+        self,
+        metric_id: uuid.UUID,
+        *,
+        trigger: str,
+        scheduled_for: datetime | None = None,
+        started_at: datetime | None = None,
+    ) -> uuid.UUID:
+        exec_id = uuid.uuid4()
+        self.conn.execute(
+            insert(metric_executions).values(
+                id=exec_id,
+                metric_id=metric_id,
+                org_id=self.org_id,
+                status="running",
+                trigger=trigger,
+                scheduled_for=scheduled_for,
+                started_at=started_at or utcnow(),
+            )
+        )
+        return exec_id
+
+    def finish_execution(
+        self,
+        execution_id: uuid.UUID,
+        *,
+        status: str,
+        result: Any = None,
+        value: Decimal | None = None,
+        error: str | None = None,
+        completed_at: datetime | None = None,
+    ) -> Execution:
+        self.conn.execute(
+            update(metric_executions)
+            .where(
+                metric_executions.c.id == execution_id,
+                metric_executions.c.org_id == self.org_id,
+            )
+            .values(
+                status=status,
+                result=result,
+                value=value,
+                error=error,
+                completed_at=completed_at or utcnow(),
+            )
+        )
+        return self.get_execution(execution_id)
+
+    def record_value(
+        self,
+        metric_id: uuid.UUID,
+        result: Any,
+        *,
+        trigger: str = "push",
+        at: datetime | None = None,
+    ) -> Execution:
+        """A pushed (or mocked) result: an execution that completes at once."""
+        at = at or utcnow()
+        exec_id = self.start_execution(metric_id, trigger=trigger, started_at=at)
+        return self.finish_execution(exec_id, status="completed", result=result, completed_at=at)
+
+    def get_execution(self, execution_id: uuid.UUID) -> Execution:
+        row = self.conn.execute(
+            select(metric_executions).where(
+                metric_executions.c.id == execution_id,
+                metric_executions.c.org_id == self.org_id,
+            )
+        ).first()
+        if row is None:
+            raise NotFound("execution", str(execution_id))
+        return row_to_execution(row)
+
+    def executions(self, metric_id: uuid.UUID, *, limit: int = 50) -> Sequence[Execution]:
+        rows = self.conn.execute(
+            select(metric_executions)
+            .where(
+                metric_executions.c.metric_id == metric_id,
+                metric_executions.c.org_id == self.org_id,
+            )
+            .order_by(metric_executions.c.started_at.desc(), metric_executions.c.id)
+            .limit(limit)
+        )
+        return [row_to_execution(r) for r in rows]

@@ -1,0 +1,140 @@
+"""Shared fixtures: every store and runtime test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from TOCSIN_TEST_POSTGRES_URL (default: the local server).
+When it cannot be reached the PostgreSQL half is skipped with a clear notice,
+unless TOCSIN_REQUIRE_POSTGRES=1 (CI), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tocsin.db.database import Database
+from tocsin.db.engine import normalize_url
+from tocsin.db.schema import metadata
+
+PG_URL = os.environ.get("TOCSIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("TOCSIN_REQUIRE_POSTGRES") == "1"
+
+_pg_state: dict[str, Any] = {"error": None, "url": None, "skipped": 0}
+
+
+def _admin_engine() -> Any:
+    return create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
+
+
+def _create_pg_database() -> str:
+    name = f"tocsin_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(normalize_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg_database(url: str) -> None:
+    name = make_url(url).database
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    if _pg_state["url"] is None and _pg_state["error"] is None:
+        try:
+            url = _create_pg_database()
+            db = Database(url)
+            db.ensure_schema()
+            db.dispose()
+            _pg_state["url"] = url
+        except Exception as exc:  # noqa: BLE001 - reported below, never silently
+            _pg_state["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    if _pg_state["error"] is not None:
+        message = f"PostgreSQL unavailable at {PG_URL}: {_pg_state['error']}"
+        if REQUIRE_PG:
+            pytest.fail(message + " (TOCSIN_REQUIRE_POSTGRES=1)", pytrace=False)
+        _pg_state["skipped"] += 1
+        pytest.skip(message)
+    yield _pg_state["url"]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _pg_state["url"]:
+        _drop_pg_database(_pg_state["url"])
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _pg_state["skipped"]:
+        terminalreporter.write_sep(
+            "!",
+            f"{_pg_state['skipped']} PostgreSQL tests were SKIPPED: {_pg_state['error']}. "
+            "Set TOCSIN_TEST_POSTGRES_URL, or TOCSIN_REQUIRE_POSTGRES=1 to fail instead.",
+            yellow=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    db.ensure_schema()
+    db.dispose()
+    return path
+
+
+def _truncate_pg(db: Database) -> None:
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with db.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} CASCADE"))
+        if conn.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar():
+            conn.execute(text("TRUNCATE procrastinate_jobs CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty database URL on each engine."""
+    if request.param == "sqlite":
+        path = tmp_path / "tocsin.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_url")
+    db = Database(url)
+    _truncate_pg(db)
+    db.dispose()
+    return url
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def org_id(db: Database) -> uuid.UUID:
+    from tocsin.orgs import get_or_create_org
+
+    with db.begin() as conn:
+        return get_or_create_org(conn, "acme")
+
+
+@pytest.fixture
+def pg_db(pg_url: str) -> Iterator[Database]:
+    """The PostgreSQL database alone, empty, for PostgreSQL-only behaviour."""
+    database = Database(pg_url)
+    _truncate_pg(database)
+    yield database
+    database.dispose()
