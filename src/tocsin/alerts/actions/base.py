@@ -1,0 +1,147 @@
+"""What every channel shares: the notification it sends, its result and its errors."""
+
+from __future__ import annotations
+
+import builtins
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from yarl import URL
+
+from tocsin.http import HttpClient, HttpError
+from tocsin.settings import Settings
+
+NotificationKind = Literal["trigger", "resolve", "test"]
+#: How a secret field is shown by ``redact_action``: replaced whole, as scheme+host of
+#: a URL, or (for a mapping such as headers) with every value replaced.
+SecretStyle = Literal["value", "url", "mapping"]
+REDACTED = "***redacted***"
+
+
+@dataclass(frozen=True)
+class Notification:
+    kind: NotificationKind
+    org_id: str
+    alert_id: str
+    alert_name: str
+    metric_id: str
+    metric_name: str
+    value: Decimal | None
+    baseline_value: Decimal | None
+    condition: str  # human text e.g. "> 5" or "change < -20%"
+    state: str  # alert state after evaluation: ok|pending|triggered|no_data|error
+    reason: str  # e.g. "6 > 5"
+    evaluated_at: datetime  # aware UTC
+    link: str | None  # URL of the alert page
+    idempotency_key: str  # stable per delivery
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status_code: int | None
+    detail: str
+
+
+class ActionConfigError(ValueError):
+    """A bad action config; the message names the field and what was expected."""
+
+    def __init__(self, field: str, expected: str) -> None:
+        super().__init__(f"{field}: {expected}")
+        self.field = field
+        self.expected = expected
+
+
+class DeliveryFailed(HttpError):
+    """A channel failure that is not an HTTP status (SMTP, Slack ``ok: false``...).
+
+    It subclasses HttpError so the delivery layer needs a single ``except HttpError``.
+    """
+
+
+class ActionModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type: str
+
+
+ConfigT = TypeVar("ConfigT", bound=ActionModel)
+
+
+class Channel(ABC, Generic[ConfigT]):
+    """One delivery channel. ``send`` raises HttpError/DeliveryFailed on failure."""
+
+    type: ClassVar[str]
+    Config: ClassVar[builtins.type[ActionModel]]
+    secret_fields: ClassVar[Mapping[str, SecretStyle]] = {}
+
+    def __init__(self, config: ConfigT, settings: Settings, http: HttpClient) -> None:
+        self.config = config
+        self.settings = settings
+        self.http = http
+
+    @abstractmethod
+    async def send(self, notification: Notification) -> SendResult: ...
+
+
+def format_value(value: Decimal | None) -> str:
+    """A Decimal as people write it: no exponent, no trailing zeros."""
+    if value is None:
+        return "no value"
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def kind_label(kind: NotificationKind) -> str:
+    return {"trigger": "TRIGGERED", "resolve": "RESOLVED", "test": "TEST"}[kind]
+
+
+def event_name(kind: NotificationKind) -> str:
+    return {"trigger": "alert.triggered", "resolve": "alert.resolved", "test": "alert.test"}[kind]
+
+
+def summary_line(n: Notification) -> str:
+    """One plain line for subjects, PagerDuty summaries and fallbacks."""
+    if n.kind == "resolve":
+        return f"Resolved: {n.alert_name} ({n.metric_name} = {format_value(n.value)})"
+    prefix = "Test: " if n.kind == "test" else ""
+    return (
+        f"{prefix}{n.alert_name}: {n.metric_name} = {format_value(n.value)} "
+        f"(condition {n.condition})"
+    )
+
+
+def details(n: Notification) -> dict[str, Any]:
+    """Fields shared by structured outputs (log extras, PagerDuty custom_details)."""
+    return {
+        "alert": n.alert_name,
+        "alert_id": n.alert_id,
+        "metric": n.metric_name,
+        "metric_id": n.metric_id,
+        "value": format_value(n.value) if n.value is not None else None,
+        "baseline_value": (
+            format_value(n.baseline_value) if n.baseline_value is not None else None
+        ),
+        "condition": n.condition,
+        "state": n.state,
+        "reason": n.reason,
+        "kind": n.kind,
+        "evaluated_at": n.evaluated_at.isoformat(),
+    }
+
+
+def check_http_url(value: str) -> str:
+    """Config-time URL check (the SSRF guard runs at send time, after DNS)."""
+    try:
+        parsed = URL(value.strip())
+    except (ValueError, TypeError):
+        raise ValueError("expected an http(s) URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError("expected an http(s) URL")
+    return str(parsed)

@@ -1,0 +1,43 @@
+"""``{"type": "log"}``: a structured log line on the ``tocsin.actions`` logger.
+
+The fields ride in ``extra`` (alert, alert_id, metric, metric_id, value, baseline_value,
+condition, state, reason, kind, evaluated_at) so JSON log formatters pick them up.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from tocsin.alerts.actions.base import (
+    ActionModel,
+    Channel,
+    Notification,
+    SendResult,
+    details,
+    kind_label,
+    summary_line,
+)
+
+logger = logging.getLogger("tocsin.actions")
+
+
+class LogConfig(ActionModel):
+    type: Literal["log"] = "log"
+
+
+class LogChannel(Channel[LogConfig]):
+    type = "log"
+    Config = LogConfig
+
+    async def send(self, notification: Notification) -> SendResult:
+        # A firing is something an operator tailing logs should notice.
+        level = logging.WARNING if notification.kind == "trigger" else logging.INFO
+        logger.log(
+            level,
+            "alert %s: %s",
+            kind_label(notification.kind).lower(),
+            summary_line(notification),
+            extra=details(notification),
+        )
+        return SendResult(status_code=None, detail="logged")
