@@ -1,0 +1,399 @@
+"""The pure alert decision core (PRODUCT.md §3, "Conditions" and "States and notifications").
+
+No I/O and no clock: every time comes in with the :class:`Observation` (the execution's
+completion time), so a backtest over recorded history reproduces live evaluation exactly.
+
+Rules beyond the brief's wording, decided here:
+
+* **Episodes.** An episode starts when the alert enters ``triggered`` and ends when a
+  readable, non-breaching value takes it back to ``ok``. ``AlertStatus.episode_notified``
+  records whether the user was told of the current episode. A resolve is sent only when it
+  was (and ``notify_on_resolve``), so nobody is told "resolved" about a firing they never saw.
+* **Due notifications.** A trigger notification is *due* when the alert enters
+  ``triggered``, when it stays triggered but the episode was not yet notified (the firing
+  was muted or inside the cooldown: once that lifts, the next breach tells the user), or
+  when it stays triggered, was notified, and the cooldown has passed since
+  ``last_triggered_at`` (a repeat reminder; cooldown 0 means every breaching evaluation).
+  A due notification is sent unless muted or inside the cooldown; then
+  ``Decision.suppressed`` says why. An alert that stays triggered inside its cooldown after
+  a sent notification has nothing due, so ``suppressed`` stays ``None`` (no history noise).
+* **no_data / error** never notify, reset ``consecutive_breaches`` and leave
+  ``last_triggered_at`` alone, but keep ``episode_notified``: if the alert was triggered and
+  notified before the gap, the episode continues through it. The next readable value that
+  breaches returns straight to ``triggered`` (no new pending run) and notifies only if a
+  repeat reminder is due; the next readable value that does not breach resolves it (with a
+  resolve notification). Without a notified episode, no_data/error behave like ``ok``.
+* **Mute** (``muted_until`` after the observation time): state changes as usual, nothing is
+  sent, ``last_triggered_at`` is untouched; a resolve due while muted is dropped.
+* **Out of order**: an observation older than ``status.last_evaluated_at`` gives
+  ``applied=False`` and the unchanged status; equal times are in order. Its ``suppressed``
+  is "older execution" only when the observation would have notified had it been newest.
+* **Zero baseline** in percent mode: no change if the value is 0, otherwise an infinite
+  change of the value's sign (``Decimal('Infinity')``), which orders and compares sanely.
+* Naive datetimes (some database drivers return them) are read as UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
+from typing import Literal
+
+from tocsin.alerts.extract import Extracted, format_decimal
+
+State = Literal["ok", "pending", "triggered", "no_data", "error"]
+ComparisonOp = Literal["gt", "gte", "lt", "lte", "eq", "ne"]
+ConditionType = Literal["threshold", "relative_change"]
+ChangeMode = Literal["percent", "absolute"]
+NotifyKind = Literal["trigger", "resolve"]
+
+# Enough digits that value - baseline is exact for any realistic metric; only the percent
+# division can round, far below anything a threshold can tell apart.
+_CTX = Context(prec=60, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+# op -> (symbol, the op that holds exactly when this one does not, orderings where it holds)
+_OPS: dict[ComparisonOp, tuple[str, ComparisonOp, tuple[int, ...]]] = {
+    "gt": (">", "lte", (1,)),
+    "gte": (">=", "lt", (0, 1)),
+    "lt": ("<", "gte", (-1,)),
+    "lte": ("<=", "gt", (-1, 0)),
+    "eq": ("==", "ne", (0,)),
+    "ne": ("!=", "eq", (-1, 1)),
+}
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    condition_type: ConditionType
+    comparison_op: ComparisonOp
+    threshold_value: Decimal
+    change_mode: ChangeMode = "percent"
+    lookback: int = 1
+    cooldown_seconds: int = 3600  # 0 = no limit
+    pending_evaluations: int = 1
+    notify_on_resolve: bool = True
+    muted_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AlertStatus:
+    """What is stored on the alert row between evaluations."""
+
+    state: State = "ok"
+    consecutive_breaches: int = 0
+    last_triggered_at: datetime | None = None  # last time a trigger notification was sent
+    last_evaluated_at: datetime | None = None  # completion time of the newest applied execution
+    episode_notified: bool = False  # the current triggered episode's firing was notified
+
+
+@dataclass(frozen=True)
+class Observation:
+    at: datetime  # the execution's completion time; every time decision uses it
+    extracted: Extracted
+    baseline: Extracted | None = None  # relative_change: value `lookback` runs back
+
+
+@dataclass(frozen=True)
+class Decision:
+    triggered: bool  # the condition held on this value
+    state_from: State
+    state_to: State
+    notify: NotifyKind | None
+    suppressed: str | None  # why a due trigger/resolve was not sent
+    reason: str  # always non-empty, human-readable
+    value: Decimal | None
+    baseline_value: Decimal | None
+    change: Decimal | None
+    applied: bool  # False: older than status.last_evaluated_at, status unchanged
+    new_status: AlertStatus
+    previous_status: AlertStatus  # the status this decision was computed from
+
+
+@dataclass(frozen=True)
+class _Assessment:
+    """The condition checked on one observation, before any state logic."""
+
+    outcome: Literal["breach", "clear", "no_data", "error"]
+    text: str
+    value: Decimal | None = None
+    baseline_value: Decimal | None = None
+    change: Decimal | None = None
+
+
+def compare(value: Decimal, op: ComparisonOp, threshold: Decimal) -> bool:
+    """``value <op> threshold``; NaN never satisfies anything but ``ne``."""
+    if value.is_nan() or threshold.is_nan():
+        return op == "ne"
+    ordering = (value > threshold) - (value < threshold)
+    return ordering in _OPS[op][2]
+
+
+def describe_condition(rule: AlertRule) -> str:
+    """Short form of the condition: ``> 5``, ``change < -20%``, ``change >= 50 (absolute)``."""
+    symbol = _OPS[rule.comparison_op][0]
+    threshold = format_decimal(rule.threshold_value)
+    if rule.condition_type == "threshold":
+        return f"{symbol} {threshold}"
+    notes = ["absolute"] if rule.change_mode == "absolute" else []
+    if rule.lookback > 1:
+        notes.append(f"vs {rule.lookback} runs back")
+    unit = "%" if rule.change_mode == "percent" else ""
+    suffix = f" ({', '.join(notes)})" if notes else ""
+    return f"change {symbol} {threshold}{unit}{suffix}"
+
+
+def cooldown_allows(rule: AlertRule, last_triggered_at: datetime | None, at: datetime) -> bool:
+    """Whether a trigger may be sent at ``at``; the store's conditional UPDATE is the same
+    predicate: ``last_triggered_at IS NULL OR last_triggered_at <= at - cooldown``."""
+    if rule.cooldown_seconds <= 0 or last_triggered_at is None:
+        return True
+    return _utc(last_triggered_at) <= _utc(at) - timedelta(seconds=rule.cooldown_seconds)
+
+
+def evaluate(rule: AlertRule, status: AlertStatus, obs: Observation) -> Decision:
+    """Decide one observation against the stored status (rules: module docstring)."""
+    assessment = _assess(rule, obs)
+    at = _utc(obs.at)
+    if status.last_evaluated_at is not None and at < _utc(status.last_evaluated_at):
+        return _out_of_order(rule, status, obs, assessment)
+    if assessment.outcome in ("no_data", "error"):
+        return _unreadable(status, at, assessment)
+    if assessment.outcome == "breach":
+        return _breach(rule, status, at, assessment)
+    return _clear(rule, status, at, assessment)
+
+
+def suppress(decision: Decision, reason: str) -> Decision:
+    """The same decision with its notification withheld, e.g. when the store's cooldown
+    claim lost a race: the status keeps the previous notification bookkeeping."""
+    if decision.notify is None:
+        return decision
+    new_status, previous = decision.new_status, decision.previous_status
+    if decision.notify == "trigger":
+        new_status = replace(new_status, last_triggered_at=previous.last_triggered_at)
+        new_status = replace(new_status, episode_notified=previous.episode_notified)
+    text = f"{decision.reason}; not sent: {reason}"
+    return replace(decision, notify=None, suppressed=reason, reason=text, new_status=new_status)
+
+
+def backtest(
+    rule: AlertRule, observations: Sequence[Observation], status: AlertStatus | None = None
+) -> list[Decision]:
+    """Live evaluation folded over a recorded history, decision by decision."""
+    decisions: list[Decision] = []
+    for obs in observations:
+        current = decisions[-1].new_status if decisions else status or AlertStatus()
+        decisions.append(evaluate(rule, current, obs))
+    return decisions
+
+
+def _assess(rule: AlertRule, obs: Observation) -> _Assessment:
+    current = _readable(obs.extracted, "")
+    if isinstance(current, _Assessment):
+        return current
+    if rule.condition_type == "threshold":
+        held = compare(current, rule.comparison_op, rule.threshold_value)
+        text = _comparison_text(format_decimal(current), rule, held, "")
+        return _Assessment("breach" if held else "clear", text, value=current)
+    if obs.baseline is None:
+        runs = max(rule.lookback, 1)
+        return _Assessment(
+            "no_data",
+            f"no baseline yet: needs {runs} earlier completed run{'s' if runs != 1 else ''}",
+            value=current,
+        )
+    baseline = _readable(obs.baseline, "baseline: ")
+    if isinstance(baseline, _Assessment):
+        return replace(baseline, value=current)
+    change, shown = _change(rule.change_mode, baseline, current)
+    held = compare(change, rule.comparison_op, rule.threshold_value)
+    origin = f"from {format_decimal(baseline)} to {format_decimal(current)}"
+    if change.is_infinite():
+        origin += ": infinite change"
+    if rule.change_mode == "absolute":
+        origin = f"absolute, {origin}"
+    return _Assessment(
+        "breach" if held else "clear",
+        _comparison_text(f"change {shown}", rule, held, f" ({origin})"),
+        value=current,
+        baseline_value=baseline,
+        change=change,
+    )
+
+
+def _readable(extracted: Extracted, prefix: str) -> Decimal | _Assessment:
+    if extracted.status == "value" and extracted.value is not None:
+        if extracted.value.is_finite():
+            return extracted.value
+        return _Assessment("error", f"{prefix}value {extracted.value} is not a finite number")
+    if extracted.status == "no_data":
+        return _Assessment("no_data", prefix + (extracted.reason or "no data"))
+    return _Assessment("error", prefix + (extracted.reason or "the value could not be read"))
+
+
+def _change(mode: ChangeMode, baseline: Decimal, value: Decimal) -> tuple[Decimal, str]:
+    delta = _CTX.subtract(value, baseline)
+    if mode == "absolute":
+        return delta, _signed(delta, "")
+    if baseline.is_zero():
+        change = Decimal(0) if delta.is_zero() else Decimal("Infinity").copy_sign(delta)
+    else:
+        change = _CTX.divide(_CTX.multiply(delta, Decimal(100)), abs(baseline))
+    return change, _signed(change, "%")
+
+
+def _signed(change: Decimal, unit: str) -> str:
+    text = format_decimal(change, places=4 if unit else None)
+    if change > 0:
+        text = "+" + text
+    return text + unit
+
+
+def _comparison_text(left: str, rule: AlertRule, held: bool, tail: str) -> str:
+    op = rule.comparison_op if held else _OPS[rule.comparison_op][1]
+    unit = "%" if rule.condition_type == "relative_change" and rule.change_mode == "percent" else ""
+    text = f"{left} {_OPS[op][0]} {format_decimal(rule.threshold_value)}{unit}{tail}"
+    return text if held else f"{text}: condition not met"
+
+
+def _in_episode(status: AlertStatus) -> bool:
+    """Whether the alert is inside a triggered episode (possibly across a no_data gap)."""
+    gap = status.state in ("no_data", "error")
+    return status.state == "triggered" or (gap and status.episode_notified)
+
+
+def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
+    breaches = (status.consecutive_breaches if status.state in ("pending", "triggered") else 0) + 1
+    needed = max(rule.pending_evaluations, 1)
+    continuing = _in_episode(status)
+    if not continuing and breaches < needed:
+        new = replace(status, state="pending", consecutive_breaches=breaches, last_evaluated_at=at)
+        return _decision(status, new, a, None, None, f"{a.text}; pending {breaches}/{needed}")
+
+    base = replace(status, state="triggered", consecutive_breaches=breaches, last_evaluated_at=at)
+    if not continuing:
+        base = replace(base, episode_notified=False)
+        due, label = True, "triggered"
+    elif not status.episode_notified:
+        due, label = True, "still triggered, not yet notified"
+    else:
+        due = cooldown_allows(rule, status.last_triggered_at, at)
+        label = "still triggered: reminder" if due else "still triggered"
+        if status.state != "triggered":
+            label = f"triggered again after {status.state}" + (": reminder" if due else "")
+    if not due:
+        last = status.last_triggered_at
+        sent_note = "" if last is None else f" (last sent {_ago(at - _utc(last))})"
+        return _decision(status, base, a, None, None, f"{a.text}; {label}{sent_note}")
+
+    blocked = _muted(rule, at) or _cooldown_block(rule, status.last_triggered_at, at)
+    if blocked is not None:
+        return _decision(status, base, a, None, blocked, f"{a.text}; {label}; not sent: {blocked}")
+    sent = replace(base, last_triggered_at=at, episode_notified=True)
+    label = label.replace("not yet notified", "sending the held-back notification")
+    return _decision(status, sent, a, "trigger", None, f"{a.text}; {label}")
+
+
+def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
+    new = replace(
+        status, state="ok", consecutive_breaches=0, last_evaluated_at=at, episode_notified=False
+    )
+    if not _in_episode(status):
+        note = {"pending": "; pending reset", "no_data": "; back to ok", "error": "; back to ok"}
+        return _decision(status, new, a, None, None, a.text + note.get(status.state, ""))
+    if not status.episode_notified:
+        text = f"{a.text}; resolved (the firing was never notified, so no resolve is sent)"
+        return _decision(status, new, a, None, None, text)
+    if not rule.notify_on_resolve:
+        return _decision(status, new, a, None, None, f"{a.text}; resolved (notify_on_resolve off)")
+    muted = _muted(rule, at)
+    if muted is not None:
+        return _decision(status, new, a, None, muted, f"{a.text}; resolved; not sent: {muted}")
+    return _decision(status, new, a, "resolve", None, f"{a.text}; resolved")
+
+
+def _unreadable(status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
+    state: State = "no_data" if a.outcome == "no_data" else "error"
+    # episode_notified survives the gap so a later recovery can still send its resolve.
+    new = replace(
+        status,
+        state=state,
+        consecutive_breaches=0,
+        last_evaluated_at=at,
+        episode_notified=status.episode_notified and _in_episode(status),
+    )
+    return _decision(status, new, a, None, None, a.text)
+
+
+def _out_of_order(
+    rule: AlertRule, status: AlertStatus, obs: Observation, a: _Assessment
+) -> Decision:
+    assert status.last_evaluated_at is not None
+    as_newest = evaluate(rule, replace(status, last_evaluated_at=None), obs)
+    suppressed = "older execution" if as_newest.notify is not None else None
+    last = _utc(status.last_evaluated_at).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = f"{a.text}; older than the last evaluated execution ({last}): recorded, state unchanged"
+    decision = _decision(status, status, a, None, suppressed, text)
+    return replace(decision, applied=False)
+
+
+def _decision(
+    old: AlertStatus,
+    new: AlertStatus,
+    a: _Assessment,
+    notify: NotifyKind | None,
+    suppressed: str | None,
+    reason: str,
+) -> Decision:
+    return Decision(
+        triggered=a.outcome == "breach",
+        state_from=old.state,
+        state_to=new.state,
+        notify=notify,
+        suppressed=suppressed,
+        reason=reason or a.outcome,
+        value=a.value,
+        baseline_value=a.baseline_value,
+        change=a.change,
+        applied=True,
+        new_status=new,
+        previous_status=old,
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _muted(rule: AlertRule, at: datetime) -> str | None:
+    if rule.muted_until is None or _utc(rule.muted_until) <= at:
+        return None
+    until = _utc(rule.muted_until)
+    return until.strftime(
+        "muted until %H:%M UTC" if until.date() == at.date() else "muted until %Y-%m-%d %H:%M UTC"
+    )
+
+
+def _cooldown_block(rule: AlertRule, last: datetime | None, at: datetime) -> str | None:
+    if cooldown_allows(rule, last, at):
+        return None
+    assert last is not None
+    return (
+        f"cooldown: last sent {_ago(at - _utc(last))} (cooldown {_duration(rule.cooldown_seconds)})"
+    )
+
+
+def _ago(elapsed: timedelta) -> str:
+    seconds = int(elapsed.total_seconds())
+    return f"{_duration(seconds)} ago" if seconds >= 0 else f"{_duration(-seconds)} later"
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("days", 172800), ("h", 7200), ("min", 120)):
+        if seconds >= size:
+            return f"{seconds // (size // 2)} {unit}"
+    return f"{seconds} s"
