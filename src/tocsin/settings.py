@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=8, ge=1, le=100)
     delivery_backoff_base_seconds: float = Field(default=5.0, gt=0)
     delivery_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    # How long a claimed delivery stays invisible to other workers; a worker that dies
+    # mid-send leaves it to be retried after this.
+    delivery_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     # Channels
     slack_bot_token: SecretStr | None = None

@@ -114,8 +114,9 @@ def test_object_value_key() -> None:
     assert value_of({"value": "6.5", "unit": "ms"}) == Decimal("6.5")
 
 
-def test_object_value_key_that_is_null_or_bad_is_an_error() -> None:
-    assert failure({"value": None}).status == "error"
+def test_object_value_key_that_is_null_is_no_data_and_bad_is_an_error() -> None:
+    assert failure({"value": None}).status == "no_data"
+    assert failure({"value": True}).status == "error"
     assert "boolean" in failure({"value": True}).reason
 
 
@@ -178,9 +179,10 @@ def test_first_ignores_bad_cells_further_down_but_min_does_not() -> None:
     assert extracted.reason == 'row 2: value "oops" is not a number'
 
 
-def test_null_cell_is_an_error() -> None:
+def test_null_cell_is_no_data() -> None:
+    # SELECT max(n) over no rows gives one NULL cell: nothing to judge yet.
     extracted = failure({"columns": ["n"], "rows": [[None]]})
-    assert extracted.status == "error"
+    assert extracted.status == "no_data"
     assert "null" in extracted.reason
 
 

@@ -30,7 +30,7 @@ Result shapes and the choices made where the brief leaves room:
 
 Numbers: ints, finite floats (through ``Decimal(str(x))`` so ``0.1`` stays ``0.1``),
 finite ``Decimal`` and plain ASCII numeric strings (surrounding blanks allowed, exponent
-allowed, no thousands separators). Booleans, NaN, infinities, ``null`` inside the data and
+allowed, no thousands separators). Booleans, NaN, infinities and
 any other string, list or object are **errors**. An empty result (``None``, ``""``,
 ``[]``, ``{}``, a table without rows) is **no data**.
 """
@@ -357,7 +357,8 @@ def _to_decimal(raw: object) -> Decimal:
             _error(f"value {describe_raw(raw)} is not a finite number")
         _error(f"value {describe_raw(raw)} is not a number")
     if raw is None:
-        _error("value null is not a number")
+        # SQL's max() over no rows, a JSON field not filled in yet: nothing to judge.
+        _no_data("the value is null")
     if isinstance(raw, dict):
         _error(f"value {describe_raw(raw)} is an object, not a number")
     if isinstance(raw, list | tuple):
