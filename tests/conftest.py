@@ -138,3 +138,13 @@ def pg_db(pg_url: str) -> Iterator[Database]:
     _truncate_pg(database)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def sink() -> Iterator[Any]:
+    """A real local HTTP server that records requests and answers from a script."""
+    from tests.channels.channel_support import Sink
+
+    server = Sink().start()
+    yield server
+    server.stop()

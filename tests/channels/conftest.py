@@ -11,13 +11,6 @@ from .channel_support import Sink, SmtpRecorder, SmtpServer, authenticator, free
 
 
 @pytest.fixture
-def sink() -> Iterator[Sink]:
-    server = Sink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def sink6() -> Iterator[Sink]:
     try:
         server = Sink("::1").start()

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tocsin.cli import alerts as alert_commands
+from tocsin.cli import deliveries as delivery_commands
 from tocsin.cli import metrics as metric_commands
 from tocsin.cli.common import CliState, emit, hoist_global_options, state
 
@@ -23,6 +24,7 @@ db_app = typer.Typer(help="Schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(metric_commands.app, name="metric")
 app.add_typer(alert_commands.app, name="alert")
+app.add_typer(delivery_commands.app, name="deliveries")
 
 
 @app.callback()

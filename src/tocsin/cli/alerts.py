@@ -13,10 +13,11 @@ from sqlalchemy import Connection
 from tocsin.alerts.actions import ActionConfigError, parse_action_spec
 from tocsin.alerts.model import OP_SYMBOLS, Alert, HistoryRow, parse_when
 from tocsin.alerts.store import AlertStore
-from tocsin.cli.common import CliState, emit, guarded, state, table
+from tocsin.cli.common import CliState, emit, guarded, run_async, state, table
 from tocsin.clock import utcnow
 from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import InvalidInput
+from tocsin.execution.runs import send_test
 from tocsin.metrics.store import MetricStore
 
 app = typer.Typer(
@@ -290,3 +291,15 @@ def delete(ctx: typer.Context, alert: Annotated[str, typer.Argument(help="NAME o
     st = state(ctx)
     gone: Alert = _in_org(st, lambda c, o: AlertStore(c, o).delete_alert(alert))
     emit(st, {"deleted": gone.public()}, f"deleted alert {gone.name}")
+
+
+@app.command("test")
+def test(ctx: typer.Context, alert: Annotated[str, typer.Argument(help="NAME or ID")]) -> None:
+    """Send a test notification through every action of the alert."""
+    from tocsin.cli.deliveries import delivery_rows
+
+    st = state(ctx)
+    db = st.database()
+    org_id: uuid.UUID = _in_org(st, lambda c, o: o)
+    sent = run_async(st, lambda http: send_test(db, org_id, alert, settings=st.settings, http=http))
+    emit(st, [d.public() for d in sent], lambda: delivery_rows(sent))

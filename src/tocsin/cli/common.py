@@ -149,3 +149,16 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 
 def stderr(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def run_async(st: CliState, make: Callable[[Any], Any]) -> Any:
+    """Run a coroutine that needs the shared HTTP client; errors translated as usual."""
+    import asyncio
+
+    from tocsin.http import HttpClient
+
+    async def go() -> Any:
+        async with HttpClient(st.settings) as http:
+            return await make(http)
+
+    return guarded(lambda: asyncio.run(go()))

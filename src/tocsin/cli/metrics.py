@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 import typer
 
-from tocsin.cli.common import emit, guarded, state, table
+from tocsin.cli.common import emit, guarded, run_async, state, table
 from tocsin.durations import parse_duration
 from tocsin.errors import InvalidInput
+from tocsin.execution.runs import RunReport, parse_value, run_now
 from tocsin.metrics.model import Metric
 from tocsin.metrics.store import MetricStore
 
@@ -226,3 +228,55 @@ def delete(ctx: typer.Context, metric: Annotated[str, typer.Argument(help="NAME 
 
     gone = guarded(run)
     emit(st, {"deleted": gone.public()}, f"deleted metric {gone.name}")
+
+
+def human_run(report: RunReport) -> str:
+    ex = report.execution
+    pub = ex.public()
+    lines = [
+        f"execution {ex.id}: {ex.status}"
+        + (f", value {pub['value']}" if ex.value is not None else "")
+        + (f" ({ex.error})" if ex.error else "")
+    ]
+    if not report.evaluations:
+        lines.append("no enabled alerts on this metric")
+    for h in report.evaluations:
+        mark = "NOTIFIED" if h.notified else ("triggered" if h.triggered else "ok")
+        lines.append(f"  alert {h.alert_id}: {h.state_from} -> {h.state_to} [{mark}] {h.reason}")
+    for d in report.deliveries:
+        extra = f" HTTP {d.response_status}" if d.response_status else ""
+        error = f": {d.last_error}" if d.last_error else ""
+        lines.append(f"  delivery {d.kind} via {d.action.get('type')}: {d.status}{extra}{error}")
+    return "\n".join(lines)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    metric: Annotated[str, typer.Argument(help="NAME or ID")],
+    value: Annotated[
+        str | None, typer.Option("--value", help="Record this value instead of running.")
+    ] = None,
+) -> None:
+    """Run the metric now (or record --value), evaluate its alerts, deliver."""
+    st = state(ctx)
+    db = st.database()
+
+    def org() -> uuid.UUID:
+        with st.transaction() as (_conn, org_id):
+            return org_id
+
+    org_id = guarded(org)
+    report: RunReport = run_async(
+        st,
+        lambda http: run_now(
+            db,
+            org_id,
+            metric,
+            settings=st.settings,
+            http=http,
+            value=parse_value(value) if value is not None else None,
+            has_value=value is not None,
+        ),
+    )
+    emit(st, report.public(), lambda: human_run(report))

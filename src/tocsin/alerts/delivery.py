@@ -1,0 +1,146 @@
+"""The delivery engine: claim due deliveries, send each through its channel, settle it.
+
+Every action of an alert is its own delivery, sent and retried on its own. Transient
+failures (timeouts, connection errors, 5xx, 408, 429) retry with exponential backoff and
+jitter, honouring Retry-After, up to ``TOCSIN_DELIVERY_MAX_ATTEMPTS``, then go ``dead``;
+permanent failures (other 4xx, refused URLs, bad configs) go to ``failed`` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+
+from tocsin.alerts.actions import ActionConfigError, HttpError, send_action
+from tocsin.alerts.outbox import Delivery, Outcome, claim_due, record_outcomes, to_notification
+from tocsin.alerts.retry import RetryPolicy, decide_retry
+from tocsin.clock import utcnow
+from tocsin.db.database import Database
+from tocsin.http import HttpClient
+from tocsin.settings import Settings
+
+logger = logging.getLogger("tocsin.delivery")
+
+
+def policy_from(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.delivery_max_attempts,
+        base_seconds=settings.delivery_backoff_base_seconds,
+        max_seconds=settings.delivery_backoff_max_seconds,
+    )
+
+
+class Deliverer:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        http: HttpClient,
+        *,
+        concurrency: int = 200,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.http = http
+        self.policy = policy_from(settings)
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def deliver_due(self, limit: int = 500) -> list[Outcome]:
+        """Claim up to ``limit`` due deliveries and make one attempt at each."""
+        claimed = await asyncio.to_thread(
+            claim_due, self.db, limit=limit, lease_seconds=self.settings.delivery_lease_seconds
+        )
+        return await self._send_all(claimed)
+
+    async def deliver_ids(self, ids: list[uuid.UUID]) -> list[Outcome]:
+        """The first attempt at particular deliveries (``tocsin metric run`` waits for it)."""
+        if not ids:
+            return []
+        claimed = await asyncio.to_thread(
+            claim_due,
+            self.db,
+            limit=len(ids),
+            ids=ids,
+            lease_seconds=self.settings.delivery_lease_seconds,
+        )
+        return await self._send_all(claimed)
+
+    async def _send_all(self, claimed: list[Delivery]) -> list[Outcome]:
+        if not claimed:
+            return []
+        outcomes = list(await asyncio.gather(*(self._send(d) for d in claimed)))
+        await asyncio.to_thread(record_outcomes, self.db, outcomes)
+        return outcomes
+
+    async def _send(self, delivery: Delivery) -> Outcome:
+        async with self._slots:
+            started = time.perf_counter()
+            try:
+                result = await send_action(
+                    delivery.action,
+                    to_notification(delivery),
+                    settings=self.settings,
+                    http=self.http,
+                )
+            except ActionConfigError as exc:
+                return self._failure(delivery, started, str(exc), None, False, None)
+            except HttpError as exc:
+                return self._failure(
+                    delivery, started, exc.message, exc.status, exc.transient, exc.retry_after
+                )
+            except Exception as exc:  # noqa: BLE001 - recorded on the row and logged
+                logger.exception("delivery %s: unexpected error", delivery.id)
+                return self._failure(
+                    delivery, started, f"unexpected error: {type(exc).__name__}", None, True, None
+                )
+            return Outcome(
+                delivery_id=delivery.id,
+                attempts=delivery.attempts,
+                status="sent",
+                next_attempt_at=None,
+                response_status=result.status_code,
+                error=None,
+                duration_ms=_ms(started),
+                sent_at=utcnow(),
+            )
+
+    def _failure(
+        self,
+        delivery: Delivery,
+        started: float,
+        error: str,
+        status: int | None,
+        transient: bool,
+        retry_after: float | None,
+    ) -> Outcome:
+        decision = decide_retry(
+            self.policy,
+            attempts=delivery.attempts,
+            transient=transient,
+            retry_after=retry_after,
+            now=utcnow(),
+        )
+        logger.warning(
+            "delivery %s (%s, attempt %d) failed: %s; %s",
+            delivery.id,
+            delivery.action.get("type"),
+            delivery.attempts,
+            error,
+            decision.note,
+        )
+        return Outcome(
+            delivery_id=delivery.id,
+            attempts=delivery.attempts,
+            status=decision.status,
+            next_attempt_at=decision.next_attempt_at,
+            response_status=status,
+            error=f"{error} ({decision.note})",
+            duration_ms=_ms(started),
+            sent_at=None,
+        )
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

@@ -1,0 +1,335 @@
+"""``evaluate_alerts``: after an execution completes, decide every enabled alert of its
+metric and record the outcome.
+
+Per batch of alerts, one transaction writes the alert state, one ``alert_history`` row
+per alert and the ``notification_deliveries`` rows (the outbox) for what fires. The
+decisions themselves come from the pure core in ``tocsin.alerts.decision``.
+
+A trigger is sent only if this evaluation wins a conditional UPDATE on
+``last_triggered_at`` (``IS NULL OR <= at - cooldown``): two processes evaluating the same
+alert at once can never both notify inside one cooldown. On PostgreSQL the batch's alert
+rows are also locked (``FOR UPDATE``, in id order), so concurrent evaluations of one
+metric apply one after the other instead of overwriting each other's state; SQLite gets
+the same from ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
+
+from tocsin.alerts import decision as core
+from tocsin.alerts.extract import Extracted, ValueSelector, extract_value
+from tocsin.alerts.model import Alert
+from tocsin.alerts.outbox import delivery_rows, notification_payload
+from tocsin.alerts.store import row_to_alert
+from tocsin.clock import utcnow
+from tocsin.db.database import Database
+from tocsin.db.schema import (
+    alert_history,
+    alerts,
+    metric_executions,
+    metrics,
+    notification_deliveries,
+)
+from tocsin.metrics.model import Execution
+from tocsin.metrics.store import row_to_execution
+from tocsin.settings import Settings, get_settings
+
+BATCH_SIZE = 1000
+
+
+@dataclass
+class Evaluated:
+    """One alert's evaluation, as recorded."""
+
+    alert_id: uuid.UUID
+    history: dict[str, Any]
+    delivery_ids: list[uuid.UUID]
+    decision: core.Decision
+
+
+@dataclass
+class EvaluationResult:
+    execution_id: uuid.UUID
+    value: Extracted
+    evaluated: list[Evaluated] = field(default_factory=list)
+    skipped: bool = False  # the execution had already been evaluated
+
+    @property
+    def delivery_ids(self) -> list[uuid.UUID]:
+        return [d for e in self.evaluated for d in e.delivery_ids]
+
+
+def rule_of(alert: Alert) -> core.AlertRule:
+    return core.AlertRule(
+        condition_type=alert.condition_type,
+        comparison_op=alert.comparison_op,
+        threshold_value=alert.threshold_value,
+        change_mode=alert.change_mode,
+        lookback=alert.lookback,
+        cooldown_seconds=alert.cooldown_seconds,
+        pending_evaluations=alert.pending_evaluations,
+        notify_on_resolve=alert.notify_on_resolve,
+        muted_until=alert.muted_until,
+    )
+
+
+def status_of(alert: Alert) -> core.AlertStatus:
+    return core.AlertStatus(
+        state=alert.state,
+        consecutive_breaches=alert.consecutive_breaches,
+        last_triggered_at=alert.last_triggered_at,
+        last_evaluated_at=alert.last_evaluated_at,
+        episode_notified=alert.episode_notified,
+    )
+
+
+def observe(execution: Execution, selector: ValueSelector | None) -> Extracted:
+    """The value an execution yields for its alerts."""
+    if execution.status != "completed":
+        what = "timed out" if execution.status == "timed_out" else "failed"
+        return Extracted("error", None, f"execution {what}: {execution.error or 'no detail'}")
+    return extract_value(execution.result, selector)
+
+
+def evaluate_alerts(
+    db: Database,
+    metric_id: uuid.UUID,
+    execution_result: Execution,
+    *,
+    settings: Settings | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> EvaluationResult:
+    """Evaluate every enabled alert of ``metric_id`` against a finished execution.
+
+    Idempotent per execution: an alert that already recorded this execution is skipped,
+    so the sweep can re-run an evaluation that a crash cut short.
+    """
+    settings = settings or get_settings()
+    execution = execution_result
+    at = execution.completed_at or execution.started_at
+    with db.connect() as conn:
+        metric_row = conn.execute(
+            select(metrics.c.name, metrics.c.selector, metrics.c.org_id).where(
+                metrics.c.id == metric_id
+            )
+        ).one()
+        selector = (
+            ValueSelector.model_validate(metric_row.selector) if metric_row.selector else None
+        )
+        current = observe(execution, selector)
+        baselines = _baselines(conn, metric_id, execution, selector)
+    result = EvaluationResult(execution.id, current)
+    after: uuid.UUID | None = None
+    while True:
+        with db.begin() as conn:
+            batch = _lock_batch(conn, db, metric_id, after, batch_size)
+            if batch:
+                after = batch[-1].id
+                todo = [a for a in batch if a.last_execution_id != execution.id]
+                result.evaluated += _evaluate_batch(
+                    conn, todo, execution, at, current, baselines, metric_row.name, settings
+                )
+            if len(batch) < batch_size:
+                conn.execute(
+                    update(metric_executions)
+                    .where(metric_executions.c.id == execution.id)
+                    .values(
+                        evaluated_at=utcnow(),
+                        value=current.value if current.status == "value" else None,
+                    )
+                )
+                break
+    return result
+
+
+def _lock_batch(
+    conn: Connection, db: Database, metric_id: uuid.UUID, after: uuid.UUID | None, size: int
+) -> list[Alert]:
+    query = select(alerts).where(alerts.c.metric_id == metric_id, alerts.c.enabled.is_(True))
+    if after is not None:
+        query = query.where(alerts.c.id > after)
+    query = query.order_by(alerts.c.id).limit(size)
+    if not db.is_sqlite:
+        query = query.with_for_update()
+    return [row_to_alert(r) for r in conn.execute(query)]
+
+
+def _baselines(
+    conn: Connection, metric_id: uuid.UUID, execution: Execution, selector: ValueSelector | None
+) -> list[Extracted]:
+    """Values of the completed executions before this one, newest first.
+
+    Only as many as the deepest ``lookback`` among the metric's relative alerts.
+    """
+    depth = conn.execute(
+        select(alerts.c.lookback)
+        .where(
+            alerts.c.metric_id == metric_id,
+            alerts.c.enabled.is_(True),
+            alerts.c.condition_type == "relative_change",
+        )
+        .order_by(alerts.c.lookback.desc())
+        .limit(1)
+    ).scalar()
+    if not depth:
+        return []
+    at = execution.completed_at or execution.started_at
+    rows = conn.execute(
+        select(metric_executions)
+        .where(
+            metric_executions.c.metric_id == metric_id,
+            metric_executions.c.status == "completed",
+            metric_executions.c.id != execution.id,
+            metric_executions.c.completed_at <= at,
+        )
+        .order_by(metric_executions.c.completed_at.desc(), metric_executions.c.id.desc())
+        .limit(depth)
+    )
+    found = []
+    for row in rows:
+        earlier = row_to_execution(row)
+        if earlier.value is not None:
+            found.append(Extracted("value", earlier.value, "stored value"))
+        else:
+            found.append(observe(earlier, selector))
+    return found
+
+
+def _evaluate_batch(
+    conn: Connection,
+    batch: Sequence[Alert],
+    execution: Execution,
+    at: datetime,
+    current: Extracted,
+    baselines: list[Extracted],
+    metric_name: str,
+    settings: Settings,
+) -> list[Evaluated]:
+    decisions: dict[uuid.UUID, core.Decision] = {}
+    for alert in batch:
+        baseline = None
+        if alert.condition_type == "relative_change" and len(baselines) >= alert.lookback:
+            baseline = baselines[alert.lookback - 1]
+        obs = core.Observation(at=at, extracted=current, baseline=baseline)
+        decisions[alert.id] = core.evaluate(rule_of(alert), status_of(alert), obs)
+
+    won = _claim_triggers(conn, batch, decisions, at)
+    for alert in batch:
+        d = decisions[alert.id]
+        if d.notify == "trigger" and alert.id not in won:
+            decisions[alert.id] = core.suppress(d, "cooldown: another evaluation notified first")
+
+    now = utcnow()
+    applied = [a for a in batch if decisions[a.id].applied]
+    if applied:
+        conn.execute(
+            update(alerts)
+            .where(alerts.c.id == bindparam("b_id"))
+            .values(
+                state=bindparam("b_state"),
+                consecutive_breaches=bindparam("b_breaches"),
+                last_triggered_at=bindparam("b_triggered_at"),
+                last_evaluated_at=bindparam("b_evaluated_at"),
+                episode_notified=bindparam("b_episode"),
+                last_value=bindparam("b_value"),
+                last_execution_id=bindparam("b_execution"),
+                updated_at=bindparam("b_now"),
+            ),
+            [
+                {
+                    "b_id": a.id,
+                    "b_state": decisions[a.id].new_status.state,
+                    "b_breaches": decisions[a.id].new_status.consecutive_breaches,
+                    "b_triggered_at": decisions[a.id].new_status.last_triggered_at,
+                    "b_evaluated_at": decisions[a.id].new_status.last_evaluated_at,
+                    "b_episode": decisions[a.id].new_status.episode_notified,
+                    "b_value": decisions[a.id].value,
+                    "b_execution": execution.id,
+                    "b_now": now,
+                }
+                for a in applied
+            ],
+        )
+
+    out: list[Evaluated] = []
+    history_rows: list[dict[str, Any]] = []
+    delivery_rows_all: list[dict[str, Any]] = []
+    for alert in batch:
+        d = decisions[alert.id]
+        history_id = uuid.uuid4()
+        row = {
+            "id": history_id,
+            "alert_id": alert.id,
+            "org_id": alert.org_id,
+            "execution_id": execution.id,
+            "evaluated_at": at,
+            "value": d.value,
+            "baseline_value": d.baseline_value,
+            "triggered": d.triggered,
+            "state_from": d.state_from,
+            "state_to": d.state_to,
+            "notified": d.notify is not None,
+            "reason": d.reason,
+        }
+        history_rows.append(row)
+        ids: list[uuid.UUID] = []
+        if d.notify is not None:
+            payload = notification_payload(
+                kind=d.notify,
+                alert=alert,
+                metric_name=metric_name,
+                decision=d,
+                condition=core.describe_condition(rule_of(alert)),
+                at=at,
+                settings=settings,
+            )
+            rows = delivery_rows(alert, d.notify, payload, history_id, now)
+            delivery_rows_all.extend(rows)
+            ids = [r["id"] for r in rows]
+        out.append(Evaluated(alert.id, row, ids, d))
+    if history_rows:
+        conn.execute(insert(alert_history), history_rows)
+    if delivery_rows_all:
+        conn.execute(insert(notification_deliveries), delivery_rows_all)
+    return out
+
+
+def _claim_triggers(
+    conn: Connection,
+    batch: Sequence[Alert],
+    decisions: dict[uuid.UUID, core.Decision],
+    at: datetime,
+) -> set[uuid.UUID]:
+    """Conditionally set ``last_triggered_at`` for the alerts that want to notify.
+
+    One UPDATE ... RETURNING per distinct cooldown; only the ids it returns may send.
+    """
+    by_cooldown: dict[int, list[uuid.UUID]] = defaultdict(list)
+    for alert in batch:
+        if decisions[alert.id].notify == "trigger":
+            by_cooldown[alert.cooldown_seconds].append(alert.id)
+    won: set[uuid.UUID] = set()
+    for cooldown, ids in by_cooldown.items():
+        cutoff = at - timedelta(seconds=cooldown)
+        # With no cooldown, still at most one trigger per moment, not two for one run.
+        since_last = (
+            alerts.c.last_triggered_at < at
+            if cooldown == 0
+            else alerts.c.last_triggered_at <= cutoff
+        )
+        returned = conn.execute(
+            update(alerts)
+            .where(alerts.c.id.in_(ids), or_(alerts.c.last_triggered_at.is_(None), since_last))
+            .values(last_triggered_at=at)
+            .returning(alerts.c.id)
+        )
+        won.update(returned.scalars())
+    return won

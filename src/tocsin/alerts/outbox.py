@@ -1,0 +1,291 @@
+"""The notification outbox: ``notification_deliveries`` rows, claimed and settled.
+
+Workers claim due rows with a conditional UPDATE (status still pending, due, and on
+PostgreSQL ``FOR UPDATE SKIP LOCKED``) that pushes ``next_attempt_at`` forward by a
+lease and counts the attempt; only what the UPDATE returns is theirs to send. A worker
+that dies mid-send leaves the row pending, to be claimed again when the lease ends.
+Results are written back only if the row still carries the attempt number claimed, so a
+worker whose lease ran out cannot overwrite a newer attempt.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Row, and_, bindparam, insert, select, update
+
+from tocsin.alerts.actions import Notification, redact_action
+from tocsin.alerts.decision import Decision
+from tocsin.alerts.model import Alert
+from tocsin.clock import utcnow
+from tocsin.db.database import Database
+from tocsin.db.schema import notification_deliveries as nd
+from tocsin.errors import InvalidInput, NotFound
+from tocsin.metrics.store import as_uuid
+from tocsin.settings import Settings
+
+DeliveryStatus = Literal["pending", "sent", "failed", "dead"]
+STATUSES = ("pending", "sent", "failed", "dead")
+
+
+class Delivery(BaseModel):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    alert_id: uuid.UUID
+    history_id: uuid.UUID | None
+    kind: Literal["trigger", "resolve", "test"]
+    action: dict[str, Any]
+    payload: dict[str, Any]
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    response_status: int | None
+    duration_ms: int | None
+    idempotency_key: str
+    created_at: datetime
+    sent_at: datetime | None
+
+    def public(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude={"payload", "org_id"})
+        data["action"] = redact_action(self.action)
+        data["channel"] = self.action.get("type")
+        return data
+
+
+def row_to_delivery(row: Row[Any]) -> Delivery:
+    return Delivery.model_validate(row._asdict())
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def notification_payload(
+    *,
+    kind: str,
+    alert: Alert,
+    metric_name: str,
+    decision: Decision | None,
+    condition: str,
+    at: datetime,
+    settings: Settings,
+) -> dict[str, Any]:
+    """What the channel will render, frozen when the alert fired (decimals as text)."""
+    return {
+        "kind": kind,
+        "org_id": str(alert.org_id),
+        "alert_id": str(alert.id),
+        "alert_name": alert.name,
+        "metric_id": str(alert.metric_id),
+        "metric_name": metric_name,
+        "value": _text(decision.value if decision else alert.last_value),
+        "baseline_value": _text(decision.baseline_value if decision else None),
+        "condition": condition,
+        "state": decision.new_status.state if decision else alert.state,
+        "reason": decision.reason if decision else "test notification",
+        "evaluated_at": at.isoformat(),
+        "link": f"{settings.public_url}/alerts/{alert.id}",
+    }
+
+
+def to_notification(delivery: Delivery) -> Notification:
+    p = delivery.payload
+    return Notification(
+        kind=delivery.kind,
+        org_id=p["org_id"],
+        alert_id=p["alert_id"],
+        alert_name=p["alert_name"],
+        metric_id=p["metric_id"],
+        metric_name=p["metric_name"],
+        value=None if p.get("value") is None else Decimal(p["value"]),
+        baseline_value=None if p.get("baseline_value") is None else Decimal(p["baseline_value"]),
+        condition=p["condition"],
+        state=p["state"],
+        reason=p["reason"],
+        evaluated_at=datetime.fromisoformat(p["evaluated_at"]),
+        link=p.get("link"),
+        idempotency_key=delivery.idempotency_key,
+    )
+
+
+def delivery_rows(
+    alert: Alert,
+    kind: str,
+    payload: dict[str, Any],
+    history_id: uuid.UUID | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """One pending delivery per action of ``alert``; each is sent and retried on its own."""
+    rows = []
+    for index, action in enumerate(alert.actions):
+        delivery_id = uuid.uuid4()
+        rows.append(
+            {
+                "id": delivery_id,
+                "org_id": alert.org_id,
+                "alert_id": alert.id,
+                "history_id": history_id,
+                "kind": kind,
+                "action": action,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "idempotency_key": f"{history_id or delivery_id}-{index}",
+                "created_at": now,
+            }
+        )
+    return rows
+
+
+def enqueue(
+    conn: Connection,
+    alert: Alert,
+    kind: str,
+    payload: dict[str, Any],
+    history_id: uuid.UUID | None = None,
+) -> list[uuid.UUID]:
+    rows = delivery_rows(alert, kind, payload, history_id, utcnow())
+    if rows:
+        conn.execute(insert(nd), rows)
+    return [row["id"] for row in rows]
+
+
+class DeliveryStore:
+    """Reading and retrying deliveries, scoped to one org."""
+
+    def __init__(self, conn: Connection, org_id: uuid.UUID) -> None:
+        self.conn = conn
+        self.org_id = org_id
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        alert_id: uuid.UUID | None = None,
+        ids: list[uuid.UUID] | None = None,
+        limit: int = 50,
+    ) -> list[Delivery]:
+        query = select(nd).where(nd.c.org_id == self.org_id)
+        if status is not None:
+            if status not in STATUSES:
+                raise InvalidInput("status", f"expected one of {', '.join(STATUSES)}")
+            query = query.where(nd.c.status == status)
+        if alert_id is not None:
+            query = query.where(nd.c.alert_id == alert_id)
+        if ids is not None:
+            query = query.where(nd.c.id.in_(ids))
+        rows = self.conn.execute(query.order_by(nd.c.created_at.desc(), nd.c.id).limit(limit))
+        return [row_to_delivery(r) for r in rows]
+
+    def get(self, ref: str | uuid.UUID) -> Delivery:
+        ident = as_uuid(ref)
+        row = None
+        if ident is not None:
+            row = self.conn.execute(
+                select(nd).where(nd.c.id == ident, nd.c.org_id == self.org_id)
+            ).first()
+        if row is None:
+            raise NotFound("delivery", str(ref))
+        return row_to_delivery(row)
+
+    def retry(self, ref: str | uuid.UUID) -> Delivery:
+        """Make a failed or dead delivery due again now (one more attempt)."""
+        delivery = self.get(ref)
+        if delivery.status == "sent":
+            raise InvalidInput("id", "this delivery was already sent")
+        self.conn.execute(
+            update(nd)
+            .where(nd.c.id == delivery.id, nd.c.org_id == self.org_id)
+            .values(status="pending", next_attempt_at=utcnow())
+        )
+        return self.get(delivery.id)
+
+
+# Workers: not org-scoped, they serve every org ------------------------------
+
+
+def claim_due(
+    db: Database,
+    *,
+    limit: int,
+    lease_seconds: float,
+    ids: list[uuid.UUID] | None = None,
+    now: datetime | None = None,
+) -> list[Delivery]:
+    now = now or utcnow()
+    due = and_(nd.c.status == "pending", nd.c.next_attempt_at <= now)
+    pick = select(nd.c.id).where(due)
+    if ids is not None:
+        pick = pick.where(nd.c.id.in_(ids))
+    pick = pick.order_by(nd.c.next_attempt_at).limit(limit)
+    if not db.is_sqlite:
+        pick = pick.with_for_update(skip_locked=True)
+    with db.begin() as conn:
+        rows = conn.execute(
+            update(nd)
+            .where(nd.c.id.in_(pick.scalar_subquery()), due)
+            .values(
+                attempts=nd.c.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=lease_seconds),
+            )
+            .returning(*nd.c)
+        )
+        return [row_to_delivery(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: uuid.UUID
+    attempts: int  # the attempt this outcome settles
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+    response_status: int | None
+    error: str | None
+    duration_ms: int
+    sent_at: datetime | None
+
+
+def record_outcomes(db: Database, outcomes: list[Outcome]) -> int:
+    """Write results; returns how many rows still belonged to the claimed attempt."""
+    if not outcomes:
+        return 0
+    statement = (
+        update(nd)
+        .where(
+            nd.c.id == bindparam("b_id"),
+            nd.c.attempts == bindparam("b_attempts"),
+            nd.c.status == "pending",
+        )
+        .values(
+            status=bindparam("b_status"),
+            next_attempt_at=bindparam("b_next"),
+            response_status=bindparam("b_response"),
+            last_error=bindparam("b_error"),
+            duration_ms=bindparam("b_duration"),
+            sent_at=bindparam("b_sent"),
+        )
+    )
+    now = utcnow()
+    params = [
+        {
+            "b_id": o.delivery_id,
+            "b_attempts": o.attempts,
+            "b_status": o.status,
+            "b_next": o.next_attempt_at or now,
+            "b_response": o.response_status,
+            "b_error": o.error,
+            "b_duration": o.duration_ms,
+            "b_sent": o.sent_at,
+        }
+        for o in outcomes
+    ]
+    with db.begin() as conn:
+        result = conn.execute(statement, params)
+        return int(result.rowcount)

@@ -1,0 +1,185 @@
+"""``run_metric_execution`` and the scheduler's other task functions.
+
+The same functions run in the embedded runtime (an asyncio loop on SQLite) and in
+Procrastinate workers on PostgreSQL. The database is the source of truth: a due metric is
+a row with ``next_run_at`` in the past, a finished execution without ``evaluated_at`` is
+evaluation still owed, and both survive any crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+
+from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
+from tocsin.clock import utcnow
+from tocsin.db.database import Database
+from tocsin.db.schema import metric_executions, metrics
+from tocsin.http import HttpClient
+from tocsin.metrics.model import Execution
+from tocsin.metrics.schedule import Schedule
+from tocsin.metrics.sources.base import FetchContext, SourceError, build_source
+from tocsin.metrics.store import MetricStore, row_to_execution, row_to_metric
+from tocsin.settings import Settings
+
+logger = logging.getLogger("tocsin.scheduler")
+
+# A source gets its own timeout plus this before the runner cuts it off itself.
+TIMEOUT_GRACE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class DueMetric:
+    metric_id: uuid.UUID
+    scheduled_for: datetime
+
+
+def claim_due_metrics(
+    db: Database, *, now: datetime | None = None, limit: int = 500
+) -> list[DueMetric]:
+    """Advance ``next_run_at`` of due metrics and return them: each slot is claimed once.
+
+    The UPDATE is conditional on ``next_run_at`` still being the value read, so two
+    schedulers never claim the same slot. After downtime a metric runs once, and its
+    next slot is computed from now, not from the missed slots.
+    """
+    now = now or utcnow()
+    with db.begin() as conn:
+        query = (
+            select(metrics.c.id, metrics.c.next_run_at, metrics.c.schedule)
+            .where(
+                metrics.c.enabled.is_(True),
+                metrics.c.next_run_at.is_not(None),
+                metrics.c.next_run_at <= now,
+            )
+            .order_by(metrics.c.next_run_at)
+            .limit(limit)
+        )
+        if not db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        due = conn.execute(query).all()
+        claimed = []
+        for row in due:
+            schedule = Schedule.model_validate(row.schedule) if row.schedule else None
+            if schedule is None:
+                continue
+            following = schedule.next_after(row.next_run_at)
+            if following <= now:
+                following = schedule.next_after(now)
+            result = conn.execute(
+                update(metrics)
+                .where(metrics.c.id == row.id, metrics.c.next_run_at == row.next_run_at)
+                .values(next_run_at=following)
+            )
+            if result.rowcount == 1:
+                claimed.append(DueMetric(row.id, row.next_run_at))
+        return claimed
+
+
+async def run_metric_execution(
+    db: Database,
+    metric_id: uuid.UUID,
+    *,
+    settings: Settings,
+    http: HttpClient,
+    trigger: str = "schedule",
+    scheduled_for: datetime | None = None,
+) -> Execution:
+    """Run the metric's source once: an execution row goes running → completed, failed
+    or timed_out, with its result or error. Evaluation is the caller's next step."""
+
+    def start() -> tuple[Any, uuid.UUID, int]:
+        with db.begin() as conn:
+            row = conn.execute(select(metrics).where(metrics.c.id == metric_id)).one()
+            metric = row_to_metric(row)
+            runs = conn.execute(
+                select(func.count())
+                .select_from(metric_executions)
+                .where(
+                    metric_executions.c.metric_id == metric_id,
+                    metric_executions.c.status == "completed",
+                )
+            ).scalar_one()
+            exec_id = MetricStore(conn, metric.org_id).start_execution(
+                metric_id, trigger=trigger, scheduled_for=scheduled_for
+            )
+            return metric, exec_id, int(runs)
+
+    metric, exec_id, runs = await asyncio.to_thread(start)
+    source = build_source(metric.source)
+    timeout = float(metric.source.get("timeout_seconds", 30.0))
+    status, result, error = "completed", None, None
+    try:
+        ctx = FetchContext(settings=settings, http=http, run_number=runs)
+        result = await asyncio.wait_for(source.fetch(ctx), timeout + TIMEOUT_GRACE_SECONDS)
+    except TimeoutError:
+        status, error = "timed_out", f"no result within {timeout:g}s"
+    except SourceError as exc:
+        status, error = ("timed_out" if exc.timed_out else "failed"), str(exc)
+    except Exception as exc:  # noqa: BLE001 - recorded on the execution row and logged
+        logger.exception("metric %s: source raised", metric_id)
+        status, error = "failed", f"unexpected error: {type(exc).__name__}: {exc}"
+
+    def finish() -> Execution:
+        with db.begin() as conn:
+            return MetricStore(conn, metric.org_id).finish_execution(
+                exec_id, status=status, result=result, error=error
+            )
+
+    return await asyncio.to_thread(finish)
+
+
+async def evaluate_execution(
+    db: Database, execution: Execution, *, settings: Settings
+) -> EvaluationResult:
+    return await asyncio.to_thread(
+        evaluate_alerts, db, execution.metric_id, execution, settings=settings
+    )
+
+
+def unevaluated_executions(
+    db: Database, *, older_than: timedelta = timedelta(seconds=0), limit: int = 100
+) -> list[Execution]:
+    """Finished executions whose evaluation a crash cut off: the sweep's work."""
+    cutoff = utcnow() - older_than
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(metric_executions)
+            .where(
+                metric_executions.c.evaluated_at.is_(None),
+                metric_executions.c.completed_at.is_not(None),
+                metric_executions.c.completed_at <= cutoff,
+            )
+            .order_by(metric_executions.c.completed_at)
+            .limit(limit)
+        )
+        return [row_to_execution(r) for r in rows]
+
+
+def fail_abandoned_executions(db: Database, *, older_than: timedelta) -> int:
+    """Executions left ``running`` by a process that died: marked failed, so they get
+    evaluated (as an error) instead of hanging forever."""
+    cutoff = utcnow() - older_than
+    now = utcnow()
+    with db.begin() as conn:
+        result = conn.execute(
+            update(metric_executions)
+            .where(
+                and_(
+                    metric_executions.c.status == "running",
+                    metric_executions.c.started_at <= cutoff,
+                )
+            )
+            .values(
+                status="failed",
+                completed_at=now,
+                error="abandoned: the process running it stopped before it finished",
+            )
+        )
+        return int(result.rowcount)
