@@ -4,12 +4,28 @@
 from __future__ import annotations
 
 from tocsin.metrics.sources import demo, http, push, sql
-from tocsin.metrics.sources.base import SOURCES, Source, SourceConfig, register, validate_source
+from tocsin.metrics.sources.base import (
+    ENTRY_POINT_GROUP,
+    SOURCES,
+    FetchContext,
+    Source,
+    SourceConfig,
+    SourceError,
+    build_source,
+    load_plugins,
+    register,
+    validate_source,
+)
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "SOURCES",
+    "FetchContext",
     "Source",
     "SourceConfig",
+    "SourceError",
+    "build_source",
+    "load_plugins",
     "register",
     "validate_source",
     "demo",

@@ -83,7 +83,8 @@ class Source(abc.ABC):
 
 SOURCES: dict[str, type[Source]] = {}
 _BUILTIN: set[str] = set()
-_plugins_lock = threading.Lock()
+# Re-entrant: a plugin module may itself validate a source while being imported.
+_plugins_lock = threading.RLock()
 _plugins_loaded = False
 
 
@@ -128,7 +129,9 @@ def load_plugins(
             try:
                 cls = _check_plugin(ep.load())
             except Exception:
-                log.warning("skipping metric source plugin %r (%s)", ep.name, ep.value, exc_info=True)
+                log.warning(
+                    "skipping metric source plugin %r (%s)", ep.name, ep.value, exc_info=True
+                )
                 continue
             if cls.type in _BUILTIN:
                 log.warning(

@@ -1,12 +1,37 @@
-"""A JSON endpoint fetched over HTTP through Tocsin's guarded client."""
+"""A JSON endpoint fetched over HTTP through Tocsin's guarded client.
+
+Header values may name environment variables (``Bearer ${GITHUB_TOKEN}``, ``$TOKEN``;
+``$$`` is a literal ``$``), resolved at fetch time so tokens never sit in the database.
+Error messages show the host only (paths and queries carry tokens) and have every
+header value that could be a secret blanked out.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from tocsin.metrics.sources.base import Source, SourceConfig, register
+from tocsin.http import HttpError, HttpResponse, redact_url
+from tocsin.metrics.sources.base import FetchContext, Source, SourceConfig, SourceError, register
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+# The guarded client bounds the exchange itself too; ours must fire first so a slow
+# endpoint is reported as a timeout (timed_out=True), not as a generic HTTP error.
+_CLIENT_TIMEOUT_MARGIN = 1.0
+_SNIPPET_CHARS = 120
+# Shorter header values are not credentials, and blanking them would garble messages.
+_MIN_SECRET_CHARS = 4
+
+_VAR_REF = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*)|(?P<dollar>\$))"
+)
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
 class HttpConfig(SourceConfig):
@@ -25,8 +50,139 @@ class HttpConfig(SourceConfig):
             raise ValueError("expected an http:// or https:// URL")
         return value
 
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid header name")
+            if any(c in text for c in "\r\n\0"):
+                raise ValueError(f"header {name}: line breaks are not allowed in a value")
+            leftover = _VAR_REF.sub("", text)
+            if "${" in leftover:
+                raise ValueError(
+                    f"header {name}: expected ${{VAR}} with a variable name like "
+                    "API_TOKEN (write $$ for a literal $)"
+                )
+        return value
+
+    @field_validator("body")
+    @classmethod
+    def _body_needs_post(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("method") != "POST":
+            raise ValueError("a request body needs method POST")
+        return value
+
+
+def resolve_header(value: str, environ: Mapping[str, str], header: str) -> tuple[str, list[str]]:
+    """``value`` with variable references replaced; also the values substituted."""
+    used: list[str] = []
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group("dollar"):
+            return "$"
+        name = match.group("braced") or match.group("bare")
+        found = environ.get(name)
+        if found is None:
+            raise SourceError(f"environment variable {name} (used in header {header}) is not set")
+        if any(c in found for c in "\r\n\0"):
+            raise SourceError(
+                f"environment variable {name} (used in header {header}) contains a line break"
+            )
+        used.append(found)
+        return found
+
+    return _VAR_REF.sub(substitute, value), used
+
 
 @register
 class HttpSource(Source):
     type = "http"
     Config = HttpConfig
+
+    async def fetch(self, ctx: FetchContext) -> object:
+        config = self.config
+        assert isinstance(config, HttpConfig)
+        where = _host(config.url)
+        headers: dict[str, str] = {}
+        secrets: list[str] = []
+        for name, value in config.headers.items():
+            resolved, used = resolve_header(value, ctx.environ, name)
+            headers[name] = resolved
+            secrets += [value, resolved, *used]
+        if not any(name.lower() == "accept" for name in headers):
+            headers["Accept"] = "application/json"
+        timeout = config.timeout_seconds
+        try:
+            async with asyncio.timeout(timeout):
+                resp = await ctx.http.request(
+                    config.method,
+                    config.url,
+                    json=config.body if config.method == "POST" else None,
+                    headers=headers,
+                    timeout=timeout + _CLIENT_TIMEOUT_MARGIN,
+                )
+        except TimeoutError:
+            raise SourceError(
+                f"timed out after {timeout:g}s waiting for {where}", timed_out=True
+            ) from None
+        except HttpError as exc:
+            raise SourceError(_scrub(exc.message, secrets)) from None
+        return _read_json(resp, secrets)
+
+
+def _host(url: str) -> str:
+    # Scheme, host and port only: paths and queries often carry tokens.
+    return redact_url(url).partition("://")[2] or "<invalid URL>"
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if len(secret) >= _MIN_SECRET_CHARS:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _snippet(resp: HttpResponse, secrets: Iterable[str]) -> str:
+    text = " ".join(resp.text.split())
+    cut = text[:_SNIPPET_CHARS] + ("…" if len(text) > _SNIPPET_CHARS else "")
+    return _scrub(cut, secrets)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _read_json(resp: HttpResponse, secrets: list[str]) -> object:
+    where = _host(resp.url)
+    if not resp.ok:
+        try:
+            phrase = f" ({HTTPStatus(resp.status).phrase})"
+        except ValueError:
+            phrase = ""
+        snippet = _snippet(resp, secrets)
+        raise SourceError(
+            f"HTTP {resp.status}{phrase} from {where}" + (f": {snippet}" if snippet else "")
+        )
+    if resp.status == HTTPStatus.NO_CONTENT:
+        return None
+    declared = resp.headers.get("Content-Length", "")
+    if len(resp.body) > MAX_BODY_BYTES or (
+        declared.isdigit() and int(declared) > min(len(resp.body), MAX_BODY_BYTES)
+    ):
+        size = int(declared) if declared.isdigit() else len(resp.body)
+        raise SourceError(
+            f"response from {where} is too large ({size} bytes; at most "
+            f"{min(len(resp.body), MAX_BODY_BYTES)} are read)"
+        )
+    if not resp.body.strip():
+        raise SourceError(f"response is not JSON: the body from {where} is empty")
+    try:
+        return json.loads(resp.body, parse_constant=_reject_constant)
+    except RecursionError:
+        raise SourceError(f"response from {where} is nested too deeply to read") from None
+    except ValueError:
+        kind = resp.headers.get("Content-Type", "no Content-Type").split(";")[0]
+        raise SourceError(
+            f"response is not JSON ({kind} from {where}): {_snippet(resp, secrets)}"
+        ) from None
