@@ -9,11 +9,13 @@ permanent failures (other 4xx, refused URLs, bad configs) go to ``failed`` at on
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
+from typing import Any
 
-from tocsin.alerts.actions import ActionConfigError, HttpError, send_action
+from tocsin.alerts.actions import ActionConfigError, Channel, HttpError, build_channel
 from tocsin.alerts.outbox import Delivery, Outcome, claim_due, record_outcomes, to_notification
 from tocsin.alerts.retry import RetryPolicy, decide_retry
 from tocsin.clock import utcnow
@@ -46,6 +48,7 @@ class Deliverer:
         self.http = http
         self.policy = policy_from(settings)
         self._slots = asyncio.Semaphore(concurrency)
+        self._channels: dict[str, Channel[Any]] = {}
 
     async def deliver_due(self, limit: int = 500) -> list[Outcome]:
         """Claim up to ``limit`` due deliveries and make one attempt at each."""
@@ -53,6 +56,29 @@ class Deliverer:
             claim_due, self.db, limit=limit, lease_seconds=self.settings.delivery_lease_seconds
         )
         return await self._send_all(claimed)
+
+    def _channel(self, action: dict[str, Any]) -> Channel[Any]:
+        # Validating an action config costs more than signing and posting it; a batch
+        # usually repeats the same few actions.
+        key = json.dumps(action, sort_keys=True, default=str)
+        channel = self._channels.get(key)
+        if channel is None:
+            if len(self._channels) > 1000:
+                self._channels.clear()
+            channel = self._channels[key] = build_channel(action, self.settings, self.http)
+        return channel
+
+    async def drain(self, *, batch: int = 500, parallel: int = 2) -> int:
+        """Deliver until nothing is due. Several claim loops run at once so that the
+        database round trips of one batch overlap the sends of another."""
+
+        async def loop() -> int:
+            total = 0
+            while outcomes := await self.deliver_due(batch):
+                total += len(outcomes)
+            return total
+
+        return sum(await asyncio.gather(*(loop() for _ in range(parallel))))
 
     async def deliver_ids(self, ids: list[uuid.UUID]) -> list[Outcome]:
         """The first attempt at particular deliveries (``tocsin metric run`` waits for it)."""
@@ -78,12 +104,8 @@ class Deliverer:
         async with self._slots:
             started = time.perf_counter()
             try:
-                result = await send_action(
-                    delivery.action,
-                    to_notification(delivery),
-                    settings=self.settings,
-                    http=self.http,
-                )
+                channel = self._channel(delivery.action)
+                result = await channel.send(to_notification(delivery))
             except ActionConfigError as exc:
                 return self._failure(delivery, started, str(exc), None, False, None)
             except HttpError as exc:

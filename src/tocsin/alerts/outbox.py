@@ -69,7 +69,7 @@ def _text(value: Decimal | None) -> str | None:
 def notification_payload(
     *,
     kind: str,
-    alert: Alert,
+    alert: Any,
     metric_name: str,
     decision: Decision | None,
     condition: str,
@@ -84,10 +84,10 @@ def notification_payload(
         "alert_name": alert.name,
         "metric_id": str(alert.metric_id),
         "metric_name": metric_name,
-        "value": _text(decision.value if decision else alert.last_value),
+        "value": _text(decision.value if decision else getattr(alert, "last_value", None)),
         "baseline_value": _text(decision.baseline_value if decision else None),
         "condition": condition,
-        "state": decision.new_status.state if decision else alert.state,
+        "state": decision.new_status.state if decision else getattr(alert, "state", "ok"),
         "reason": decision.reason if decision else "test notification",
         "evaluated_at": at.isoformat(),
         "link": f"{settings.public_url}/alerts/{alert.id}",
@@ -115,7 +115,7 @@ def to_notification(delivery: Delivery) -> Notification:
 
 
 def delivery_rows(
-    alert: Alert,
+    alert: Any,
     kind: str,
     payload: dict[str, Any],
     history_id: uuid.UUID | None,
@@ -123,7 +123,8 @@ def delivery_rows(
 ) -> list[dict[str, Any]]:
     """One pending delivery per action of ``alert``; each is sent and retried on its own."""
     rows = []
-    for index, action in enumerate(alert.actions):
+    config = alert.action_config
+    for index, action in enumerate([config] if isinstance(config, dict) else config):
         delivery_id = uuid.uuid4()
         rows.append(
             {

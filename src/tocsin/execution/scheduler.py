@@ -112,10 +112,11 @@ async def run_metric_execution(
             return metric, exec_id, int(runs)
 
     metric, exec_id, runs = await asyncio.to_thread(start)
-    source = build_source(metric.source)
     timeout = float(metric.source.get("timeout_seconds", 30.0))
     status, result, error = "completed", None, None
     try:
+        # Inside the try: a stored metric whose plugin was uninstalled fails its run.
+        source = build_source(metric.source)
         ctx = FetchContext(settings=settings, http=http, run_number=runs)
         result = await asyncio.wait_for(source.fetch(ctx), timeout + TIMEOUT_GRACE_SECONDS)
     except TimeoutError:
