@@ -1,0 +1,337 @@
+"""The offline planner: a deterministic reading of the common phrasings.
+
+It recognises what it can (destinations, cooldown, pending runs, the condition) and
+blanks each piece out, so what remains names the metric. Anything it cannot read with
+confidence becomes a :class:`Clarify` with an example, never a guessed alert.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tocsin.ai import phrases as ph
+from tocsin.ai.names import either, find_in_text, resolve
+from tocsin.ai.proposals import (
+    Clarify,
+    CreateAlertArgs,
+    ExplainAlertArgs,
+    ListAlertsArgs,
+    ListMetrics,
+    MuteAlertArgs,
+    Parsed,
+)
+
+EXAMPLE = 'e.g. "Notify me on Slack #ops if Open Issues > 5"'
+HELP = (
+    'I can create an alert from a sentence such as "Notify me on Slack #ops if Open Issues '
+    '> 5" or "email me when Daily Signups drops by more than 20%", list alerts ("list '
+    'my alerts"), mute one ("mute the signups alert for 2 hours") or explain one ("why '
+    "didn't the errors alert fire?\")."
+)
+
+
+class _Text:
+    """The message, with the parts already understood blanked out (same length, so spans
+    found in the working copy index the original)."""
+
+    def __init__(self, message: str) -> None:
+        self.original = message
+        self.work = message
+
+    def find(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        return pattern.search(self.work)
+
+    def take(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        match = pattern.search(self.work)
+        if match is not None:
+            self.blank(match.start(), match.end())
+        return match
+
+    def blank(self, start: int, end: int) -> None:
+        self.work = self.work[:start] + " " * (end - start) + self.work[end:]
+
+    def orig(self, match: re.Match[str], group: int | str = 0) -> str:
+        return self.original[match.start(group) : match.end(group)]
+
+
+def parse(
+    message: str,
+    metrics: list[str],
+    alerts: list[str],
+    *,
+    pagerduty_key: str | None = None,
+) -> Parsed:
+    """Read ``message`` against this org's metric and alert names."""
+    text = _Text(" ".join(message.split()))
+    if not text.work:
+        return Parsed(Clarify("Please say what you want. " + HELP))
+    if text.find(ph.MUTE):
+        return _mute(text, alerts)
+    if text.find(ph.EXPLAIN):
+        return _explain(text, alerts)
+    if text.find(ph.LIST_METRICS):
+        return Parsed(ListMetrics())
+    if text.find(ph.LIST_ALERTS) and not ph.any_op(text.work):
+        found = find_in_text(text.original, metrics)
+        return Parsed(ListAlertsArgs(metric=found[0] if len(found) == 1 else None))
+    return _create(text, metrics, pagerduty_key)
+
+
+def _mute(text: _Text, alerts: list[str]) -> Parsed:
+    text.take(ph.MUTE)
+    duration = text.take(ph.FOR_DURATION)
+    ref = _alert_ref(text, alerts)
+    if ref is None:
+        return Parsed(
+            Clarify('Which alert? e.g. "mute the signups alert for 2 hours"', "mute_alert")
+        )
+    if duration is None:
+        return Parsed(
+            Clarify(f'For how long should I mute "{ref}"? e.g. "for 2 hours"', "mute_alert")
+        )
+    seconds = ph.duration_seconds(duration.group("n"), duration.group("unit"))
+    return Parsed(MuteAlertArgs(alert=ref, duration_seconds=seconds))
+
+
+def _explain(text: _Text, alerts: list[str]) -> Parsed:
+    text.take(ph.EXPLAIN)
+    ref = _alert_ref(text, alerts)
+    if ref is None:
+        return Parsed(
+            Clarify('Which alert? e.g. "why didn\'t the errors alert fire?"', "explain_alert")
+        )
+    return Parsed(ExplainAlertArgs(alert=ref))
+
+
+def _alert_ref(text: _Text, alerts: list[str]) -> str | None:
+    written = find_in_text(text.original, alerts)
+    if len(written) == 1:
+        return written[0]
+    quoted = ph.QUOTED.search(text.original)
+    if quoted is not None:
+        return quoted.group(1).strip()
+    match = ph.ALERT_REF.search(text.work)
+    words = match.group("ref") if match else text.work
+    words = ph.strip_filler(words)
+    return words or None
+
+
+def _create(text: _Text, metrics: list[str], pagerduty_key: str | None) -> Parsed:
+    notes: list[str] = []
+    fields: dict[str, Any] = {}
+    if text.take(ph.NO_RESOLVE):
+        fields["notify_on_resolve"] = False
+    # "don't spam me" asks for the default cooldown, not for no alert.
+    text.take(ph.NO_SPAM)
+    if text.find(ph.NEGATED):
+        return Parsed(
+            Clarify(
+                "That reads as asking for no alert, so I created nothing. To stop an alert, "
+                'mute it ("mute the errors alert for 2 hours") or run `tocsin alert disable`.'
+            )
+        )
+    name_match = text.take(ph.NAMED)
+    name = name_match.group(1).strip() if name_match else None
+    cooldown = _cooldown(text)
+    if cooldown is not None:
+        fields["cooldown_seconds"] = cooldown
+    pending = _pending(text)
+    if pending is not None:
+        fields["pending_evaluations"] = pending
+    actions = _destinations(text, pagerduty_key)
+    if isinstance(actions, Clarify):
+        return Parsed(actions)
+    condition = _condition(text)
+    if isinstance(condition, Clarify):
+        return Parsed(condition)
+    metric = _metric(text, metrics, condition is not None)
+    if isinstance(metric, Clarify):
+        return Parsed(metric)
+    if condition is None:
+        if metric is None and not text.find(ph.ALERT_VERB):
+            return Parsed(Clarify(HELP))
+        named = metric[0] if metric else None
+        what = f'"{named}"' if named else "the metric"
+        return Parsed(
+            Clarify(
+                f"At what value of {what} should the alert fire? "
+                f'e.g. "Notify me if {named or "Open Issues"} > 5"',
+                "create_alert",
+            )
+        )
+    if metric is None:
+        known = f" Your metrics: {either(metrics[:10])}." if metrics else " There are no metrics."
+        return Parsed(
+            Clarify(f"Which metric should this alert watch?{known} {EXAMPLE}", "create_alert")
+        )
+    metric_name, how = metric
+    if how == "fuzzy":
+        notes.append(f'read "{metric_name}" for the metric name you typed')
+    args = CreateAlertArgs(
+        metric=metric_name, action_config=actions, name=name, **condition, **fields
+    )
+    return Parsed(args, notes)
+
+
+def _cooldown(text: _Text) -> int | None:
+    if text.take(ph.NO_COOLDOWN):
+        return 0
+    match = text.take(ph.ONCE_PER)
+    if match is not None:
+        return ph.duration_seconds(match.group("n") or "1", match.group("unit"))
+    match = text.take(ph.COOLDOWN)
+    if match is not None:
+        return ph.duration_seconds(match.group("n"), match.group("unit"))
+    return None
+
+
+def _pending(text: _Text) -> int | None:
+    for pattern in ph.PENDING:
+        match = text.take(pattern)
+        if match is not None:
+            return ph.number_word(match.group("n"))
+    return None
+
+
+def _destinations(text: _Text, pagerduty_key: str | None) -> list[dict[str, Any]] | Clarify:
+    actions: list[dict[str, Any]] = []
+    while (url := text.take(ph.URL)) is not None:
+        target = text.orig(url).rstrip(".,;:)!?")
+        kind = "slack" if "hooks.slack.com" in target.lower() else "webhook"
+        actions.append({"type": kind, "url": target})
+    addresses = []
+    while (mail := text.take(ph.EMAIL)) is not None:
+        addresses.append(text.orig(mail))
+    if addresses:
+        actions.append({"type": "email", "to": addresses})
+    channels = []
+    while (chan := text.take(ph.SLACK_CHANNEL)) is not None:
+        channels.append(text.orig(chan, "chan"))
+    actions += [{"type": "slack", "channelId": c} for c in channels]
+    key_match = text.take(ph.PD_KEY)
+    wants_page = text.take(ph.PAGE) is not None or key_match is not None
+    if wants_page:
+        key = text.orig(key_match, "key") if key_match else pagerduty_key
+        if not key:
+            return Clarify(
+                "To page you I need a PagerDuty routing key: set TOCSIN_PAGERDUTY_ROUTING_KEY, "
+                'or say "page me with pagerduty key <routing key>".',
+                "create_alert",
+            )
+        actions.append({"type": "pagerduty", "routing_key": key})
+    if text.take(ph.LOG):
+        actions.append({"type": "log"})
+    if text.take(ph.SLACK_WORD) and not any(a["type"] == "slack" for a in actions):
+        return Clarify(
+            'Which Slack channel? e.g. "on Slack #ops", or an incoming-webhook URL.',
+            "create_alert",
+        )
+    if text.take(ph.EMAIL_ME) and not addresses:
+        return Clarify(
+            'Which e-mail address? e.g. "email ops@example.com if Open Issues > 5"',
+            "create_alert",
+        )
+    return actions
+
+
+def _condition(text: _Text) -> dict[str, Any] | Clarify | None:
+    """The condition's fields, a question, or None when there is no condition at all."""
+    lookback = None
+    if (back := text.take(ph.RUNS_BACK)) is not None:
+        lookback = ph.number_word(back.group("n"))
+    elif text.take(ph.PREVIOUS_RUN) is not None:
+        lookback = 1
+    change = ph.find_change(text.work)
+    if change is not None:
+        text.blank(change.start(), change.end())
+        return _change(change, lookback or 1)
+    ops = ph.find_ops(text.work)
+    if len(ops) > 1:
+        return Clarify(
+            "One condition per alert, please: I found "
+            + " and ".join(f'"{text.original[s:e].strip()}"' for s, e, _, _ in ops)
+            + ". Create one alert for each.",
+            "create_alert",
+        )
+    if not ops:
+        if lookback is not None:
+            return Clarify(
+                'By how much should it change? e.g. "drops by more than 20% day over day"',
+                "create_alert",
+            )
+        return None
+    start, end, op, (value, percent) = ops[0]
+    text.blank(start, end)
+    if lookback is None:
+        return {"comparison_op": op, "threshold_value": value}
+    return {
+        "condition_type": "relative_change",
+        "comparison_op": op,
+        "threshold_value": value,
+        "change_mode": "percent" if percent else "absolute",
+        "lookback": lookback,
+    }
+
+
+def _change(match: re.Match[str], lookback: int) -> dict[str, Any] | Clarify:
+    direction = ph.direction(match.group("verb"))
+    amount = ph.number(match.group("num"))
+    qualifier = " ".join((match.group("op") or "").lower().split())
+    postfix = (match.group("post") or "").lower()
+    if direction == 0:
+        return Clarify(
+            "Up or down? One alert watches one direction, e.g. "
+            '"rises by more than 20%" or "drops by more than 20%".',
+            "create_alert",
+        )
+    if qualifier in ph.CHANGE_LESS:
+        return Clarify(
+            'I can alert when it changes by more than an amount, e.g. "drops by more than '
+            '20%", not by less than one.',
+            "create_alert",
+        )
+    strict = qualifier in ph.CHANGE_MORE and "or" not in postfix
+    op = ("gt" if strict else "gte") if direction > 0 else ("lt" if strict else "lte")
+    return {
+        "condition_type": "relative_change",
+        "comparison_op": op,
+        "threshold_value": abs(amount) * direction,
+        "change_mode": "percent" if match.group("pct") else "absolute",
+        "lookback": lookback,
+    }
+
+
+def _metric(
+    text: _Text, metrics: list[str], has_condition: bool
+) -> tuple[str, str] | Clarify | None:
+    found = find_in_text(text.original, metrics)
+    if len(found) == 1:
+        return found[0], "exact"
+    if len(found) > 1:
+        return Clarify(
+            f"Which metric do you mean: {either(found)}? One alert watches one metric.",
+            "create_alert",
+            found,
+        )
+    phrase = ph.metric_phrase(text.work)
+    if not phrase:
+        return None
+    match = resolve(phrase, metrics)
+    if match.name is not None:
+        return match.name, match.kind
+    if match.kind == "ambiguous":
+        return Clarify(
+            f'"{phrase}" matches several metrics: which one, {either(match.candidates)}?',
+            "create_alert",
+            match.candidates,
+        )
+    if not has_condition and not match.candidates:
+        return None
+    close = f" Did you mean {either(match.candidates)}?" if match.candidates else ""
+    known = "" if close or not metrics else f" Your metrics: {either(metrics[:10])}."
+    return Clarify(
+        f'I don\'t know a metric called "{phrase}".{close}{known}',
+        "create_alert",
+        match.candidates,
+    )

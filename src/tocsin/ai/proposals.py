@@ -1,0 +1,116 @@
+"""What a planner (the offline parser or a model's tool call) may propose.
+
+These are the tool argument types of the model path and the output of the offline
+parser, so both paths end in the same validation and the same clarifying questions.
+A proposal names things as the user did; resolving names to this org's metrics and
+alerts, and validating the alert, is the planner's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tocsin.alerts.model import MAX_COOLDOWN, ChangeMode, ComparisonOp, ConditionType
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateAlertArgs(_Args):
+    """Propose an alert; the user confirms before it is saved."""
+
+    metric: str = Field(description="The metric's exact name (see list_metrics) or id.")
+    comparison_op: ComparisonOp = Field(
+        description="gt (>), gte (>=), lt (<), lte (<=), eq (==), ne (!=)."
+    )
+    threshold_value: Decimal = Field(
+        description="The threshold; for relative_change the change (a drop of more than "
+        "20% is comparison_op lt with -20)."
+    )
+    condition_type: ConditionType = Field(
+        default="threshold",
+        description="threshold: the value itself; relative_change: change from a past run.",
+    )
+    change_mode: ChangeMode = Field(
+        default="percent", description="relative_change only: percent or absolute change."
+    )
+    lookback: int = Field(
+        default=1, ge=1, le=1000, description="relative_change: how many runs back."
+    )
+    action_config: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description='Destinations, e.g. {"type":"slack","channelId":"#ops"}, '
+        '{"type":"slack","url":"https://hooks.slack.com/..."}, '
+        '{"type":"webhook","url":"https://..."}, {"type":"email","to":["a@b.com"]}, '
+        '{"type":"pagerduty"} ("page me"; the routing key is filled in), {"type":"log"}. '
+        "Empty: log only.",
+    )
+    cooldown_seconds: int = Field(
+        default=3600,
+        ge=0,
+        le=MAX_COOLDOWN,
+        description="At most one notification per this many seconds; 0 = every time.",
+    )
+    pending_evaluations: int = Field(
+        default=1, ge=1, le=1000, description="Breaching runs in a row before it fires."
+    )
+    notify_on_resolve: bool = Field(default=True, description="Tell when it recovers.")
+    name: str | None = Field(default=None, description="Only if the user gave one.")
+
+
+class ListAlertsArgs(_Args):
+    """List this org's alerts, optionally of one metric."""
+
+    metric: str | None = Field(default=None, description="A metric name, or null for all.")
+
+
+class MuteAlertArgs(_Args):
+    """Propose muting an alert for a while; the user confirms."""
+
+    alert: str = Field(description="The alert's name (see list_alerts) or id.")
+    duration_seconds: int = Field(ge=1, le=MAX_COOLDOWN, description="How long to mute.")
+
+
+class ExplainAlertArgs(_Args):
+    """Explain an alert's recent evaluations (why it fired or did not)."""
+
+    alert: str = Field(description="The alert's name (see list_alerts) or id.")
+
+
+Proposal = CreateAlertArgs | ListAlertsArgs | MuteAlertArgs | ExplainAlertArgs
+
+
+@dataclass
+class Clarify:
+    """Not enough to act on: a question for the user, never a guess."""
+
+    question: str
+    intent: str = "unknown"
+    candidates: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ListMetrics:
+    """ "What metrics do I have?"."""
+
+
+@dataclass
+class Parsed:
+    """The offline parser's reading of a message."""
+
+    result: Proposal | Clarify | ListMetrics
+    notes: list[str] = field(default_factory=list)
+
+
+INTENTS: dict[type[Any], str] = {
+    CreateAlertArgs: "create_alert",
+    ListAlertsArgs: "list_alerts",
+    MuteAlertArgs: "mute_alert",
+    ExplainAlertArgs: "explain_alert",
+    ListMetrics: "list_metrics",
+}
