@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python scripts/tour.py
+	$(BIN)/tocsin demo --once
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

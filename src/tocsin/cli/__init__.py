@@ -9,8 +9,11 @@ from typing import Annotated
 import typer
 
 from tocsin.cli import alerts as alert_commands
+from tocsin.cli import chat as chat_command
 from tocsin.cli import deliveries as delivery_commands
 from tocsin.cli import metrics as metric_commands
+from tocsin.cli import serve as serve_commands
+from tocsin.cli import worker as worker_command
 from tocsin.cli.common import CliState, emit, hoist_global_options, state
 
 app = typer.Typer(
@@ -25,6 +28,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(metric_commands.app, name="metric")
 app.add_typer(alert_commands.app, name="alert")
 app.add_typer(delivery_commands.app, name="deliveries")
+app.command("chat")(chat_command.chat)
+app.command("worker")(worker_command.worker)
+
+
+app.command("serve")(serve_commands.serve)
+app.command("demo")(serve_commands.demo)
 
 
 @app.callback()
@@ -56,7 +65,16 @@ def db_upgrade(ctx: typer.Context) -> None:
     db = st.database(migrate=False)
     db.ensure_schema()
     rev = current_revision(db.engine)
-    emit(st, {"revision": rev, "head": head_revision()}, f"database at revision {rev} (head)")
+    data: dict[str, object] = {"revision": rev, "head": head_revision()}
+    message = f"database at revision {rev} (head)"
+    if not db.is_sqlite:
+        # The workers' job queue (Procrastinate's own tables) lives beside Tocsin's.
+        from tocsin.execution.distributed import apply_procrastinate_schema
+
+        applied = apply_procrastinate_schema(db.url)
+        data["job_queue"] = "created" if applied else "present"
+        message += "; job queue tables " + ("created" if applied else "present")
+    emit(st, data, message)
 
 
 @db_app.command("sql")

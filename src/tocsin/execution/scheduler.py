@@ -15,17 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select, update
 
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions, metrics
+from tocsin.errors import InvalidInput
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution
 from tocsin.metrics.schedule import Schedule
 from tocsin.metrics.sources.base import FetchContext, SourceError, build_source
-from tocsin.metrics.store import MetricStore, row_to_execution, row_to_metric
+from tocsin.metrics.store import MetricStore, row_to_execution, row_to_metric, value_of
 from tocsin.settings import Settings
 
 logger = logging.getLogger("tocsin.scheduler")
@@ -123,6 +124,8 @@ async def run_metric_execution(
         status, error = "timed_out", f"no result within {timeout:g}s"
     except SourceError as exc:
         status, error = ("timed_out" if exc.timed_out else "failed"), str(exc)
+    except InvalidInput as exc:
+        status, error = "failed", f"the metric's source cannot run: {exc}"
     except Exception as exc:  # noqa: BLE001 - recorded on the execution row and logged
         logger.exception("metric %s: source raised", metric_id)
         status, error = "failed", f"unexpected error: {type(exc).__name__}: {exc}"
@@ -130,7 +133,11 @@ async def run_metric_execution(
     def finish() -> Execution:
         with db.begin() as conn:
             return MetricStore(conn, metric.org_id).finish_execution(
-                exec_id, status=status, result=result, error=error
+                exec_id,
+                status=status,
+                result=result,
+                error=error,
+                value=value_of(result, metric.selector) if status == "completed" else None,
             )
 
     return await asyncio.to_thread(finish)
@@ -163,24 +170,35 @@ def unevaluated_executions(
         return [row_to_execution(r) for r in rows]
 
 
-def fail_abandoned_executions(db: Database, *, older_than: timedelta) -> int:
-    """Executions left ``running`` by a process that died: marked failed, so they get
-    evaluated (as an error) instead of hanging forever."""
-    cutoff = utcnow() - older_than
+def fail_abandoned_executions(db: Database, *, grace: timedelta) -> list[Execution]:
+    """Executions left ``running`` by a process that died: once their source's timeout
+    plus ``grace`` has passed, they are marked failed, so they get evaluated (as an
+    error) instead of hanging forever."""
     now = utcnow()
     with db.begin() as conn:
+        rows = conn.execute(
+            select(metric_executions.c.id, metric_executions.c.started_at, metrics.c.source)
+            .join(metrics, metrics.c.id == metric_executions.c.metric_id)
+            .where(metric_executions.c.status == "running")
+        ).all()
+        stale = [
+            r.id
+            for r in rows
+            if r.started_at
+            + timedelta(seconds=float(r.source.get("timeout_seconds", 30)) + TIMEOUT_GRACE_SECONDS)
+            + grace
+            <= now
+        ]
+        if not stale:
+            return []
         result = conn.execute(
             update(metric_executions)
-            .where(
-                and_(
-                    metric_executions.c.status == "running",
-                    metric_executions.c.started_at <= cutoff,
-                )
-            )
+            .where(metric_executions.c.id.in_(stale), metric_executions.c.status == "running")
             .values(
                 status="failed",
                 completed_at=now,
                 error="abandoned: the process running it stopped before it finished",
             )
+            .returning(*metric_executions.c)
         )
-        return int(result.rowcount)
+        return [row_to_execution(r) for r in result]

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from tocsin.alerts.extract import ValueSelector, extract_value
 from tocsin.clock import utcnow
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.errors import Conflict, InvalidInput, NotFound
@@ -26,6 +27,12 @@ def as_uuid(ref: str | uuid.UUID) -> uuid.UUID | None:
         return uuid.UUID(ref)
     except ValueError:
         return None
+
+
+def value_of(result: Any, selector: ValueSelector | None) -> Decimal | None:
+    """The number a completed execution's result yields, if it yields one."""
+    extracted = extract_value(result, selector)
+    return extracted.value if extracted.status == "value" else None
 
 
 def row_to_metric(row: Row[Any]) -> Metric:
@@ -174,8 +181,15 @@ class MetricStore:
     ) -> Execution:
         """A pushed (or mocked) result: an execution that completes at once."""
         at = at or utcnow()
+        metric = self.get(metric_id)
         exec_id = self.start_execution(metric_id, trigger=trigger, started_at=at)
-        return self.finish_execution(exec_id, status="completed", result=result, completed_at=at)
+        return self.finish_execution(
+            exec_id,
+            status="completed",
+            result=result,
+            completed_at=at,
+            value=value_of(result, metric.selector),
+        )
 
     def get_execution(self, execution_id: uuid.UUID) -> Execution:
         row = self.conn.execute(

@@ -1,0 +1,195 @@
+"""The embedded runtime: one asyncio process that schedules, runs, evaluates, delivers.
+
+It is what ``tocsin serve`` runs on SQLite (and ``tocsin demo``). Every second it claims
+the due metrics (a conditional UPDATE on ``next_run_at``), runs each as its own task with
+bounded concurrency, so a slow source never holds up the tick; each run is followed by
+the evaluation of its alerts, and a delivery loop drains the outbox. A sweep finishes
+what a crash left behind. A database error makes a loop back off and retry, never exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tocsin.clock import utcnow
+from tocsin.db.database import Database
+from tocsin.execution.scheduler import DueMetric, claim_due_metrics
+from tocsin.execution.tasks import RunOutcome, deliver_pending, run_and_evaluate, sweep
+from tocsin.http import HttpClient
+from tocsin.settings import Settings
+
+logger = logging.getLogger("tocsin.runtime")
+
+OnRun = Callable[[RunOutcome], Awaitable[None] | None]
+
+
+@dataclass
+class RuntimeStatus:
+    started_at: datetime | None = None
+    last_tick_at: datetime | None = None
+    runs: int = 0
+    in_flight: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    backing_off: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "kind": "embedded",
+            "alive": self.started_at is not None,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "last_tick_at": self.last_tick_at.isoformat() if self.last_tick_at else None,
+            "runs": self.runs,
+            "in_flight": self.in_flight,
+            "errors": self.errors,
+            "last_error": self.last_error,
+            "backing_off": self.backing_off,
+        }
+
+
+class EmbeddedRuntime:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        concurrency: int = 50,
+        tick_seconds: float = 1.0,
+        sweep_seconds: float = 15.0,
+        stop_grace_seconds: float = 10.0,
+        on_run: OnRun | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.tick_seconds = tick_seconds
+        self.sweep_seconds = sweep_seconds
+        self.stop_grace_seconds = stop_grace_seconds
+        self.on_run = on_run
+        self.status = RuntimeStatus()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._deliver_now = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; then finish in-flight runs (or abandon them safely)."""
+        self.status.started_at = utcnow()
+        async with HttpClient(self.settings) as http:
+            loops = [
+                asyncio.create_task(self._every(stop, self.tick_seconds, lambda: self._tick(http))),
+                asyncio.create_task(self._delivery_loop(stop, http)),
+                asyncio.create_task(
+                    self._every(stop, self.sweep_seconds, lambda: sweep(self.db, self.settings))
+                ),
+            ]
+            await stop.wait()
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            await self._finish_in_flight()
+            await self._last_delivery(http)
+        self.status.started_at = None
+
+    async def _last_delivery(self, http: HttpClient) -> None:
+        """Send what the finished runs queued; what does not make it stays pending."""
+        try:
+            await asyncio.wait_for(
+                deliver_pending(self.db, self.settings, http), self.stop_grace_seconds
+            )
+        except TimeoutError:
+            logger.warning("stopping with deliveries still pending; they are sent on restart")
+        except Exception as exc:  # noqa: BLE001 - recorded; the rows stay pending
+            self._record_error(exc)
+
+    async def _finish_in_flight(self) -> None:
+        if not self._tasks:
+            return
+        logger.info("waiting up to %ss for %d runs", self.stop_grace_seconds, len(self._tasks))
+        _, pending = await asyncio.wait(self._tasks, timeout=self.stop_grace_seconds)
+        for task in pending:
+            # Abandoned: its execution stays "running" until the sweep marks it failed,
+            # and its metric runs again at its next slot.
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _every(
+        self, stop: asyncio.Event, seconds: float, step: Callable[[], Awaitable[Any]]
+    ) -> None:
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                await step()
+                backoff = 1.0
+                self.status.backing_off = False
+                delay = seconds
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded, logged, retried
+                self._record_error(exc)
+                self.status.backing_off = True
+                delay, backoff = backoff, min(backoff * 2, 30.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+
+    async def _tick(self, http: HttpClient) -> None:
+        self.status.last_tick_at = utcnow()
+        # Claim no more than there are free slots, so claimed work starts at once and
+        # what is left stays visibly due in the database.
+        free = self._concurrency - len(self._tasks)
+        if free <= 0:
+            return
+        due = await asyncio.to_thread(claim_due_metrics, self.db, limit=free)
+        for item in due:
+            task = asyncio.create_task(self._run(http, item))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self.status.in_flight = len(self._tasks)
+
+    async def _run(self, http: HttpClient, due: DueMetric) -> None:
+        async with self._slots:
+            try:
+                outcome = await run_and_evaluate(
+                    self.db, self.settings, http, due.metric_id, scheduled_for=due.scheduled_for
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded; the sweep finishes the run
+                self._record_error(exc)
+                return
+            self.status.runs += 1
+            if outcome.evaluation.delivery_ids:
+                self._deliver_now.set()
+            if self.on_run is not None:
+                try:
+                    result = self.on_run(outcome)
+                    if asyncio.iscoroutine(result):
+                        await result
+                except Exception as exc:  # noqa: BLE001 - a reporting hook must not stop runs
+                    self._record_error(exc)
+
+    async def _delivery_loop(self, stop: asyncio.Event, http: HttpClient) -> None:
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                await deliver_pending(self.db, self.settings, http)
+                backoff, delay = 1.0, self.tick_seconds
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded, logged, retried
+                self._record_error(exc)
+                delay, backoff = backoff, min(backoff * 2, 30.0)
+            self._deliver_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._deliver_now.wait(), delay)
+
+    def _record_error(self, exc: BaseException) -> None:
+        self.status.errors += 1
+        self.status.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        logger.warning("runtime error, backing off: %s", self.status.last_error)

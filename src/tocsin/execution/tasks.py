@@ -1,0 +1,82 @@
+"""The task functions both runtimes run: the embedded asyncio runner on SQLite and the
+Procrastinate workers on PostgreSQL call exactly these."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tocsin.alerts.delivery import Deliverer
+from tocsin.alerts.evaluator import EvaluationResult
+from tocsin.clock import utcnow
+from tocsin.db.database import Database
+from tocsin.execution.scheduler import (
+    evaluate_execution,
+    fail_abandoned_executions,
+    run_metric_execution,
+    unevaluated_executions,
+)
+from tocsin.http import HttpClient
+from tocsin.metrics.model import Execution
+from tocsin.settings import Settings
+from tocsin.telemetry import record_execution, record_scheduler_lateness
+
+logger = logging.getLogger("tocsin.tasks")
+
+# An execution still "running" this long after its source's timeout belongs to a process
+# that died.
+ABANDONED_GRACE = timedelta(seconds=10)
+# A finished execution not evaluated this long after completing was cut off by a crash.
+UNEVALUATED_AFTER = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    execution: Execution
+    evaluation: EvaluationResult
+
+
+async def run_and_evaluate(
+    db: Database,
+    settings: Settings,
+    http: HttpClient,
+    metric_id: uuid.UUID,
+    *,
+    scheduled_for: datetime | None,
+) -> RunOutcome:
+    """One scheduled run: execute the metric, then evaluate its alerts."""
+    started = utcnow()
+    if scheduled_for is not None:
+        record_scheduler_lateness((started - scheduled_for).total_seconds())
+    execution = await run_metric_execution(
+        db,
+        metric_id,
+        settings=settings,
+        http=http,
+        trigger="schedule",
+        scheduled_for=scheduled_for,
+    )
+    record_execution(execution.status, (utcnow() - started).total_seconds())
+    evaluation = await evaluate_execution(db, execution, settings=settings)
+    return RunOutcome(execution, evaluation)
+
+
+async def deliver_pending(db: Database, settings: Settings, http: HttpClient) -> int:
+    """Send everything that is due in the outbox."""
+    return await Deliverer(db, settings, http).drain()
+
+
+async def sweep(db: Database, settings: Settings) -> int:
+    """Finish what crashed processes left: fail abandoned runs, evaluate what was not."""
+    failed = await asyncio.to_thread(fail_abandoned_executions, db, grace=ABANDONED_GRACE)
+    if failed:
+        logger.warning("marked %d abandoned executions as failed", len(failed))
+    owed = await asyncio.to_thread(unevaluated_executions, db, older_than=UNEVALUATED_AFTER)
+    for execution in owed:
+        logger.warning("evaluating execution %s, which a crash left unevaluated", execution.id)
+    for execution in [*failed, *owed]:
+        await evaluate_execution(db, execution, settings=settings)
+    return len(failed) + len(owed)
