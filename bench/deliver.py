@@ -50,24 +50,65 @@ def seed(db: Database, n: int, url: str) -> None:
         metric = MetricStore(conn, org).create({"name": "m", "source": {"type": "push"}})
         alert_id = uuid.uuid4()
         action = {"type": "webhook", "url": url, "secret": "bench-secret"}
-        conn.execute(insert(alerts).values(
-            id=alert_id, org_id=org, metric_id=metric.id, name="a", description="",
-            condition_type="threshold", threshold_value=5, comparison_op="gt",
-            action_config=action, enabled=True, change_mode="percent", lookback=1,
-            cooldown_seconds=0, pending_evaluations=1, notify_on_resolve=True, state="ok",
-            consecutive_breaches=0, episode_notified=False, created_at=now, updated_at=now))
-        payload = {"kind": "trigger", "org_id": str(org), "alert_id": str(alert_id),
-                   "alert_name": "a", "metric_id": str(metric.id), "metric_name": "m",
-                   "value": "6", "baseline_value": None, "condition": "> 5",
-                   "state": "triggered", "reason": "6 > 5", "evaluated_at": now.isoformat(),
-                   "link": "http://127.0.0.1/alerts/x"}
-        conn.execute(insert(notification_deliveries), [
-            {"id": uuid.uuid4(), "org_id": org, "alert_id": alert_id, "history_id": None,
-             "kind": "trigger", "action": action, "payload": payload, "status": "pending",
-             "attempts": 0, "next_attempt_at": now, "idempotency_key": f"k-{i}",
-             "created_at": now}
-            for i in range(n)
-        ])
+        conn.execute(
+            insert(alerts).values(
+                id=alert_id,
+                org_id=org,
+                metric_id=metric.id,
+                name="a",
+                description="",
+                condition_type="threshold",
+                threshold_value=5,
+                comparison_op="gt",
+                action_config=action,
+                enabled=True,
+                change_mode="percent",
+                lookback=1,
+                cooldown_seconds=0,
+                pending_evaluations=1,
+                notify_on_resolve=True,
+                state="ok",
+                consecutive_breaches=0,
+                episode_notified=False,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        payload = {
+            "kind": "trigger",
+            "org_id": str(org),
+            "alert_id": str(alert_id),
+            "alert_name": "a",
+            "metric_id": str(metric.id),
+            "metric_name": "m",
+            "value": "6",
+            "baseline_value": None,
+            "condition": "> 5",
+            "state": "triggered",
+            "reason": "6 > 5",
+            "evaluated_at": now.isoformat(),
+            "link": "http://127.0.0.1/alerts/x",
+        }
+        conn.execute(
+            insert(notification_deliveries),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "org_id": org,
+                    "alert_id": alert_id,
+                    "history_id": None,
+                    "kind": "trigger",
+                    "action": action,
+                    "payload": payload,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "idempotency_key": f"k-{i}",
+                    "created_at": now,
+                }
+                for i in range(n)
+            ],
+        )
 
 
 async def tocsin_rate(db: Database, n: int) -> float:
@@ -87,8 +128,10 @@ async def raw_rate(url: str, n: int) -> float:
     async with aiohttp.ClientSession() as session:
 
         async def one() -> None:
-            async with slots, session.post(url, data=body,
-                                           headers={"Content-Type": "application/json"}) as r:
+            async with (
+                slots,
+                session.post(url, data=body, headers={"Content-Type": "application/json"}) as r,
+            ):
                 await r.read()
 
         started = time.perf_counter()

@@ -36,13 +36,26 @@ def seed(db: Database, n: int) -> tuple[uuid.UUID, uuid.UUID]:
             insert(alerts),
             [
                 {
-                    "id": uuid.uuid4(), "org_id": org, "metric_id": metric.id,
-                    "name": f"alert {i}", "description": "", "condition_type": "threshold",
-                    "threshold_value": Decimal(i), "comparison_op": "gt",
-                    "action_config": {"type": "log"}, "enabled": True, "change_mode": "percent",
-                    "lookback": 1, "cooldown_seconds": 3600, "pending_evaluations": 1,
-                    "notify_on_resolve": True, "state": "ok", "consecutive_breaches": 0,
-                    "episode_notified": False, "created_at": now, "updated_at": now,
+                    "id": uuid.uuid4(),
+                    "org_id": org,
+                    "metric_id": metric.id,
+                    "name": f"alert {i}",
+                    "description": "",
+                    "condition_type": "threshold",
+                    "threshold_value": Decimal(i),
+                    "comparison_op": "gt",
+                    "action_config": {"type": "log"},
+                    "enabled": True,
+                    "change_mode": "percent",
+                    "lookback": 1,
+                    "cooldown_seconds": 3600,
+                    "pending_evaluations": 1,
+                    "notify_on_resolve": True,
+                    "state": "ok",
+                    "consecutive_breaches": 0,
+                    "episode_notified": False,
+                    "created_at": now,
+                    "updated_at": now,
                 }
                 for i in range(n)
             ],
@@ -55,9 +68,16 @@ def reset(db: Database, metric_id: uuid.UUID) -> None:
         conn.execute(delete(notification_deliveries))
         conn.execute(delete(alert_history))
         conn.execute(delete(metric_executions))
-        conn.execute(update(alerts).values(state="ok", last_triggered_at=None,
-                                           last_evaluated_at=None, last_execution_id=None,
-                                           episode_notified=False, consecutive_breaches=0))
+        conn.execute(
+            update(alerts).values(
+                state="ok",
+                last_triggered_at=None,
+                last_evaluated_at=None,
+                last_execution_id=None,
+                episode_notified=False,
+                consecutive_breaches=0,
+            )
+        )
 
 
 def run_tocsin(db: Database, org: uuid.UUID, metric_id: uuid.UUID, n: int) -> float:
@@ -76,10 +96,20 @@ def run_raw(db: Database, org: uuid.UUID, metric_id: uuid.UUID, n: int) -> float
         ids = [r[0] for r in conn.execute(alerts.select().with_only_columns(alerts.c.id))]
     now = datetime.now(UTC)
     rows = [
-        {"id": uuid.uuid4(), "alert_id": a, "org_id": org, "execution_id": None,
-         "evaluated_at": now, "value": Decimal(n // 2), "baseline_value": None,
-         "triggered": True, "state_from": "ok", "state_to": "triggered", "notified": True,
-         "reason": f"{n // 2} > x"}
+        {
+            "id": uuid.uuid4(),
+            "alert_id": a,
+            "org_id": org,
+            "execution_id": None,
+            "evaluated_at": now,
+            "value": Decimal(n // 2),
+            "baseline_value": None,
+            "triggered": True,
+            "state_from": "ok",
+            "state_to": "triggered",
+            "notified": True,
+            "reason": f"{n // 2} > x",
+        }
         for a in ids
     ]
     started = time.perf_counter()

@@ -22,6 +22,7 @@ from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.http import HttpClient
 from tocsin.settings import Settings
+from tocsin.telemetry import record_delivery
 
 logger = logging.getLogger("tocsin.delivery")
 
@@ -97,6 +98,9 @@ class Deliverer:
         if not claimed:
             return []
         outcomes = list(await asyncio.gather(*(self._send(d) for d in claimed)))
+        for delivery, outcome in zip(claimed, outcomes, strict=True):
+            status = "retry" if outcome.status == "pending" else outcome.status
+            record_delivery(str(delivery.action.get("type")), status, outcome.duration_ms / 1000)
         await asyncio.to_thread(record_outcomes, self.db, outcomes)
         return outcomes
 

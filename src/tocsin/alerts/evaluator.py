@@ -41,6 +41,7 @@ from tocsin.db.schema import (
 from tocsin.metrics.model import Execution
 from tocsin.metrics.store import row_to_execution
 from tocsin.settings import Settings, get_settings
+from tocsin.telemetry import record_evaluation
 
 BATCH_SIZE = 5000
 
@@ -332,6 +333,7 @@ def _evaluate_batch(
             outbox.extend(rows)
             ids = [r["id"] for r in rows]
         out.append(Evaluated(alert.id, row, ids, d))
+        record_evaluation(d.state_to, d.notify is not None, d.suppressed)
     insert_rows(conn, alert_history, history_rows)
     insert_rows(conn, notification_deliveries, outbox)
     return out

@@ -77,13 +77,14 @@ class EmbeddedRuntime:
         self._concurrency = concurrency
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliver_now = asyncio.Event()
+        self._slot_freed = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; then finish in-flight runs (or abandon them safely)."""
         self.status.started_at = utcnow()
         async with HttpClient(self.settings) as http:
             loops = [
-                asyncio.create_task(self._every(stop, self.tick_seconds, lambda: self._tick(http))),
+                asyncio.create_task(self._schedule_loop(stop, http)),
                 asyncio.create_task(self._delivery_loop(stop, http)),
                 asyncio.create_task(
                     self._every(stop, self.sweep_seconds, lambda: sweep(self.db, self.settings))
@@ -138,19 +139,47 @@ class EmbeddedRuntime:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
 
-    async def _tick(self, http: HttpClient) -> None:
+    async def _schedule_loop(self, stop: asyncio.Event, http: HttpClient) -> None:
+        """Claim due metrics every tick; while a claim fills every free slot, more may be
+        due, so claim again as soon as a slot frees instead of waiting for the next tick."""
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                full = await self._tick(http)
+                backoff, self.status.backing_off = 1.0, False
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded, logged, retried
+                self._record_error(exc)
+                self.status.backing_off = True
+                full, delay, backoff = False, backoff, min(backoff * 2, 30.0)
+            else:
+                delay = self.tick_seconds
+            waiter = self._slot_freed.wait() if full else stop.wait()
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, delay)
+
+    async def _tick(self, http: HttpClient) -> bool:
+        """Claim and start due runs; True when every free slot was filled."""
         self.status.last_tick_at = utcnow()
         # Claim no more than there are free slots, so claimed work starts at once and
         # what is left stays visibly due in the database.
         free = self._concurrency - len(self._tasks)
         if free <= 0:
-            return
+            return True
         due = await asyncio.to_thread(claim_due_metrics, self.db, limit=free)
         for item in due:
             task = asyncio.create_task(self._run(http, item))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._finished)
         self.status.in_flight = len(self._tasks)
+        return len(due) == free
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self.status.in_flight = len(self._tasks)
+        self._slot_freed.set()
 
     async def _run(self, http: HttpClient, due: DueMetric) -> None:
         async with self._slots:
