@@ -99,14 +99,17 @@ async def run_metric_execution(
         with db.begin() as conn:
             row = conn.execute(select(metrics).where(metrics.c.id == metric_id)).one()
             metric = row_to_metric(row)
-            runs = conn.execute(
-                select(func.count())
-                .select_from(metric_executions)
-                .where(
-                    metric_executions.c.metric_id == metric_id,
-                    metric_executions.c.status == "completed",
-                )
-            ).scalar_one()
+            runs = 0
+            if metric.source["type"] == "demo":
+                # Only the simulated series needs its position; counting is not free.
+                runs = conn.execute(
+                    select(func.count())
+                    .select_from(metric_executions)
+                    .where(
+                        metric_executions.c.metric_id == metric_id,
+                        metric_executions.c.status == "completed",
+                    )
+                ).scalar_one()
             exec_id = MetricStore(conn, metric.org_id).start_execution(
                 metric_id, trigger=trigger, scheduled_for=scheduled_for
             )
