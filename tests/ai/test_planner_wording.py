@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from tocsin.ai.names import find_in_text, resolve
-from tocsin.ai.wording import default_name, rule_of_draft, summary
+from tocsin.ai.wording import default_name, summary
+from tocsin.alerts.evaluator import rule_of
 from tocsin.alerts.model import AlertDefinition
 
 METRIC_ID = "00000000-0000-0000-0000-000000000001"
@@ -54,10 +55,10 @@ def test_summary(fields: dict[str, Any], expected: str) -> None:
 
 def test_default_names() -> None:
     assert default_name(
-        "Open Issues", rule_of_draft(_draft(comparison_op="gt", threshold_value=5))
+        "Open Issues", rule_of(_draft(comparison_op="gt", threshold_value=5))
     ) == ("Open Issues > 5")
     change = _draft(condition_type="relative_change", comparison_op="lt", threshold_value=-20)
-    assert default_name("Signups", rule_of_draft(change)) == "Signups change < -20%"
+    assert default_name("Signups", rule_of(change)) == "Signups change < -20%"
 
 
 def test_name_matching() -> None:

@@ -28,7 +28,7 @@ from tocsin.ai.proposals import (
 )
 from tocsin.ai.resolve import build_draft, resolve_alert, resolve_metric
 from tocsin.ai.settings import PlannerSettings, load_planner_settings
-from tocsin.ai.wording import condition_words, rule_of_draft, summary
+from tocsin.ai.wording import condition_words, summary
 from tocsin.alerts.actions import redact_action_config
 from tocsin.alerts.decision import describe_condition
 from tocsin.alerts.evaluator import rule_of
@@ -217,7 +217,7 @@ def _create(
     if isinstance(built, Clarify):
         return built
     draft, metric = built
-    rule = rule_of_draft(draft)
+    rule = rule_of(draft)
     return Plan(
         "create_alert",
         draft=draft,

@@ -7,8 +7,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tocsin.alerts.decision import AlertRule, describe_condition
+from tocsin.alerts.evaluator import rule_of
 from tocsin.alerts.extract import format_decimal
-from tocsin.alerts.model import AlertDefinition
+from tocsin.alerts.model import OP_SYMBOLS, AlertDefinition
 from tocsin.durations import format_duration
 
 _LEVEL = {
@@ -19,22 +20,7 @@ _LEVEL = {
     "eq": "equals",
     "ne": "is not",
 }
-_CHANGE_OP = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "==", "ne": "!="}
 _EVERY = {60: "a minute", 3600: "an hour", 86400: "a day", 604800: "a week"}
-
-
-def rule_of_draft(draft: AlertDefinition) -> AlertRule:
-    return AlertRule(
-        condition_type=draft.condition_type,
-        comparison_op=draft.comparison_op,
-        threshold_value=draft.threshold_value,
-        change_mode=draft.change_mode,
-        lookback=draft.lookback,
-        cooldown_seconds=draft.cooldown_seconds,
-        pending_evaluations=draft.pending_evaluations,
-        notify_on_resolve=draft.notify_on_resolve,
-        muted_until=draft.muted_until,
-    )
 
 
 def default_name(metric_name: str, rule: AlertRule) -> str:
@@ -61,7 +47,7 @@ def condition_words(metric_name: str, rule: AlertRule) -> str:
         how = f"by more than {amount}{unit}" if op == "gt" else f"by {amount}{unit} or more"
         return f"{metric_name} rises {how} from {back}"
     threshold = format_decimal(rule.threshold_value)
-    return f"{metric_name}'s change from {back} is {_CHANGE_OP[op]} {threshold}{unit}"
+    return f"{metric_name}'s change from {back} is {OP_SYMBOLS[op]} {threshold}{unit}"
 
 
 def destination_words(action: dict[str, Any]) -> str:
@@ -88,7 +74,7 @@ def cooldown_words(seconds: int) -> str:
 
 def summary(metric_name: str, draft: AlertDefinition) -> str:
     """ "Fires when Open Issues is above 5; Slack #ops; at most once an hour"."""
-    rule = rule_of_draft(draft)
+    rule = rule_of(draft)
     when = f"Fires when {condition_words(metric_name, rule)}"
     if draft.pending_evaluations > 1:
         when += f" for {draft.pending_evaluations} runs in a row"

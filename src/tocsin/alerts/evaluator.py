@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Row, or_, select, update
 
 from tocsin.alerts import decision as core
 from tocsin.alerts.extract import Extracted, ValueSelector, extract_value
-from tocsin.alerts.model import Alert
+from tocsin.alerts.model import Alert, AlertFields
 from tocsin.alerts.outbox import delivery_rows, notification_payload
 from tocsin.clock import utcnow
 from tocsin.db.bulk import insert_rows, update_rows
@@ -68,7 +68,8 @@ class EvaluationResult:
         return [d for e in self.evaluated for d in e.delivery_ids]
 
 
-def rule_of(alert: Alert | Row[Any]) -> core.AlertRule:
+def rule_of(alert: Alert | AlertFields | Row[Any]) -> core.AlertRule:
+    """The decision rule of a stored alert, a draft, or a raw row."""
     return core.AlertRule(
         condition_type=alert.condition_type,
         comparison_op=alert.comparison_op,
