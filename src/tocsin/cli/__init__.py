@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tocsin.cli import alerts as alert_commands
+from tocsin.cli import apikeys as apikey_commands
 from tocsin.cli import chat as chat_command
 from tocsin.cli import deliveries as delivery_commands
 from tocsin.cli import metrics as metric_commands
@@ -28,6 +29,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(metric_commands.app, name="metric")
 app.add_typer(alert_commands.app, name="alert")
 app.add_typer(delivery_commands.app, name="deliveries")
+app.add_typer(apikey_commands.app, name="apikey")
 app.command("chat")(chat_command.chat)
 app.command("worker")(worker_command.worker)
 

@@ -1,0 +1,57 @@
+"""``/api/v1/deliveries``: the notification outbox, and retrying what failed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from tocsin.alerts.outbox import DeliveryStore, row_to_delivery
+from tocsin.api.routes.common import RESPONSES, CallerDep, SortKey, page, respond
+from tocsin.api.routes.metrics import Cursor, DbDep, Limit
+from tocsin.api.routes.responses import DeliveryOut, DeliveryPage
+from tocsin.db.schema import notification_deliveries as nd
+
+router = APIRouter(prefix="/deliveries", tags=["deliveries"], responses=RESPONSES)
+
+
+@router.get("", response_model=DeliveryPage, summary="List deliveries, newest first")
+def list_deliveries(
+    who: CallerDep,
+    db: DbDep,
+    status: Annotated[
+        Literal["pending", "sent", "failed", "dead"] | None, Query(description="Only this status.")
+    ] = None,
+    alert_id: Annotated[uuid.UUID | None, Query(description="Only this alert's.")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> JSONResponse:
+    query = select(nd).where(nd.c.org_id == who.org_id)
+    if status is not None:
+        query = query.where(nd.c.status == status)
+    if alert_id is not None:
+        query = query.where(nd.c.alert_id == alert_id)
+    keys = [SortKey(nd.c.created_at, "time", descending=True), SortKey(nd.c.id, "uuid")]
+    with db.connect() as conn:
+        rows, nxt = page(conn, query, keys, limit=limit, cursor=cursor)
+    items = [row_to_delivery(r).public() for r in rows]
+    return respond({"items": items, "next_cursor": nxt})
+
+
+@router.post(
+    "/{id}/retry",
+    response_model=DeliveryOut,
+    summary="Make a failed or dead delivery due again",
+    description="The runner sends it at its next pass; a sent delivery is refused (422).",
+)
+def retry_delivery(
+    who: CallerDep,
+    db: DbDep,
+    ref: Annotated[str, Path(alias="id", min_length=1, max_length=100)],
+) -> JSONResponse:
+    with db.begin() as conn:
+        found = DeliveryStore(conn, who.org_id).retry(ref)
+    return respond(found.public())

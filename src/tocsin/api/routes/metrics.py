@@ -1,0 +1,222 @@
+"""``/api/v1/metrics``: metrics, runs, pushed values and executions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tocsin.api.routes.common import (
+    CONFLICT,
+    RESPONSES,
+    CallerDep,
+    SortKey,
+    database,
+    http_client,
+    page,
+    respond,
+    restore_source,
+    settings,
+)
+from tocsin.api.routes.responses import (
+    ExecutionPage,
+    MetricDeleted,
+    MetricOut,
+    MetricPage,
+    RunReportOut,
+)
+from tocsin.api.schemas import MetricCreate, MetricPatch, ValuesIn
+from tocsin.clock import utcnow
+from tocsin.db.database import Database
+from tocsin.db.schema import metric_executions, metrics
+from tocsin.errors import Conflict, InvalidInput
+from tocsin.execution.runs import run_now
+from tocsin.http import HttpClient
+from tocsin.metrics.model import Metric, MetricDefinition
+from tocsin.metrics.sources import SOURCES
+from tocsin.metrics.store import MetricStore, row_to_execution, row_to_metric
+from tocsin.settings import Settings
+
+router = APIRouter(prefix="/metrics", tags=["metrics"], responses=RESPONSES)
+
+MetricRef = Annotated[
+    str,
+    Path(
+        alias="id",
+        min_length=1,
+        max_length=200,
+        description="Metric ID or name.",
+        examples=["Open Issues"],
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
+Cursor = Annotated[
+    str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
+]
+DbDep = Annotated[Database, Depends(database)]
+SettingsDep = Annotated[Settings, Depends(settings)]
+HttpDep = Annotated[HttpClient, Depends(http_client)]
+
+
+@router.get("", response_model=MetricPage, summary="List metrics, by name")
+def list_metrics(
+    who: CallerDep, db: DbDep, limit: Limit = 50, cursor: Cursor = None
+) -> JSONResponse:
+    query = select(metrics).where(metrics.c.org_id == who.org_id)
+    keys = [SortKey(metrics.c.name, "str"), SortKey(metrics.c.id, "uuid")]
+    with db.connect() as conn:
+        rows, nxt = page(conn, query, keys, limit=limit, cursor=cursor)
+    return respond({"items": [row_to_metric(r).public() for r in rows], "next_cursor": nxt})
+
+
+@router.post(
+    "",
+    response_model=MetricOut,
+    status_code=201,
+    responses=CONFLICT,
+    summary="Create a metric",
+)
+def create_metric(who: CallerDep, db: DbDep, body: MetricCreate) -> JSONResponse:
+    with db.begin() as conn:
+        metric = MetricStore(conn, who.org_id).create(body.model_dump(exclude_unset=True))
+    return respond(metric.public(), 201)
+
+
+@router.get("/{id}", response_model=MetricOut, summary="Show a metric")
+def get_metric(who: CallerDep, db: DbDep, ref: MetricRef) -> JSONResponse:
+    with db.connect() as conn:
+        return respond(MetricStore(conn, who.org_id).get(ref).public())
+
+
+@router.patch(
+    "/{id}",
+    response_model=MetricOut,
+    responses=CONFLICT,
+    summary="Change a metric",
+    description="Only the fields given change. Header values shown as ***redacted*** may "
+    "be sent back as they are: the stored values are kept.",
+)
+def patch_metric(who: CallerDep, db: DbDep, ref: MetricRef, body: MetricPatch) -> JSONResponse:
+    changes = body.model_dump(exclude_unset=True)
+    with db.begin() as conn:
+        metric = update_metric(conn, who.org_id, ref, changes)
+    return respond(metric.public())
+
+
+@router.delete(
+    "/{id}", response_model=MetricDeleted, summary="Delete a metric, its executions and alerts"
+)
+def delete_metric(who: CallerDep, db: DbDep, ref: MetricRef) -> JSONResponse:
+    with db.begin() as conn:
+        gone = MetricStore(conn, who.org_id).delete(ref)
+    return respond({"deleted": gone.public()})
+
+
+@router.post(
+    "/{id}/run",
+    response_model=RunReportOut,
+    summary="Run the metric now, evaluate its alerts, deliver",
+    description="Answers like `tocsin metric run --json`, after the first attempt at each "
+    "delivery; what failed stays pending for the runner. Push metrics take values "
+    "through `/values` instead.",
+)
+async def run_metric(
+    who: CallerDep, db: DbDep, cfg: SettingsDep, http: HttpDep, ref: MetricRef
+) -> JSONResponse:
+    try:
+        report = await run_now(db, who.org_id, ref, settings=cfg, http=http)
+    except InvalidInput as exc:
+        if exc.field != "--value":
+            raise
+        raise InvalidInput(
+            "id", 'a push metric takes values: POST /metrics/{id}/values {"value": 6}'
+        ) from None
+    return respond(report.public())
+
+
+@router.post(
+    "/{id}/values",
+    response_model=RunReportOut,
+    summary="Record a value, evaluate the metric's alerts, deliver",
+    description="Answers like `tocsin metric run --value V --json`.",
+)
+async def push_value(
+    who: CallerDep, db: DbDep, cfg: SettingsDep, http: HttpDep, ref: MetricRef, body: ValuesIn
+) -> JSONResponse:
+    report = await run_now(
+        db, who.org_id, ref, settings=cfg, http=http, value=body.value, has_value=True
+    )
+    return respond(report.public())
+
+
+@router.get(
+    "/{id}/executions", response_model=ExecutionPage, summary="The metric's runs, newest first"
+)
+def list_executions(
+    who: CallerDep, db: DbDep, ref: MetricRef, limit: Limit = 50, cursor: Cursor = None
+) -> JSONResponse:
+    me = metric_executions
+    with db.connect() as conn:
+        metric = MetricStore(conn, who.org_id).get(ref)
+        query = select(me).where(me.c.org_id == who.org_id, me.c.metric_id == metric.id)
+        keys = [SortKey(me.c.started_at, "time", descending=True), SortKey(me.c.id, "uuid")]
+        rows, nxt = page(conn, query, keys, limit=limit, cursor=cursor)
+    items = [row_to_execution(r).public() for r in rows]
+    return respond({"items": items, "next_cursor": nxt})
+
+
+def update_metric(conn: Connection, org_id: uuid.UUID, ref: str, changes: dict[str, Any]) -> Metric:
+    """A partial update, validated as a whole like a new metric."""
+    store = MetricStore(conn, org_id)
+    current = store.get(ref)
+    if "source" in changes:
+        changes["source"] = restore_source(changes["source"], current.source)
+    merged: dict[str, Any] = {
+        "name": current.name,
+        "description": current.description,
+        "source": current.source,
+        "selector": current.selector.model_dump(exclude_none=True) if current.selector else None,
+        "schedule": current.schedule.model_dump(exclude_none=True) if current.schedule else None,
+        "enabled": current.enabled,
+    } | changes
+    try:
+        definition = MetricDefinition.model_validate(merged)
+    except ValidationError as exc:
+        raise InvalidInput.from_validation(exc) from None
+    scheduled = SOURCES[definition.source["type"]].scheduled
+    if definition.schedule is not None and not scheduled:
+        raise InvalidInput("schedule", f"a {definition.source['type']} metric takes no schedule")
+    if definition.schedule is None and scheduled:
+        raise InvalidInput("schedule", f"a {definition.source['type']} metric needs a schedule")
+    now = utcnow()
+    values: dict[str, Any] = {
+        "name": definition.name,
+        "description": definition.description,
+        "source": definition.source,
+        "selector": definition.selector.model_dump(exclude_none=True)
+        if definition.selector
+        else None,
+        "schedule": definition.schedule.model_dump(exclude_none=True)
+        if definition.schedule
+        else None,
+        "enabled": definition.enabled,
+        "updated_at": now,
+    }
+    if definition.schedule != current.schedule:
+        # A new schedule starts now, as a new metric does; its slots follow from there.
+        values["next_run_at"] = now if definition.schedule is not None else None
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                update(metrics)
+                .where(metrics.c.id == current.id, metrics.c.org_id == org_id)
+                .values(**values)
+            )
+    except IntegrityError:
+        raise Conflict(f"a metric named {definition.name!r} already exists") from None
+    return store.get(current.id)

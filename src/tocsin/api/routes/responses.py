@@ -1,0 +1,324 @@
+"""Response bodies of the REST API: the ``.public()`` shapes, documented with examples.
+
+Routes send the ``.public()`` dicts as they are (no second serialisation); these models
+only describe them in ``/openapi.json``, and the schemathesis test proves the two agree.
+(They live beside the routers because ``api/schemas.py`` holds the request bodies.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tocsin.api.schemas import (
+    ALERT_ID,
+    DELIVERY_ID,
+    EXECUTION_ID,
+    HISTORY_ID,
+    METRIC_ID,
+    ORG_ID,
+    SHOWN_WEBHOOK_ACTION,
+    T0,
+    AlertState,
+    ChangeMode,
+    ComparisonOp,
+    ConditionType,
+)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldError(Out):
+    field: str
+    message: str
+
+
+class ValidationErrorOut(Out):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": [
+                        {"field": "threshold_value", "message": "required field is missing"},
+                        {"field": "colour", "message": "unknown field"},
+                    ]
+                }
+            ]
+        }
+    )
+    detail: list[FieldError]
+
+
+class ErrorOut(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "alert 'x' not found"}]})
+    detail: str
+
+
+class MetricOut(Out):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": METRIC_ID,
+                    "org_id": ORG_ID,
+                    "name": "Open Issues",
+                    "description": "",
+                    "source": {"type": "push"},
+                    "selector": None,
+                    "schedule": None,
+                    "enabled": True,
+                    "next_run_at": None,
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+            ]
+        }
+    )
+    id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    description: str
+    source: dict[str, Any]
+    selector: dict[str, Any] | None
+    schedule: dict[str, Any] | None
+    enabled: bool
+    next_run_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+EXECUTION_EXAMPLE: dict[str, Any] = {
+    "id": EXECUTION_ID,
+    "metric_id": METRIC_ID,
+    "status": "completed",
+    "trigger": "push",
+    "scheduled_for": None,
+    "started_at": T0,
+    "completed_at": T0,
+    "result": 6,
+    "value": 6,
+    "error": None,
+}
+
+
+class ExecutionOut(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXECUTION_EXAMPLE]})
+    id: uuid.UUID
+    metric_id: uuid.UUID
+    status: Literal["running", "completed", "failed", "timed_out"]
+    trigger: Literal["schedule", "manual", "push"]
+    scheduled_for: datetime | None
+    started_at: datetime
+    completed_at: datetime | None
+    result: Any
+    value: float | None
+    error: str | None
+
+
+ALERT_EXAMPLE: dict[str, Any] = {
+    "id": ALERT_ID,
+    "org_id": ORG_ID,
+    "metric_id": METRIC_ID,
+    "name": "Notify if Issues > 5",
+    "description": "",
+    "condition_type": "threshold",
+    "comparison_op": "gt",
+    "threshold_value": 5,
+    "change_mode": "percent",
+    "lookback": 1,
+    "action_config": SHOWN_WEBHOOK_ACTION,
+    "enabled": True,
+    "cooldown_seconds": 3600,
+    "pending_evaluations": 1,
+    "notify_on_resolve": True,
+    "muted_until": None,
+    "state": "triggered",
+    "last_triggered_at": T0,
+    "last_evaluated_at": T0,
+    "last_value": 6,
+    "created_at": T0,
+    "updated_at": T0,
+}
+
+
+class AlertOut(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ALERT_EXAMPLE]})
+    id: uuid.UUID
+    org_id: uuid.UUID
+    metric_id: uuid.UUID
+    name: str
+    description: str
+    condition_type: ConditionType
+    comparison_op: ComparisonOp
+    threshold_value: float
+    change_mode: ChangeMode
+    lookback: int
+    action_config: dict[str, Any] | list[dict[str, Any]]
+    enabled: bool
+    cooldown_seconds: int
+    pending_evaluations: int
+    notify_on_resolve: bool
+    muted_until: datetime | None
+    state: AlertState
+    last_triggered_at: datetime | None
+    last_evaluated_at: datetime | None
+    last_value: float | None
+    created_at: datetime
+    updated_at: datetime
+
+
+HISTORY_EXAMPLE: dict[str, Any] = {
+    "id": HISTORY_ID,
+    "alert_id": ALERT_ID,
+    "execution_id": EXECUTION_ID,
+    "evaluated_at": T0,
+    "value": 6,
+    "baseline_value": None,
+    "triggered": True,
+    "state_from": "ok",
+    "state_to": "triggered",
+    "notified": True,
+    "reason": "6 > 5; triggered",
+}
+
+
+class HistoryOut(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [HISTORY_EXAMPLE]})
+    id: uuid.UUID
+    alert_id: uuid.UUID
+    execution_id: uuid.UUID | None
+    evaluated_at: datetime
+    value: float | None
+    baseline_value: float | None
+    triggered: bool
+    state_from: AlertState
+    state_to: AlertState
+    notified: bool
+    reason: str
+
+
+DELIVERY_EXAMPLE: dict[str, Any] = {
+    "id": DELIVERY_ID,
+    "alert_id": ALERT_ID,
+    "history_id": HISTORY_ID,
+    "kind": "trigger",
+    "action": SHOWN_WEBHOOK_ACTION,
+    "status": "sent",
+    "attempts": 1,
+    "next_attempt_at": T0,
+    "last_error": None,
+    "response_status": 200,
+    "duration_ms": 42,
+    "idempotency_key": f"{HISTORY_ID}-0",
+    "created_at": T0,
+    "sent_at": T0,
+    "channel": "webhook",
+}
+
+
+class DeliveryOut(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [DELIVERY_EXAMPLE]})
+    id: uuid.UUID
+    alert_id: uuid.UUID
+    history_id: uuid.UUID | None
+    kind: Literal["trigger", "resolve", "test"]
+    action: dict[str, Any]
+    status: Literal["pending", "sent", "failed", "dead"]
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    response_status: int | None
+    duration_ms: int | None
+    idempotency_key: str
+    created_at: datetime
+    sent_at: datetime | None
+    channel: str | None
+
+
+class RunReportOut(Out):
+    """What ``tocsin metric run --json`` prints."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "execution": EXECUTION_EXAMPLE,
+                    "evaluations": [HISTORY_EXAMPLE],
+                    "deliveries": [DELIVERY_EXAMPLE],
+                }
+            ]
+        }
+    )
+    execution: ExecutionOut
+    evaluations: list[HistoryOut]
+    deliveries: list[DeliveryOut]
+
+
+_CURSOR = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class MetricPage(Out):
+    items: list[MetricOut]
+    next_cursor: str | None = _CURSOR
+
+
+class ExecutionPage(Out):
+    items: list[ExecutionOut]
+    next_cursor: str | None = _CURSOR
+
+
+class AlertPage(Out):
+    items: list[AlertOut]
+    next_cursor: str | None = _CURSOR
+
+
+class HistoryPage(Out):
+    items: list[HistoryOut]
+    next_cursor: str | None = _CURSOR
+
+
+class DeliveryPage(Out):
+    items: list[DeliveryOut]
+    next_cursor: str | None = _CURSOR
+
+
+class MetricDeleted(Out):
+    deleted: MetricOut
+
+
+class AlertDeleted(Out):
+    deleted: AlertOut
+
+
+class DatabaseHealth(Out):
+    ok: bool
+    error: str | None = None
+
+
+class DeliveryHealth(Out):
+    pending: int | None
+    oldest_pending_age_seconds: float | None
+
+
+class HealthOut(Out):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ok",
+                    "database": {"ok": True, "error": None},
+                    "runner": {"alive": True},
+                    "deliveries": {"pending": 0, "oldest_pending_age_seconds": None},
+                }
+            ]
+        }
+    )
+    status: Literal["ok", "degraded", "down"]
+    database: DatabaseHealth
+    runner: dict[str, Any]
+    deliveries: DeliveryHealth

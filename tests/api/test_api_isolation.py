@@ -1,0 +1,136 @@
+"""Two orgs on one server: every route refuses the other org's objects with 404 (never
+403), whether addressed by ID or by a name both orgs use."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from api_support import API, create_alert, create_metric
+from fastapi.testclient import TestClient
+
+from conftest import Tenant
+
+
+def seed(client: TestClient, tenant: Tenant) -> dict[str, Any]:
+    metric = create_metric(client, tenant.headers)
+    alert = create_alert(client, tenant.headers, metric["id"])
+    report = client.post(
+        f"{API}/metrics/{metric['id']}/values", json={"value": 6}, headers=tenant.headers
+    ).json()
+    return {"metric": metric, "alert": alert, "delivery": report["deliveries"][0]}
+
+
+def snapshot(client: TestClient, tenant: Tenant, objs: dict[str, Any]) -> dict[str, Any]:
+    m, a = objs["metric"]["id"], objs["alert"]["id"]
+    return {
+        "metric": client.get(f"{API}/metrics/{m}", headers=tenant.headers).json(),
+        "alert": client.get(f"{API}/alerts/{a}", headers=tenant.headers).json(),
+        "executions": client.get(f"{API}/metrics/{m}/executions", headers=tenant.headers).json(),
+        "history": client.get(f"{API}/alerts/{a}/history", headers=tenant.headers).json(),
+        "deliveries": client.get(f"{API}/deliveries", headers=tenant.headers).json(),
+    }
+
+
+def routes(objs: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    m, a, d = objs["metric"]["id"], objs["alert"]["id"], objs["delivery"]["id"]
+    alert_body = {
+        "metric_id": m,
+        "name": "sneaky",
+        "comparison_op": "gt",
+        "threshold_value": 1,
+        "action_config": {"type": "log"},
+    }
+    return [
+        ("GET", f"/metrics/{m}", None),
+        ("PATCH", f"/metrics/{m}", {"description": "pwned"}),
+        ("DELETE", f"/metrics/{m}", None),
+        ("POST", f"/metrics/{m}/run", None),
+        ("POST", f"/metrics/{m}/values", {"value": 100}),
+        ("GET", f"/metrics/{m}/executions", None),
+        ("GET", f"/alerts/{a}", None),
+        ("PATCH", f"/alerts/{a}", {"threshold_value": 0}),
+        ("DELETE", f"/alerts/{a}", None),
+        ("GET", f"/alerts/{a}/history", None),
+        ("POST", f"/alerts/{a}/test", None),
+        ("POST", f"/alerts/{a}/mute", {"for_seconds": 60}),
+        ("POST", f"/alerts/{a}/unmute", None),
+        ("POST", f"/deliveries/{d}/retry", None),
+        # Writes that point at the other org's objects from the body or the query.
+        ("POST", "/alerts", alert_body),
+        ("GET", f"/alerts?metric_id={m}", None),
+    ]
+
+
+def test_other_orgs_objects_are_not_found(client: TestClient, acme: Tenant, globex: Tenant) -> None:
+    theirs = seed(client, acme)
+    mine = seed(client, globex)
+    before = snapshot(client, acme, theirs)
+
+    for method, path, body in routes(theirs):
+        resp = client.request(method, API + path, json=body, headers=globex.headers)
+        assert resp.status_code == 404, (method, path, resp.status_code, resp.text)
+        assert str(acme.org_id) not in resp.text
+
+    # Guessed IDs that exist nowhere behave the same way.
+    ghost = {
+        "metric": {"id": str(uuid.uuid4())},
+        "alert": {"id": str(uuid.uuid4())},
+        "delivery": {"id": str(uuid.uuid4())},
+    }
+    for method, path, body in routes(ghost):
+        resp = client.request(method, API + path, json=body, headers=globex.headers)
+        assert resp.status_code == 404, (method, path)
+
+    # A PATCH moving my alert onto their metric finds no such metric.
+    resp = client.patch(
+        f"{API}/alerts/{mine['alert']['id']}",
+        json={"metric_id": theirs["metric"]["id"]},
+        headers=globex.headers,
+    )
+    assert resp.status_code == 404
+
+    assert snapshot(client, acme, theirs) == before
+
+
+def test_shared_names_resolve_within_the_callers_org(
+    client: TestClient, acme: Tenant, globex: Tenant
+) -> None:
+    theirs = seed(client, acme)
+    mine = seed(client, globex)
+    before = snapshot(client, acme, theirs)
+
+    got = client.get(f"{API}/metrics/Open Issues", headers=globex.headers).json()
+    assert got["id"] == mine["metric"]["id"]
+    got = client.get(f"{API}/alerts/Notify if Issues > 5", headers=globex.headers).json()
+    assert got["id"] == mine["alert"]["id"]
+    resp = client.post(
+        f"{API}/metrics/Open Issues/values", json={"value": 1}, headers=globex.headers
+    )
+    assert resp.json()["execution"]["metric_id"] == mine["metric"]["id"]
+    resp = client.patch(
+        f"{API}/alerts/Notify if Issues > 5", json={"threshold_value": 9}, headers=globex.headers
+    )
+    assert resp.json()["id"] == mine["alert"]["id"]
+    resp = client.post(
+        f"{API}/alerts/Notify if Issues > 5/mute", json={"for_seconds": 60}, headers=globex.headers
+    )
+    assert resp.json()["id"] == mine["alert"]["id"]
+    assert (
+        client.delete(f"{API}/alerts/Notify if Issues > 5", headers=globex.headers).json()[
+            "deleted"
+        ]["id"]
+        == mine["alert"]["id"]
+    )
+    assert (
+        client.delete(f"{API}/metrics/Open Issues", headers=globex.headers).json()["deleted"]["id"]
+        == mine["metric"]["id"]
+    )
+
+    # Lists only ever show the caller's own.
+    for path in ("/metrics", "/alerts", "/deliveries"):
+        items = client.get(API + path, headers=globex.headers).json()["items"]
+        assert all(i.get("org_id", str(globex.org_id)) == str(globex.org_id) for i in items)
+        assert theirs["metric"]["id"] not in str(items)
+        assert theirs["alert"]["id"] not in str(items)
+    assert snapshot(client, acme, theirs) == before
