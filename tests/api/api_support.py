@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tocsin.api.auth import create_api_key
+from tocsin.db.database import Database
+from tocsin.orgs import get_or_create_org
+
 API = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    org_id: uuid.UUID
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+def make_tenant(db: Database, org: str) -> Tenant:
+    with db.begin() as conn:
+        org_id = get_or_create_org(conn, org)
+        _, key = create_api_key(conn, org_id, f"{org} tests")
+    return Tenant(org_id, key)
 
 
 def create_metric(client: TestClient, headers: dict[str, str], **fields: Any) -> dict[str, Any]:

@@ -3,36 +3,16 @@ PostgreSQL), a client that runs its lifespan, and API keys in two orgs."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
+from api_support import Tenant, make_tenant
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tocsin.api import create_app
-from tocsin.api.auth import create_api_key
 from tocsin.db.database import Database
-from tocsin.orgs import get_or_create_org
 from tocsin.settings import Settings
-
-
-@dataclass(frozen=True)
-class Tenant:
-    org_id: uuid.UUID
-    key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
-
-
-def make_tenant(db: Database, org: str) -> Tenant:
-    with db.begin() as conn:
-        org_id = get_or_create_org(conn, org)
-        _, key = create_api_key(conn, org_id, f"{org} tests")
-    return Tenant(org_id, key)
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api_support import API, create_alert, create_metric, fields_of
+from api_support import API, Tenant, create_alert, create_metric, fields_of
 from fastapi.testclient import TestClient
 
-from conftest import Tenant
 from tocsin.alerts.actions import REDACTED
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database

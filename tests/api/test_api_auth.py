@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from api_support import API
+from api_support import API, Tenant
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.helpers import run_cli
 
-from conftest import Tenant
 from tocsin.api.auth import authenticate, revoke_api_key
 from tocsin.db.database import Database
 from tocsin.db.schema import api_keys

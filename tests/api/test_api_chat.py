@@ -8,10 +8,9 @@ import uuid
 from typing import Any
 
 import pytest
-from api_support import API, create_metric
+from api_support import API, Tenant, create_metric
 from fastapi.testclient import TestClient
 
-from conftest import Tenant
 from tocsin.db.database import Database
 
 

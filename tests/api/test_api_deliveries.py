@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_support import API, create_alert, create_metric, fields_of
+from api_support import API, Tenant, create_alert, create_metric, fields_of
 from fastapi.testclient import TestClient
 from tests.channels.channel_support import Reply, Sink
-
-from conftest import Tenant
 
 
 def test_list_filter_page_and_retry(client: TestClient, acme: Tenant, sink: Sink) -> None:

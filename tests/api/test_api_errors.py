@@ -6,11 +6,9 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from api_support import API, fields_of
+from api_support import API, Tenant, fields_of
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-
-from conftest import Tenant
 
 
 def test_body_limit_is_413(client: TestClient, acme: Tenant) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from api_support import API, create_alert, create_metric
+from api_support import API, Tenant, create_alert, create_metric
 from fastapi.testclient import TestClient
 from tests.channels.channel_support import Reply, Sink
 
-from conftest import Tenant
 from tocsin import telemetry
 from tocsin.api import create_app
 from tocsin.db.database import Database

@@ -6,10 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from api_support import API, create_alert, create_metric
+from api_support import API, Tenant, create_alert, create_metric
 from fastapi.testclient import TestClient
-
-from conftest import Tenant
 
 
 def seed(client: TestClient, tenant: Tenant) -> dict[str, Any]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_support import API, create_alert, create_metric, fields_of
+from api_support import API, Tenant, create_alert, create_metric, fields_of
 from fastapi.testclient import TestClient
 
-from conftest import Tenant
 from tocsin.db.database import Database
 from tocsin.metrics.model import REDACTED
 from tocsin.metrics.store import MetricStore

@@ -13,7 +13,7 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
-from api_support import API, create_alert, create_metric
+from api_support import API, Tenant, create_alert, create_metric
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import strategies as st
@@ -27,8 +27,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-
-from conftest import Tenant
 
 CHECKS = [
     not_a_server_error,

@@ -6,11 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from api_support import API, create_alert, create_metric
+from api_support import API, Tenant, create_alert, create_metric
 from fastapi.testclient import TestClient
 from tests.channels.channel_support import Sink
-
-from conftest import Tenant
 
 
 def test_pushed_value_fires_the_seed_alert(client: TestClient, acme: Tenant, sink: Sink) -> None:

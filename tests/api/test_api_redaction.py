@@ -7,12 +7,11 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from api_support import API
+from api_support import API, Tenant
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.channels.channel_support import Reply, Sink
 
-from conftest import Tenant
 from tocsin.api import create_app
 from tocsin.db.database import Database
 from tocsin.settings import Settings

@@ -94,6 +94,10 @@ class Deliverer:
         )
         return await self._send_all(claimed)
 
+    async def send_claimed(self, claimed: list[Delivery]) -> list[Outcome]:
+        """One attempt at deliveries this process already holds the claim of."""
+        return await self._send_all(claimed)
+
     async def _send_all(self, claimed: list[Delivery]) -> list[Outcome]:
         if not claimed:
             return []

@@ -38,8 +38,8 @@ from tocsin.db.schema import (
     metrics,
     notification_deliveries,
 )
-from tocsin.metrics.model import Execution
-from tocsin.metrics.store import row_to_execution
+from tocsin.metrics.model import Execution, Metric
+from tocsin.metrics.store import row_to_execution, row_to_metric
 from tocsin.settings import Settings, get_settings
 from tocsin.telemetry import record_evaluation
 
@@ -61,7 +61,7 @@ class EvaluationResult:
     execution_id: uuid.UUID
     value: Extracted
     evaluated: list[Evaluated] = field(default_factory=list)
-    skipped: bool = False  # the execution had already been evaluated
+    outbox: list[dict[str, Any]] = field(default_factory=list)  # the delivery rows written
 
     @property
     def delivery_ids(self) -> list[uuid.UUID]:
@@ -108,42 +108,50 @@ def evaluate_alerts(
     *,
     settings: Settings | None = None,
     batch_size: int = BATCH_SIZE,
+    metric: Metric | None = None,
+    claim_for_seconds: float | None = None,
 ) -> EvaluationResult:
     """Evaluate every enabled alert of ``metric_id`` against a finished execution.
 
     Idempotent per execution: an alert that already recorded this execution is skipped,
-    so the sweep can re-run an evaluation that a crash cut short.
+    so the sweep can re-run an evaluation that a crash cut short. ``metric``, when the
+    caller has it at hand, saves reading it again. With ``claim_for_seconds`` the
+    deliveries are created already claimed by the caller for that long (see
+    ``outbox.delivery_rows``), and returned in ``EvaluationResult.outbox``.
     """
     settings = settings or get_settings()
     execution = execution_result
     at = execution.completed_at or execution.started_at
-    with db.connect() as conn:
-        metric_row = conn.execute(
-            select(metrics.c.name, metrics.c.selector, metrics.c.org_id).where(
-                metrics.c.id == metric_id
-            )
-        ).one()
-        selector = (
-            ValueSelector.model_validate(metric_row.selector) if metric_row.selector else None
-        )
-        current = observe(execution, selector)
-        baselines = _baselines(conn, metric_id, execution, selector)
+    if metric is None:
+        with db.connect() as conn:
+            row = conn.execute(select(metrics).where(metrics.c.id == metric_id)).one()
+        metric = row_to_metric(row)
+    current = observe(execution, metric.selector)
     result = EvaluationResult(execution.id, current)
+    baselines: list[Extracted] | None = None
     after: uuid.UUID | None = None
     while True:
         with db.begin() as conn:
             batch = _lock_batch(conn, db, metric_id, execution.id, after, batch_size)
             if batch:
                 after = batch[-1].id
+                depth = max(
+                    (a.lookback for a in batch if a.condition_type == "relative_change"),
+                    default=0,
+                )
+                if depth and (baselines is None or len(baselines) < depth):
+                    baselines = _baselines(conn, metric_id, execution, metric.selector, depth)
                 result.evaluated += _evaluate_batch(
                     conn,
                     batch,
                     execution,
                     at,
                     current,
-                    baselines,
-                    (metric_id, metric_row.org_id, metric_row.name),
+                    baselines or [],
+                    (metric_id, metric.org_id, metric.name),
                     settings,
+                    claim_for_seconds,
+                    result.outbox,
                 )
             if len(batch) < batch_size:
                 conn.execute(
@@ -206,24 +214,13 @@ def _lock_batch(
 
 
 def _baselines(
-    conn: Connection, metric_id: uuid.UUID, execution: Execution, selector: ValueSelector | None
+    conn: Connection,
+    metric_id: uuid.UUID,
+    execution: Execution,
+    selector: ValueSelector | None,
+    depth: int,
 ) -> list[Extracted]:
-    """Values of the completed executions before this one, newest first.
-
-    Only as many as the deepest ``lookback`` among the metric's relative alerts.
-    """
-    depth = conn.execute(
-        select(alerts.c.lookback)
-        .where(
-            alerts.c.metric_id == metric_id,
-            alerts.c.enabled.is_(True),
-            alerts.c.condition_type == "relative_change",
-        )
-        .order_by(alerts.c.lookback.desc())
-        .limit(1)
-    ).scalar()
-    if not depth:
-        return []
+    """Values of the ``depth`` completed executions before this one, newest first."""
     at = execution.completed_at or execution.started_at
     rows = conn.execute(
         select(metric_executions)
@@ -255,6 +252,8 @@ def _evaluate_batch(
     baselines: list[Extracted],
     metric: tuple[uuid.UUID, uuid.UUID, str],
     settings: Settings,
+    claim_for_seconds: float | None,
+    outbox: list[dict[str, Any]],
 ) -> list[Evaluated]:
     metric_id, org_id, metric_name = metric
     decisions: dict[uuid.UUID, core.Decision] = {}
@@ -299,7 +298,8 @@ def _evaluate_batch(
     actions = _actions_of(conn, notifying)
     out: list[Evaluated] = []
     history_rows: list[dict[str, Any]] = []
-    outbox: list[dict[str, Any]] = []
+    lease_until = None if claim_for_seconds is None else now + timedelta(seconds=claim_for_seconds)
+    first = len(outbox)
     for alert in batch:
         d = decisions[alert.id]
         history_id = uuid.uuid4()
@@ -330,13 +330,15 @@ def _evaluate_batch(
                 at=at,
                 settings=settings,
             )
-            rows = delivery_rows(target, d.notify, payload, history_id, now)
+            rows = delivery_rows(
+                target, d.notify, payload, history_id, now, lease_until=lease_until
+            )
             outbox.extend(rows)
             ids = [r["id"] for r in rows]
         out.append(Evaluated(alert.id, row, ids, d))
         record_evaluation(d.state_to, d.notify is not None, d.suppressed)
     insert_rows(conn, alert_history, history_rows)
-    insert_rows(conn, notification_deliveries, outbox)
+    insert_rows(conn, notification_deliveries, outbox[first:])
     return out
 
 

@@ -44,12 +44,25 @@ class Delivery(BaseModel):
     status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime
-    last_error: str | None
-    response_status: int | None
-    duration_ms: int | None
+    last_error: str | None = None
+    response_status: int | None = None
+    duration_ms: int | None = None
     idempotency_key: str
     created_at: datetime
-    sent_at: datetime | None
+    sent_at: datetime | None = None
+
+    def settled(self, outcome: Outcome) -> Delivery:
+        """This delivery as ``outcome`` left it (what ``record_outcomes`` wrote)."""
+        return self.model_copy(
+            update={
+                "status": outcome.status,
+                "next_attempt_at": outcome.next_attempt_at or self.next_attempt_at,
+                "response_status": outcome.response_status,
+                "last_error": outcome.error,
+                "duration_ms": outcome.duration_ms,
+                "sent_at": outcome.sent_at,
+            }
+        )
 
     def public(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", exclude={"payload", "org_id"})
@@ -120,8 +133,14 @@ def delivery_rows(
     payload: dict[str, Any],
     history_id: uuid.UUID | None,
     now: datetime,
+    *,
+    lease_until: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """One pending delivery per action of ``alert``; each is sent and retried on its own."""
+    """One pending delivery per action of ``alert``; each is sent and retried on its own.
+
+    With ``lease_until`` the rows are born claimed (first attempt under way, invisible to
+    other workers until then): the caller sends them itself, without a claim round trip.
+    """
     rows = []
     config = alert.action_config
     for index, action in enumerate([config] if isinstance(config, dict) else config):
@@ -136,8 +155,8 @@ def delivery_rows(
                 "action": action,
                 "payload": payload,
                 "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
+                "attempts": 0 if lease_until is None else 1,
+                "next_attempt_at": now if lease_until is None else lease_until,
                 "idempotency_key": f"{history_id or delivery_id}-{index}",
                 "created_at": now,
             }

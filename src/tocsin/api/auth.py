@@ -124,8 +124,10 @@ def revoke_api_key(conn: Connection, org_id: uuid.UUID, ref: str | uuid.UUID) ->
     return get_api_key(conn, org_id, found.id)
 
 
-def authenticate(conn: Connection, key: str) -> ApiKey | None:
-    """The live key matching ``key``, or None (unknown, malformed, wrong or revoked)."""
+def authenticate(conn: Connection, key: str, *, touch: bool = True) -> ApiKey | None:
+    """The live key matching ``key``, or None (unknown, malformed, wrong or revoked).
+
+    With ``touch``, ``last_used_at`` is refreshed when it is stale (a write)."""
     prefix = parse_key(key.strip())
     row = None
     if prefix is not None:
@@ -135,11 +137,18 @@ def authenticate(conn: Connection, key: str) -> ApiKey | None:
     if row is None or not matches or row.revoked_at is not None:
         return None
     found = _row(row)
-    now = utcnow()
-    if found.last_used_at is None or now - found.last_used_at >= TOUCH_INTERVAL:
-        conn.execute(
-            update(api_keys)
-            .where(api_keys.c.id == found.id, api_keys.c.revoked_at.is_(None))
-            .values(last_used_at=now)
-        )
+    if touch and needs_touch(found):
+        touch_key(conn, found.id)
     return found
+
+
+def needs_touch(key: ApiKey) -> bool:
+    return key.last_used_at is None or utcnow() - key.last_used_at >= TOUCH_INTERVAL
+
+
+def touch_key(conn: Connection, key_id: uuid.UUID) -> None:
+    conn.execute(
+        update(api_keys)
+        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        .values(last_used_at=utcnow())
+    )

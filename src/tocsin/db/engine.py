@@ -51,7 +51,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+READ_ONLY = "tocsin_read_only"
+
+
 def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get(READ_ONLY):
+        # A reader takes a WAL snapshot and never blocks or waits for writers.
+        conn.exec_driver_sql("BEGIN")
+        return
     # BEGIN IMMEDIATE takes the write lock up front, so a read-then-write
     # transaction never dies on a lock upgrade half-way.
     conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -22,7 +22,7 @@ from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.errors import InvalidInput
 from tocsin.http import HttpClient
-from tocsin.metrics.model import Execution
+from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.sources import SOURCES
 from tocsin.metrics.store import MetricStore
 from tocsin.settings import Settings
@@ -74,42 +74,55 @@ async def run_now(
     value: Any = None,
     has_value: bool = False,
 ) -> RunReport:
-    def prepare() -> tuple[uuid.UUID, Execution | None]:
+    def record() -> tuple[Metric, Execution | None]:
         with db.begin() as conn:
-            metric = MetricStore(conn, org_id).get(metric_ref)
+            store = MetricStore(conn, org_id)
+            metric = store.get(metric_ref)
             if has_value:
                 trigger = "push" if metric.source["type"] == "push" else "manual"
-                return metric.id, MetricStore(conn, org_id).record_value(
-                    metric.id, value, trigger=trigger
-                )
+                return metric, store.record_value(metric.id, value, trigger=trigger, metric=metric)
             if not SOURCES[metric.source["type"]].scheduled:
                 raise InvalidInput("--value", "a push metric needs a value: --value 6")
-            return metric.id, None
+            return metric, None
 
-    metric_id, execution = await asyncio.to_thread(prepare)
+    def record_and_evaluate() -> tuple[Metric, Execution | None, EvaluationResult | None]:
+        metric, execution = record()
+        if execution is None:
+            return metric, None, None
+        evaluation = evaluate_alerts(
+            db,
+            metric.id,
+            execution,
+            settings=settings,
+            metric=metric,
+            claim_for_seconds=settings.delivery_lease_seconds,
+        )
+        return metric, execution, evaluation
+
+    # A pushed value is recorded and evaluated in one hop to the worker thread.
+    metric, execution, evaluation = await asyncio.to_thread(record_and_evaluate)
     if execution is None:
         from tocsin.execution.scheduler import run_metric_execution
 
         execution = await run_metric_execution(
-            db, metric_id, settings=settings, http=http, trigger="manual"
+            db, metric.id, settings=settings, http=http, trigger="manual"
         )
-    evaluation = await asyncio.to_thread(
-        evaluate_alerts, db, metric_id, execution, settings=settings
-    )
-    await Deliverer(db, settings, http).deliver_ids(evaluation.delivery_ids)
-    return await asyncio.to_thread(_report, db, org_id, execution, evaluation)
-
-
-def _report(
-    db: Database, org_id: uuid.UUID, execution: Execution, evaluation: EvaluationResult
-) -> RunReport:
-    with db.connect() as conn:
-        alerts = AlertStore(conn, org_id)
-        history = [alerts.history_row(e.history["id"]) for e in evaluation.evaluated]
-        ids = evaluation.delivery_ids
-        deliveries = DeliveryStore(conn, org_id).list(ids=ids, limit=len(ids)) if ids else []
-        fresh = MetricStore(conn, org_id).get_execution(execution.id)
-    return RunReport(fresh, history, deliveries)
+    if evaluation is None:
+        evaluation = await asyncio.to_thread(
+            evaluate_alerts,
+            db,
+            metric.id,
+            execution,
+            settings=settings,
+            metric=metric,
+            claim_for_seconds=settings.delivery_lease_seconds,
+        )
+    # The deliveries were born claimed by us: the first attempt needs no claim round trip.
+    claimed = [Delivery.model_validate(row) for row in evaluation.outbox]
+    outcomes = await Deliverer(db, settings, http).send_claimed(claimed)
+    history = [HistoryRow.model_validate(e.history) for e in evaluation.evaluated]
+    settled = [d.settled(o) for d, o in zip(claimed, outcomes, strict=True)]
+    return RunReport(execution, history, settled)
 
 
 async def send_test(

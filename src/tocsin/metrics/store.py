@@ -178,18 +178,28 @@ class MetricStore:
         *,
         trigger: str = "push",
         at: datetime | None = None,
+        metric: Metric | None = None,
     ) -> Execution:
         """A pushed (or mocked) result: an execution that completes at once."""
         at = at or utcnow()
-        metric = self.get(metric_id)
-        exec_id = self.start_execution(metric_id, trigger=trigger, started_at=at)
-        return self.finish_execution(
-            exec_id,
+        metric = metric or self.get(metric_id)
+        execution = Execution(
+            id=uuid.uuid4(),
+            metric_id=metric.id,
+            org_id=self.org_id,
             status="completed",
-            result=result,
+            trigger=trigger,
+            scheduled_for=None,
+            started_at=at,
             completed_at=at,
+            result=result,
             value=value_of(result, metric.selector),
+            error=None,
         )
+        self.conn.execute(
+            insert(metric_executions).values(**execution.model_dump(exclude={"evaluated_at"}))
+        )
+        return execution
 
     def get_execution(self, execution_id: uuid.UUID) -> Execution:
         row = self.conn.execute(

@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, or_
 
 from tocsin.alerts.actions import REDACTED, redact_action
-from tocsin.api.auth import authenticate
+from tocsin.api.auth import authenticate, needs_touch, touch_key
 from tocsin.api.routes.responses import ErrorOut, ValidationErrorOut
 from tocsin.db.database import Database
 from tocsin.errors import InvalidInput
@@ -61,10 +61,14 @@ def caller(
             401, "missing API key: send Authorization: Bearer <key>", headers=UNAUTHORIZED
         )
     db: Database = request.app.state.db
-    with db.begin() as conn:
-        key = authenticate(conn, credentials.credentials)
+    # Read-only on the hot path: most requests need no write to authenticate.
+    with db.connect() as conn:
+        key = authenticate(conn, credentials.credentials, touch=False)
     if key is None:
         raise HTTPException(401, "invalid or revoked API key", headers=UNAUTHORIZED)
+    if needs_touch(key):
+        with db.begin() as conn:
+            touch_key(conn, key.id)
     return Caller(key.id, key.org_id)
 
 
@@ -101,17 +105,19 @@ async def refuse_unknown_query(request: Request) -> None:
         raise InvalidInput(unknown[0], message, more=[(k, message) for k in unknown[1:]])
 
 
-def database(request: Request) -> Database:
+# Dependencies that only read app state are ``async``: FastAPI runs plain ``def`` ones in a
+# worker thread, and a hop per dependency per request costs more than the work.
+async def database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
     found: Settings = request.app.state.settings
     return found
 
 
-def http_client(request: Request) -> HttpClient:
+async def http_client(request: Request) -> HttpClient:
     client: HttpClient | None = getattr(request.app.state, "http", None)
     if client is None:
         raise RuntimeError("the app's lifespan has not started: no HTTP client")
