@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -43,37 +43,49 @@ def row_to_execution(row: Row[Any]) -> Execution:
     return Execution.model_validate(row._asdict())
 
 
+def _dump(model: BaseModel | None) -> dict[str, Any] | None:
+    return model.model_dump(exclude_none=True) if model is not None else None
+
+
+def _validated(definition: MetricDefinition | dict[str, Any]) -> MetricDefinition:
+    if isinstance(definition, dict):
+        try:
+            definition = MetricDefinition.model_validate(definition)
+        except ValidationError as exc:
+            raise InvalidInput.from_validation(exc) from None
+    source_cls = SOURCES[definition.source["type"]]
+    if definition.schedule is not None and not source_cls.scheduled:
+        raise InvalidInput("schedule", f"a {source_cls.type} metric takes no schedule")
+    if definition.schedule is None and source_cls.scheduled:
+        raise InvalidInput(
+            "schedule", f"a {source_cls.type} metric needs a schedule: every_seconds or cron"
+        )
+    return definition
+
+
+def _columns(definition: MetricDefinition) -> dict[str, Any]:
+    return {
+        "name": definition.name,
+        "description": definition.description,
+        "source": definition.source,
+        "selector": _dump(definition.selector),
+        "schedule": _dump(definition.schedule),
+        "enabled": definition.enabled,
+    }
+
+
 class MetricStore:
     def __init__(self, conn: Connection, org_id: uuid.UUID) -> None:
         self.conn = conn
         self.org_id = org_id
 
     def create(self, definition: MetricDefinition | dict[str, Any]) -> Metric:
-        if isinstance(definition, dict):
-            try:
-                definition = MetricDefinition.model_validate(definition)
-            except ValidationError as exc:
-                raise InvalidInput.from_validation(exc) from None
-        source_cls = SOURCES[definition.source["type"]]
-        if definition.schedule is not None and not source_cls.scheduled:
-            raise InvalidInput("schedule", f"a {source_cls.type} metric takes no schedule")
-        if definition.schedule is None and source_cls.scheduled:
-            raise InvalidInput("schedule", f"a {source_cls.type} metric needs --every or --cron")
+        definition = _validated(definition)
         now = utcnow()
         metric_id = uuid.uuid4()
-        values = {
+        values = _columns(definition) | {
             "id": metric_id,
             "org_id": self.org_id,
-            "name": definition.name,
-            "description": definition.description,
-            "source": definition.source,
-            "selector": definition.selector.model_dump(exclude_none=True)
-            if definition.selector
-            else None,
-            "schedule": definition.schedule.model_dump(exclude_none=True)
-            if definition.schedule
-            else None,
-            "enabled": definition.enabled,
             # A new scheduled metric runs at once; its slots follow from there.
             "next_run_at": now if definition.schedule is not None else None,
             "created_at": now,
@@ -85,6 +97,34 @@ class MetricStore:
         except IntegrityError:
             raise Conflict(f"a metric named {definition.name!r} already exists") from None
         return self.get(metric_id)
+
+    def update(self, ref: str | uuid.UUID, changes: dict[str, Any]) -> Metric:
+        """A partial update, validated as a whole like a new metric."""
+        current = self.get(ref)
+        merged = {
+            "name": current.name,
+            "description": current.description,
+            "source": current.source,
+            "selector": _dump(current.selector),
+            "schedule": _dump(current.schedule),
+            "enabled": current.enabled,
+        } | changes
+        definition = _validated(merged)
+        now = utcnow()
+        values = _columns(definition) | {"updated_at": now}
+        if definition.schedule != current.schedule:
+            # A new schedule starts now, as a new metric does; its slots follow from there.
+            values["next_run_at"] = now if definition.schedule is not None else None
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    update(metrics)
+                    .where(metrics.c.id == current.id, metrics.c.org_id == self.org_id)
+                    .values(**values)
+                )
+        except IntegrityError:
+            raise Conflict(f"a metric named {definition.name!r} already exists") from None
+        return self.get(current.id)
 
     def find(self, ref: str | uuid.UUID) -> Metric | None:
         query = select(metrics).where(metrics.c.org_id == self.org_id)
