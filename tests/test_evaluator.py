@@ -50,6 +50,8 @@ def _count(db: Database, table: Any) -> int:
         ("abc", "error", "not a number"),
         ("NaN", "error", "finite"),
         (True, "error", "boolean"),
+        ("1e999999", "error", "too large"),
+        ("9" * 5000, "error", "too large"),
         ({"columns": ["n"], "rows": []}, "no_data", "no rows"),
         (None, "no_data", "empty"),
     ],

@@ -334,6 +334,25 @@ def _cell(cell: object, where: str) -> Decimal:
 
 def _to_decimal(raw: object) -> Decimal:
     """Exact Decimal for a number-like cell; raises _Unreadable otherwise."""
+    return _bounded(_parse_decimal(raw), raw)
+
+
+# Beyond this, numbers stop fitting the database's NUMERIC and JSON's integers; no
+# business metric comes near it.
+MAX_MAGNITUDE_DIGITS = 100
+
+
+def _bounded(value: Decimal, raw: object) -> Decimal:
+    digits = len(value.as_tuple().digits)
+    if value and (abs(value.adjusted()) > MAX_MAGNITUDE_DIGITS or digits > MAX_MAGNITUDE_DIGITS):
+        _error(
+            f"value {describe_raw(raw)} is too large or too precise "
+            f"(at most {MAX_MAGNITUDE_DIGITS} digits)"
+        )
+    return value
+
+
+def _parse_decimal(raw: object) -> Decimal:
     if isinstance(raw, bool):
         _error(f"value {describe_raw(raw)} is a boolean, not a number")
     if isinstance(raw, int):

@@ -39,6 +39,8 @@ def _finite_decimal(value: Any) -> Decimal:
         raise ValueError(f"expected a number, got {value!r}") from None
     if not number.is_finite():
         raise ValueError("expected a finite number")
+    if number and (abs(number.adjusted()) > 100 or len(number.as_tuple().digits) > 100):
+        raise ValueError("expected a number of at most 100 digits")
     return number
 
 
