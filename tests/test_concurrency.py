@@ -48,25 +48,36 @@ def _race(db_url: str, org_id: uuid.UUID, metric_id: uuid.UUID, at: datetime) ->
     return results
 
 
-def test_concurrent_evaluations_notify_once_per_cooldown(db: Database, db_url: str,
-                                                         org_id: uuid.UUID) -> None:
+def test_concurrent_evaluations_notify_once_per_cooldown(
+    db: Database, db_url: str, org_id: uuid.UUID
+) -> None:
     with db.begin() as conn:
         metric = MetricStore(conn, org_id).create({"name": "m", "source": {"type": "push"}})
         alert = AlertStore(conn, org_id).create_alert(
-            {"metric_id": metric.id, "name": "a", "comparison_op": "gt", "threshold_value": 5,
-             "cooldown_seconds": 3600, "action_config": {"type": "log"}})
+            {
+                "metric_id": metric.id,
+                "name": "a",
+                "comparison_op": "gt",
+                "threshold_value": 5,
+                "cooldown_seconds": 3600,
+                "action_config": {"type": "log"},
+            }
+        )
     start = datetime(2026, 1, 1, tzinfo=UTC)
     # Three rounds: two inside one cooldown, the third after it.
     for offset in (timedelta(0), timedelta(minutes=30), timedelta(hours=2)):
         _race(db_url, org_id, metric.id, start + offset)
     with db.connect() as conn:
-        deliveries = conn.execute(
-            select(notification_deliveries.c.payload).order_by(
-                notification_deliveries.c.created_at)
-        ).scalars().all()
-        evaluations = conn.execute(
-            select(func.count()).select_from(alert_history)
-        ).scalar_one()
+        deliveries = (
+            conn.execute(
+                select(notification_deliveries.c.payload).order_by(
+                    notification_deliveries.c.created_at
+                )
+            )
+            .scalars()
+            .all()
+        )
+        evaluations = conn.execute(select(func.count()).select_from(alert_history)).scalar_one()
         fresh = AlertStore(conn, org_id).get_alert(alert.id)
     assert evaluations == 3 * WORKERS  # every evaluation is recorded
     assert len(deliveries) == 2  # one in the first cooldown, one after it
@@ -80,8 +91,15 @@ def test_concurrent_evaluations_with_no_cooldown_still_send_once_per_moment(
     with db.begin() as conn:
         metric = MetricStore(conn, org_id).create({"name": "m", "source": {"type": "push"}})
         AlertStore(conn, org_id).create_alert(
-            {"metric_id": metric.id, "name": "a", "comparison_op": "gt", "threshold_value": 5,
-             "cooldown_seconds": 0, "action_config": {"type": "log"}})
+            {
+                "metric_id": metric.id,
+                "name": "a",
+                "comparison_op": "gt",
+                "threshold_value": 5,
+                "cooldown_seconds": 0,
+                "action_config": {"type": "log"},
+            }
+        )
     _race(db_url, org_id, metric.id, datetime(2026, 1, 1, tzinfo=UTC))
     with db.connect() as conn:
         sent = conn.execute(select(func.count()).select_from(notification_deliveries))

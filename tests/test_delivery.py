@@ -27,16 +27,26 @@ from tocsin.settings import Settings
 
 from .helpers import run_cli
 
-SETTINGS = Settings(allow_private_networks=True, delivery_max_attempts=3,
-                    delivery_backoff_base_seconds=10, http_timeout_seconds=5)
+SETTINGS = Settings(
+    allow_private_networks=True,
+    delivery_max_attempts=3,
+    delivery_backoff_base_seconds=10,
+    http_timeout_seconds=5,
+)
 
 
 def _fire(db: Database, org_id: uuid.UUID, actions: Any) -> list[uuid.UUID]:
     with db.begin() as conn:
         metric = MetricStore(conn, org_id).create({"name": "m", "source": {"type": "push"}})
         AlertStore(conn, org_id).create_alert(
-            {"metric_id": metric.id, "name": "a", "comparison_op": "gt", "threshold_value": 5,
-             "action_config": actions})
+            {
+                "metric_id": metric.id,
+                "name": "a",
+                "comparison_op": "gt",
+                "threshold_value": 5,
+                "action_config": actions,
+            }
+        )
         execution = MetricStore(conn, org_id).record_value(metric.id, 6)
     return evaluate_alerts(db, metric.id, execution, settings=SETTINGS).delivery_ids
 
@@ -51,18 +61,23 @@ def _deliver(db: Database, settings: Settings = SETTINGS) -> list[Outcome]:
 
 def _make_due(db: Database) -> None:
     with db.begin() as conn:
-        conn.execute(update(notification_deliveries).values(
-            next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)))
+        conn.execute(
+            update(notification_deliveries).values(
+                next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)
+            )
+        )
 
 
 def _rows(db: Database, org_id: uuid.UUID) -> dict[str, Any]:
     with db.connect() as conn:
-        return {d.action.get("url", d.action["type"]): d
-                for d in DeliveryStore(conn, org_id).list()}
+        return {
+            d.action.get("url", d.action["type"]): d for d in DeliveryStore(conn, org_id).list()
+        }
 
 
-def test_transient_failures_retry_with_backoff_then_succeed(db: Database, org_id: uuid.UUID,
-                                                            sink: Any) -> None:
+def test_transient_failures_retry_with_backoff_then_succeed(
+    db: Database, org_id: uuid.UUID, sink: Any
+) -> None:
     sink.reply(Reply(503), Reply(500))
     _fire(db, org_id, {"type": "webhook", "url": f"{sink.url}/h"})
     before = datetime.now(UTC)
@@ -117,12 +132,19 @@ def test_permanent_failures_fail_at_once(db: Database, org_id: uuid.UUID, sink: 
     assert len(sink.requests) == 1
 
 
-def test_each_action_is_delivered_and_retried_on_its_own(db: Database, org_id: uuid.UUID,
-                                                         sink: Any) -> None:
+def test_each_action_is_delivered_and_retried_on_its_own(
+    db: Database, org_id: uuid.UUID, sink: Any
+) -> None:
     sink.default = lambda rec: Reply(500) if rec.path == "/bad" else Reply(200)
-    _fire(db, org_id, [{"type": "webhook", "url": f"{sink.url}/good"},
-                       {"type": "webhook", "url": f"{sink.url}/bad"},
-                       {"type": "log"}])
+    _fire(
+        db,
+        org_id,
+        [
+            {"type": "webhook", "url": f"{sink.url}/good"},
+            {"type": "webhook", "url": f"{sink.url}/bad"},
+            {"type": "log"},
+        ],
+    )
     _deliver(db)
     rows = _rows(db, org_id)
     assert rows[f"{sink.url}/good"].status == "sent"
@@ -134,8 +156,9 @@ def test_each_action_is_delivered_and_retried_on_its_own(db: Database, org_id: u
     assert [r.path for r in sink.requests].count("/bad") == 2
 
 
-def test_refused_private_url_is_a_permanent_failure(db: Database, org_id: uuid.UUID,
-                                                    sink: Any) -> None:
+def test_refused_private_url_is_a_permanent_failure(
+    db: Database, org_id: uuid.UUID, sink: Any
+) -> None:
     _fire(db, org_id, {"type": "webhook", "url": f"{sink.url}/h"})
     [outcome] = _deliver(db, Settings(allow_private_networks=False))
     assert outcome.status == "failed" and "TOCSIN_ALLOW_PRIVATE_NETWORKS" in (outcome.error or "")
@@ -162,28 +185,53 @@ def test_a_claim_is_exclusive_and_a_lapsed_lease_is_claimed_again(
 def test_retry_policy_is_a_pure_decision() -> None:
     policy = RetryPolicy(max_attempts=5, base_seconds=5, max_seconds=60, jitter=0)
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    delays = [decide_retry(policy, attempts=n, transient=True, retry_after=None, now=now,
-                           rng=random.Random(1)).next_attempt_at for n in range(1, 5)]
+    delays = [
+        decide_retry(
+            policy, attempts=n, transient=True, retry_after=None, now=now, rng=random.Random(1)
+        ).next_attempt_at
+        for n in range(1, 5)
+    ]
     assert [(d - now).total_seconds() for d in delays if d] == [5, 10, 20, 40]
-    capped = decide_retry(RetryPolicy(max_attempts=99, base_seconds=5, max_seconds=60,
-                                      jitter=0), attempts=10, transient=True, retry_after=None,
-                          now=now)
+    capped = decide_retry(
+        RetryPolicy(max_attempts=99, base_seconds=5, max_seconds=60, jitter=0),
+        attempts=10,
+        transient=True,
+        retry_after=None,
+        now=now,
+    )
     assert capped.next_attempt_at == now + timedelta(seconds=60)
-    assert decide_retry(policy, attempts=5, transient=True, retry_after=None,
-                        now=now).status == "dead"
-    assert decide_retry(policy, attempts=1, transient=False, retry_after=None,
-                        now=now).status == "failed"
+    assert (
+        decide_retry(policy, attempts=5, transient=True, retry_after=None, now=now).status == "dead"
+    )
+    assert (
+        decide_retry(policy, attempts=1, transient=False, retry_after=None, now=now).status
+        == "failed"
+    )
 
 
-def test_deliveries_cli_list_retry_and_alert_test(db_url: str, sink: Any,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_deliveries_cli_list_retry_and_alert_test(
+    db_url: str, sink: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     env = {"TOCSIN_ALLOW_PRIVATE_NETWORKS": "true"}
     secret = "hook-secret-42"
     sink.default = Reply(400, "bad")
     action = json.dumps({"type": "webhook", "url": f"{sink.url}/h", "secret": secret})
     run_cli(db_url, "metric", "create", "m")
-    run_cli(db_url, "alert", "create", "--metric", "m", "--name", "a", "--when", "> 5",
-            "--action", action, "--action", "log")
+    run_cli(
+        db_url,
+        "alert",
+        "create",
+        "--metric",
+        "m",
+        "--name",
+        "a",
+        "--when",
+        "> 5",
+        "--action",
+        action,
+        "--action",
+        "log",
+    )
     caplog.set_level(logging.DEBUG)
     tested = run_cli(db_url, "alert", "test", "a", "--json", env=env)
     assert tested.exit_code == 0, tested.stderr

@@ -21,19 +21,27 @@ SETTINGS = Settings()
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def _setup(db: Database, org_id: uuid.UUID, *, selector: dict[str, Any] | None = None,
-           **alert: Any) -> tuple[uuid.UUID, uuid.UUID]:
+def _setup(
+    db: Database, org_id: uuid.UUID, *, selector: dict[str, Any] | None = None, **alert: Any
+) -> tuple[uuid.UUID, uuid.UUID]:
     with db.begin() as conn:
         metric = MetricStore(conn, org_id).create(
-            {"name": "m", "source": {"type": "push"}, "selector": selector})
+            {"name": "m", "source": {"type": "push"}, "selector": selector}
+        )
         created = AlertStore(conn, org_id).create_alert(
-            {"metric_id": metric.id, "name": "a", "comparison_op": "gt", "threshold_value": 5,
-             "action_config": {"type": "log"}} | alert)
+            {
+                "metric_id": metric.id,
+                "name": "a",
+                "comparison_op": "gt",
+                "threshold_value": 5,
+                "action_config": {"type": "log"},
+            }
+            | alert
+        )
     return metric.id, created.id
 
 
-def _push(db: Database, org_id: uuid.UUID, metric_id: uuid.UUID, result: Any,
-          at: datetime) -> Any:
+def _push(db: Database, org_id: uuid.UUID, metric_id: uuid.UUID, result: Any, at: datetime) -> Any:
     with db.begin() as conn:
         execution = MetricStore(conn, org_id).record_value(metric_id, result, at=at)
     return evaluate_alerts(db, metric_id, execution, settings=SETTINGS)
@@ -76,8 +84,9 @@ def test_a_failed_execution_moves_the_alert_to_error(db: Database, org_id: uuid.
     with db.begin() as conn:
         store = MetricStore(conn, org_id)
         exec_id = store.start_execution(metric_id, trigger="manual", started_at=T0)
-        execution = store.finish_execution(exec_id, status="failed", error="HTTP 500 from x.test",
-                                           completed_at=T0)
+        execution = store.finish_execution(
+            exec_id, status="failed", error="HTTP 500 from x.test", completed_at=T0
+        )
     evaluate_alerts(db, metric_id, execution, settings=SETTINGS)
     with db.connect() as conn:
         [row] = AlertStore(conn, org_id).history(alert_id)
@@ -89,9 +98,15 @@ def test_many_alerts_are_evaluated_in_batches(db: Database, org_id: uuid.UUID) -
         metric = MetricStore(conn, org_id).create({"name": "m", "source": {"type": "push"}})
         store = AlertStore(conn, org_id)
         for i in range(25):
-            store.create_alert({"metric_id": metric.id, "name": f"a{i}", "comparison_op": "gt",
-                                "threshold_value": i, "action_config": [{"type": "log"},
-                                                                        {"type": "log"}]})
+            store.create_alert(
+                {
+                    "metric_id": metric.id,
+                    "name": f"a{i}",
+                    "comparison_op": "gt",
+                    "threshold_value": i,
+                    "action_config": [{"type": "log"}, {"type": "log"}],
+                }
+            )
         execution = MetricStore(conn, org_id).record_value(metric.id, 10, at=T0)
     outcome = evaluate_alerts(db, metric.id, execution, settings=SETTINGS, batch_size=7)
     assert len(outcome.evaluated) == 25
@@ -104,12 +119,19 @@ def test_many_alerts_are_evaluated_in_batches(db: Database, org_id: uuid.UUID) -
     assert _count(db, alert_history) == 25
 
 
-def test_relative_change_uses_the_run_lookback_runs_before(db: Database,
-                                                           org_id: uuid.UUID) -> None:
-    metric_id, alert_id = _setup(db, org_id, condition_type="relative_change",
-                                 comparison_op="lt", threshold_value=-20, lookback=2)
-    outcomes = [_push(db, org_id, metric_id, v, T0 + timedelta(minutes=i))
-                for i, v in enumerate([100, 90, 70])]
+def test_relative_change_uses_the_run_lookback_runs_before(db: Database, org_id: uuid.UUID) -> None:
+    metric_id, alert_id = _setup(
+        db,
+        org_id,
+        condition_type="relative_change",
+        comparison_op="lt",
+        threshold_value=-20,
+        lookback=2,
+    )
+    outcomes = [
+        _push(db, org_id, metric_id, v, T0 + timedelta(minutes=i))
+        for i, v in enumerate([100, 90, 70])
+    ]
     first, second, third = (o.evaluated[0].decision for o in outcomes)
     assert first.state_to == "no_data" and "baseline" in first.reason
     assert second.state_to == "no_data"
@@ -144,8 +166,9 @@ def test_muted_alerts_record_but_send_nothing(db: Database, org_id: uuid.UUID) -
 
 def test_table_results_with_a_column_selector(db: Database, org_id: uuid.UUID) -> None:
     metric_id, _ = _setup(db, org_id, selector={"column": "n", "row": "max"})
-    outcome = _push(db, org_id, metric_id,
-                    {"columns": ["day", "n"], "rows": [["mon", 3], ["tue", 7]]}, T0)
+    outcome = _push(
+        db, org_id, metric_id, {"columns": ["day", "n"], "rows": [["mon", 3], ["tue", 7]]}, T0
+    )
     assert outcome.evaluated[0].decision.value == Decimal(7)
     assert outcome.evaluated[0].decision.notify == "trigger"
 

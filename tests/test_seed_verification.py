@@ -45,8 +45,18 @@ def test_seed_plan_through_the_cli(db_url: str, sink: Any) -> None:
         return result
 
     cli("metric", "create", "Open Issues", "--source", "push")
-    cli("alert", "create", "--metric", "Open Issues", "--name", "Notify if Issues > 5",
-        "--when", "> 5", "--action", _webhook(sink))
+    cli(
+        "alert",
+        "create",
+        "--metric",
+        "Open Issues",
+        "--name",
+        "Notify if Issues > 5",
+        "--when",
+        "> 5",
+        "--action",
+        _webhook(sink),
+    )
 
     # Run with 6: fires.
     fired = cli("metric", "run", "Open Issues", "--value", "6", "--json").json()
@@ -85,8 +95,18 @@ def test_seed_plan_through_the_cli(db_url: str, sink: Any) -> None:
     assert [h["value"] for h in history] == [6, 4, 6]  # newest first
 
     # A fresh alert at 4: a history row with triggered false, and no POST at all.
-    cli("alert", "create", "--metric", "Open Issues", "--name", "fresh", "--when", "> 5",
-        "--action", _webhook(sink))
+    cli(
+        "alert",
+        "create",
+        "--metric",
+        "Open Issues",
+        "--name",
+        "fresh",
+        "--when",
+        "> 5",
+        "--action",
+        _webhook(sink),
+    )
     calm = cli("metric", "run", "Open Issues", "--value", "4", "--json").json()
     fresh = [e for e in calm["evaluations"] if e["state_from"] == "ok" and e["state_to"] == "ok"]
     assert fresh and fresh[0]["triggered"] is False and fresh[0]["notified"] is False
@@ -96,8 +116,9 @@ def test_seed_plan_through_the_cli(db_url: str, sink: Any) -> None:
     assert len(sink.requests) == 2
 
 
-def _api_run(db: Database, org_id: uuid.UUID, metric_id: uuid.UUID, value: Any,
-             settings: Settings) -> Any:
+def _api_run(
+    db: Database, org_id: uuid.UUID, metric_id: uuid.UUID, value: Any, settings: Settings
+) -> Any:
     with db.begin() as conn:
         execution = MetricStore(conn, org_id).record_value(metric_id, value)
     result = evaluate_alerts(db, metric_id, execution, settings=settings)
@@ -113,13 +134,19 @@ def _api_run(db: Database, org_id: uuid.UUID, metric_id: uuid.UUID, value: Any,
 def test_seed_plan_through_the_python_api(db: Database, org_id: uuid.UUID, sink: Any) -> None:
     settings = Settings(allow_private_networks=True)
     with db.begin() as conn:
-        metric = MetricStore(conn, org_id).create({"name": "Open Issues",
-                                                   "source": {"type": "push"}})
-        alert = AlertStore(conn, org_id).create_alert({
-            "metric_id": metric.id, "name": "Notify if Issues > 5",
-            "condition_type": "threshold", "comparison_op": "gt", "threshold_value": 5,
-            "action_config": json.loads(_webhook(sink)),
-        })
+        metric = MetricStore(conn, org_id).create(
+            {"name": "Open Issues", "source": {"type": "push"}}
+        )
+        alert = AlertStore(conn, org_id).create_alert(
+            {
+                "metric_id": metric.id,
+                "name": "Notify if Issues > 5",
+                "condition_type": "threshold",
+                "comparison_op": "gt",
+                "threshold_value": 5,
+                "action_config": json.loads(_webhook(sink)),
+            }
+        )
 
     fired = _api_run(db, org_id, metric.id, 6, settings)
     with db.connect() as conn:
@@ -147,9 +174,15 @@ def test_seed_plan_through_the_python_api(db: Database, org_id: uuid.UUID, sink:
     assert len(sink.requests) == 2
 
     with db.begin() as conn:
-        fresh = AlertStore(conn, org_id).create_alert({
-            "metric_id": metric.id, "name": "fresh", "comparison_op": "gt",
-            "threshold_value": 5, "action_config": json.loads(_webhook(sink))})
+        fresh = AlertStore(conn, org_id).create_alert(
+            {
+                "metric_id": metric.id,
+                "name": "fresh",
+                "comparison_op": "gt",
+                "threshold_value": 5,
+                "action_config": json.loads(_webhook(sink)),
+            }
+        )
     _api_run(db, org_id, metric.id, 4, settings)
     with db.connect() as conn:
         [row] = AlertStore(conn, org_id).history(fresh.id)

@@ -54,9 +54,9 @@ def test_summary(fields: dict[str, Any], expected: str) -> None:
 
 
 def test_default_names() -> None:
-    assert default_name(
-        "Open Issues", rule_of(_draft(comparison_op="gt", threshold_value=5))
-    ) == ("Open Issues > 5")
+    assert default_name("Open Issues", rule_of(_draft(comparison_op="gt", threshold_value=5))) == (
+        "Open Issues > 5"
+    )
     change = _draft(condition_type="relative_change", comparison_op="lt", threshold_value=-20)
     assert default_name("Signups", rule_of(change)) == "Signups change < -20%"
 
