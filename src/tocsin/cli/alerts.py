@@ -300,6 +300,6 @@ def test(ctx: typer.Context, alert: Annotated[str, typer.Argument(help="NAME or 
 
     st = state(ctx)
     db = st.database()
-    org_id: uuid.UUID = _in_org(st, lambda c, o: o)
+    org_id = st.org_id()
     sent = run_async(st, lambda http: send_test(db, org_id, alert, settings=st.settings, http=http))
     emit(st, [d.public() for d in sent], lambda: delivery_rows(sent))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from typing import Annotated, Any
 
 import typer
@@ -33,11 +32,7 @@ def chat(
     st = state(ctx)
     db = st.database()
 
-    def org() -> uuid.UUID:
-        with st.transaction() as (_conn, org_id):
-            return org_id
-
-    org_id = guarded(org)
+    org_id = st.org_id()
     result: Plan = guarded(lambda: propose(db, org_id, message))
     applied: dict[str, Any] = {}
     if not st.json:

@@ -58,6 +58,15 @@ class CliState:
             self._db = db
         return self._db
 
+    def org_id(self) -> uuid.UUID:
+        """This org's id (created on first use); errors translated like any command's."""
+
+        def find() -> uuid.UUID:
+            with self.transaction() as (_conn, org_id):
+                return org_id
+
+        return guarded(find)
+
     @contextmanager
     def transaction(self) -> Iterator[tuple[Connection, uuid.UUID]]:
         """A transaction in this org (created on first use)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import typer
@@ -262,11 +261,7 @@ def run(
     st = state(ctx)
     db = st.database()
 
-    def org() -> uuid.UUID:
-        with st.transaction() as (_conn, org_id):
-            return org_id
-
-    org_id = guarded(org)
+    org_id = st.org_id()
     report: RunReport = run_async(
         st,
         lambda http: run_now(
