@@ -1,0 +1,115 @@
+"""The tick: claiming due slots and deferring their runs happen in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import procrastinate
+import pytest
+from procrastinate.manager import JobManager
+from sqlalchemy import select, text, update
+from tests.runtime_pg.pg_runtime_support import create_metric, org, queue_db
+
+from tocsin.db.database import Database
+from tocsin.db.schema import metrics
+from tocsin.execution import distributed
+
+__all__ = ["queue_db"]  # fixture, used by name
+
+
+def _jobs(db: Database) -> list[Any]:
+    with db.connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT task_name, lock, queueing_lock, args, status "
+                    "FROM procrastinate_jobs ORDER BY id"
+                )
+            )
+        )
+
+
+def _make_due(db: Database) -> None:
+    with db.begin() as conn:
+        conn.execute(update(metrics).values(next_run_at=datetime.now(UTC) - timedelta(seconds=1)))
+
+
+def _next_runs(db: Database) -> dict[uuid.UUID, datetime]:
+    with db.connect() as conn:
+        return {
+            r.id: r.next_run_at for r in conn.execute(select(metrics.c.id, metrics.c.next_run_at))
+        }
+
+
+@pytest.fixture
+def tick_parts(queue_db: Database) -> tuple[Any, JobManager]:
+    app = distributed.make_app(queue_db.url)
+    return app.tasks[distributed.RUN_METRIC], JobManager(procrastinate.SyncPsycopgConnector())
+
+
+def test_a_tick_defers_one_locked_run_per_due_slot(
+    queue_db: Database, tick_parts: tuple[Any, JobManager]
+) -> None:
+    acme = org(queue_db)
+    ids = [
+        create_metric(
+            queue_db,
+            acme,
+            {"name": f"m{i}", "source": {"type": "demo"}, "schedule": {"every_seconds": 60}},
+        )
+        for i in range(3)
+    ]
+    _make_due(queue_db)
+    claimed, deferred = distributed._claim_and_defer(queue_db, *tick_parts)
+    assert (claimed, deferred) == (3, 3)
+    jobs = _jobs(queue_db)
+    assert {j.args["metric_id"] for j in jobs} == {str(i) for i in ids}
+    for job in jobs:
+        assert job.task_name == distributed.RUN_METRIC
+        assert job.lock == job.queueing_lock == f"metric:{job.args['metric_id']}"
+    # Nothing is due any more: a second tick claims nothing.
+    assert distributed._claim_and_defer(queue_db, *tick_parts) == (0, 0)
+
+
+def test_a_metric_with_a_run_waiting_skips_the_slot(
+    queue_db: Database, tick_parts: tuple[Any, JobManager]
+) -> None:
+    acme = org(queue_db)
+    for i in range(2):
+        create_metric(
+            queue_db,
+            acme,
+            {"name": f"m{i}", "source": {"type": "demo"}, "schedule": {"every_seconds": 60}},
+        )
+    _make_due(queue_db)
+    distributed._claim_and_defer(queue_db, *tick_parts)
+    _make_due(queue_db)
+    before = _next_runs(queue_db)
+    claimed, deferred = distributed._claim_and_defer(queue_db, *tick_parts)
+    # Both slots are claimed (next_run_at moves on) but no second run is queued.
+    assert (claimed, deferred) == (2, 0)
+    assert len(_jobs(queue_db)) == 2
+    assert all(_next_runs(queue_db)[k] > v for k, v in before.items())
+
+
+def test_a_failed_defer_leaves_the_slot_unclaimed(
+    queue_db: Database, tick_parts: tuple[Any, JobManager], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = org(queue_db)
+    create_metric(
+        queue_db, acme, {"name": "m", "source": {"type": "demo"}, "schedule": {"every_seconds": 60}}
+    )
+    _make_due(queue_db)
+    before = _next_runs(queue_db)
+    task, jobs = tick_parts
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the process dies here")
+
+    monkeypatch.setattr(jobs, "batch_defer_jobs", broken)
+    with pytest.raises(RuntimeError):
+        distributed._claim_and_defer(queue_db, task, jobs)
+    assert _next_runs(queue_db) == before
+    assert _jobs(queue_db) == []

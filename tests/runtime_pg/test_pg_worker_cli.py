@@ -1,0 +1,71 @@
+"""``tocsin worker`` and ``tocsin db upgrade``: what the operator sees."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from tests.helpers import run_cli
+
+from tocsin.db.engine import normalize_url
+from tocsin.execution.distributed import apply_procrastinate_schema, has_procrastinate_schema
+
+
+def test_worker_refuses_sqlite_and_points_to_serve(tmp_path: Path) -> None:
+    result = run_cli(f"sqlite:///{tmp_path / 'tocsin.db'}", "worker")
+    assert result.exit_code == 2
+    assert "PostgreSQL" in result.stderr and "tocsin serve" in result.stderr
+
+
+def test_worker_refuses_bad_tuning(pg_url: str) -> None:
+    result = run_cli(
+        pg_url,
+        "worker",
+        env={"TOCSIN_WORKER_HEARTBEAT_SECONDS": "20", "TOCSIN_WORKER_STALLED_AFTER_SECONDS": "30"},
+    )
+    assert result.exit_code == 2
+    assert "TOCSIN_WORKER_" in result.stderr
+
+
+@pytest.fixture
+def empty_pg(pg_url: str) -> Iterator[str]:
+    """A brand-new, empty PostgreSQL database (no Tocsin or Procrastinate tables)."""
+    admin = create_engine(normalize_url(pg_url), isolation_level="AUTOCOMMIT")
+    name = f"tocsin_upgrade_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(normalize_url(pg_url)).set(database=name).render_as_string(False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_db_upgrade_creates_the_job_queue_once(empty_pg: str) -> None:
+    # Users paste plain postgresql:// URLs; the worker's libpq form is derived from them.
+    plain = empty_pg.replace("postgresql+psycopg://", "postgresql://")
+    assert not has_procrastinate_schema(plain)
+    first = run_cli(plain, "db", "upgrade", "--json")
+    assert first.exit_code == 0, first.stderr
+    assert first.json()["job_queue"] == "created"
+    assert has_procrastinate_schema(plain)
+    second = run_cli(plain, "db", "upgrade", "--json")
+    assert second.exit_code == 0, second.stderr
+    assert second.json()["job_queue"] == "present"
+    assert apply_procrastinate_schema(empty_pg) is False
+
+
+def test_worker_asks_for_db_upgrade_when_the_queue_is_missing(empty_pg: str) -> None:
+    from tocsin.db.database import Database
+
+    db = Database(empty_pg)
+    db.ensure_schema()  # Tocsin's tables, but not the job queue's
+    db.dispose()
+    result = run_cli(empty_pg, "worker")
+    assert result.exit_code == 1
+    assert "tocsin db upgrade" in result.stderr
