@@ -91,9 +91,16 @@ class EmbeddedRuntime:
                 ),
             ]
             await stop.wait()
+            delivery = loops.pop(1)
             for task in loops:
                 task.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
+            # Cancelling a delivery mid-send would leave its claim to time out; let the
+            # current batch settle (the loop exits once it sees the stop).
+            self._deliver_now.set()
+            _, late = await asyncio.wait([delivery], timeout=self.stop_grace_seconds)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*loops, delivery, return_exceptions=True)
             await self._finish_in_flight()
             await self._last_delivery(http)
         self.status.started_at = None
@@ -214,6 +221,8 @@ class EmbeddedRuntime:
             except Exception as exc:  # noqa: BLE001 - recorded, logged, retried
                 self._record_error(exc)
                 delay, backoff = backoff, min(backoff * 2, 30.0)
+            if stop.is_set():
+                break
             self._deliver_now.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._deliver_now.wait(), delay)
