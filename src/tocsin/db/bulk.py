@@ -147,33 +147,43 @@ def _pg_array_type(column_type: Any) -> str:
     raise TypeError(f"no array type for {column_type!r}")
 
 
-def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
-    """UPDATE each row by ``key`` (all rows have the same keys)."""
+def update_rows(
+    conn: Connection,
+    table: Table,
+    key: str | Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    *,
+    where: str = "",
+) -> int:
+    """UPDATE each row matched on its ``key`` column(s) (all rows have the same keys),
+    only where the fixed SQL condition ``where`` also holds; returns rows changed."""
     if not rows:
-        return
-    columns = [c for c in rows[0] if c != key]
+        return 0
+    keys = [key] if isinstance(key, str) else list(key)
+    columns = [c for c in rows[0] if c not in keys]
     dialect = conn.dialect.name
-    ordered = [key, *columns]
-    convert = _converters(table, ordered, dialect)
+    ordered = [*keys, *columns]
+    convert = dict(zip(ordered, _converters(table, ordered, dialect), strict=True))
+    extra = f" AND {where}" if where else ""
     raw = conn.connection.dbapi_connection
     assert raw is not None
     if dialect == "sqlite":
         sets = ", ".join(f"{c} = ?" for c in columns)
-        tuples = [
-            tuple(f(row[c]) for f, c in zip(convert[1:], columns, strict=True))
-            + (convert[0](row[key]),)
-            for row in rows
-        ]
-        raw.cursor().executemany(f"UPDATE {table.name} SET {sets} WHERE {key} = ?", tuples)
-        return
+        match = " AND ".join(f"{k} = ?" for k in keys)
+        tuples = [tuple(convert[c](row[c]) for c in [*columns, *keys]) for row in rows]
+        cursor = raw.cursor()
+        cursor.executemany(f"UPDATE {table.name} SET {sets} WHERE {match}{extra}", tuples)
+        return int(cursor.rowcount)
     # One statement for all rows: unnest() of one array per column.
-    arrays = [[f(row[c]) for row in rows] for f, c in zip(convert, ordered, strict=True)]
+    arrays = [[convert[c](row[c]) for row in rows] for c in ordered]
     types = [_pg_array_type(table.c[c].type) for c in ordered]
     unnest = ", ".join(f"%s::{t}[]" for t in types)
     sets = ", ".join(f"{c} = v.{c}" for c in columns)
+    match = " AND ".join(f"{table.name}.{k} = v.{k}" for k in keys)
     sql = (
         f"UPDATE {table.name} SET {sets} FROM unnest({unnest}) AS v({', '.join(ordered)}) "
-        f"WHERE {table.name}.{key} = v.{key}"
+        f"WHERE {match}{extra}"
     )
     with _psycopg(raw).cursor() as cur:
         cur.execute(sql, arrays)
+        return int(cur.rowcount)
