@@ -116,7 +116,7 @@ async def tocsin_rate(db: Database, n: int) -> float:
     async with HttpClient(settings) as http:
         deliverer = Deliverer(db, settings, http, concurrency=CONCURRENCY)
         started = time.perf_counter()
-        done = await deliverer.drain(batch=500, parallel=2)
+        done = await deliverer.drain()
         elapsed = time.perf_counter() - started
         assert done == n, done
         return n / elapsed

@@ -70,6 +70,17 @@ def serve(
             )
         runtime = EmbeddedRuntime(db, settings, concurrency=concurrency)
         status = runtime.status.public
+    elif not no_worker:
+        from tocsin.execution.distributed import has_procrastinate_schema
+
+        if not has_procrastinate_schema(db.url):
+            fail("the job queue tables are missing: run `tocsin db upgrade` first", EXIT_RUNTIME)
+
+        def status() -> dict[str, Any]:
+            task = worker_task[0] if worker_task else None
+            return {"kind": "procrastinate", "alive": task is not None and not task.done()}
+
+    worker_task: list[asyncio.Task[None]] = []
     app = create_app(db, settings, runner_status=status)
     # Everything alive now lives as long as the process: keep the collector off it.
     gc.collect()
@@ -87,6 +98,7 @@ def serve(
             background = asyncio.create_task(
                 run_worker(db.url, settings, concurrency=concurrency, listen_notify=True, stop=stop)
             )
+            worker_task.append(background)
         try:
             await server.serve()  # returns on Ctrl-C / SIGTERM
         finally:
