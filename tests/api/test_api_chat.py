@@ -47,9 +47,6 @@ def test_chat_passes_the_callers_org_and_flags(
 
 
 def test_chat_with_the_real_planner(client: TestClient, acme: Tenant) -> None:
-    service = pytest.importorskip("tocsin.ai.service")
-    if not hasattr(service, "chat"):
-        pytest.skip("tocsin.ai.service.chat is not written yet")
     create_metric(client, acme.headers, name="Open Issues")
     resp = client.post(
         f"{API}/chat",
@@ -57,4 +54,15 @@ def test_chat_with_the_real_planner(client: TestClient, acme: Tenant) -> None:
         headers=acme.headers,
     )
     assert resp.status_code == 200, resp.text
-    assert isinstance(resp.json(), dict)
+    plan = resp.json()
+    assert plan["intent"] == "create_alert" and plan["saved"] is None
+    assert (plan["draft"]["comparison_op"], plan["draft"]["threshold_value"]) == ("gt", 5)
+    # Confirmed: the alert exists.
+    resp = client.post(
+        f"{API}/chat",
+        json={"message": "Notify me if Open Issues > 5", "confirm": True},
+        headers=acme.headers,
+    )
+    assert resp.status_code == 200 and resp.json()["saved"]["comparison_op"] == "gt"
+    listed = client.get(f"{API}/alerts", headers=acme.headers).json()["items"]
+    assert [a["name"] for a in listed] == [resp.json()["saved"]["name"]]
