@@ -19,12 +19,15 @@ from typing import Any
 
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
-from tocsin.execution.scheduler import DueMetric, claim_due_metrics
+from tocsin.execution.scheduler import DueMetric, claim_due_metrics, next_due_at
 from tocsin.execution.tasks import RunOutcome, deliver_pending, run_and_evaluate, sweep
 from tocsin.http import HttpClient
 from tocsin.settings import Settings
 
 logger = logging.getLogger("tocsin.runtime")
+
+# The scheduler never claims more often than this, however close the next slots are.
+MIN_TICK_SECONDS = 0.05
 
 OnRun = Callable[[RunOutcome], Awaitable[None] | None]
 
@@ -147,8 +150,10 @@ class EmbeddedRuntime:
                 await asyncio.wait_for(stop.wait(), delay)
 
     async def _schedule_loop(self, stop: asyncio.Event, http: HttpClient) -> None:
-        """Claim due metrics every tick; while a claim fills every free slot, more may be
-        due, so claim again as soon as a slot frees instead of waiting for the next tick."""
+        """Claim due metrics at least every tick, and sooner when the next slot comes
+        before the next tick (so a run starts on time, not up to a tick late); while a
+        claim fills every free slot, more may be due, so claim again as soon as a slot
+        frees."""
         backoff = 1.0
         while not stop.is_set():
             try:
@@ -162,10 +167,19 @@ class EmbeddedRuntime:
                 full, delay, backoff = False, backoff, min(backoff * 2, 30.0)
             else:
                 delay = self.tick_seconds
+                if not full:
+                    delay = await self._until_next_slot()
             waiter = self._slot_freed.wait() if full else stop.wait()
             self._slot_freed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter, delay)
+
+    async def _until_next_slot(self) -> float:
+        upcoming = await asyncio.to_thread(next_due_at, self.db)
+        if upcoming is None:
+            return self.tick_seconds
+        wait = (upcoming - utcnow()).total_seconds()
+        return min(self.tick_seconds, max(MIN_TICK_SECONDS, wait))
 
     async def _tick(self, http: HttpClient) -> bool:
         """Claim and start due runs; True when every free slot was filled."""

@@ -83,6 +83,17 @@ def claim_due_metrics(
         return claimed
 
 
+def next_due_at(db: Database) -> datetime | None:
+    """When the next enabled metric is due (the due-metrics index answers it)."""
+    with db.connect() as conn:
+        found: datetime | None = conn.execute(
+            select(func.min(metrics.c.next_run_at)).where(
+                metrics.c.enabled.is_(True), metrics.c.next_run_at.is_not(None)
+            )
+        ).scalar()
+        return found
+
+
 async def run_metric_execution(
     db: Database,
     metric_id: uuid.UUID,
