@@ -13,7 +13,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -23,7 +22,7 @@ from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.errors import InvalidInput
 from tocsin.http import HttpClient
-from tocsin.metrics.model import Execution
+from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.schedule import Schedule
 from tocsin.metrics.sources.base import FetchContext, SourceError, build_source
 from tocsin.metrics.store import MetricStore, row_to_execution, row_to_metric, value_of
@@ -105,8 +104,24 @@ async def run_metric_execution(
 ) -> Execution:
     """Run the metric's source once: an execution row goes running → completed, failed
     or timed_out, with its result or error. Evaluation is the caller's next step."""
+    _metric, execution = await run_metric(
+        db, metric_id, settings=settings, http=http, trigger=trigger, scheduled_for=scheduled_for
+    )
+    return execution
 
-    def start() -> tuple[Any, uuid.UUID, int]:
+
+async def run_metric(
+    db: Database,
+    metric_id: uuid.UUID,
+    *,
+    settings: Settings,
+    http: HttpClient,
+    trigger: str = "schedule",
+    scheduled_for: datetime | None = None,
+) -> tuple[Metric, Execution]:
+    """``run_metric_execution``, also handing back the metric it read (for evaluation)."""
+
+    def start() -> tuple[Metric, uuid.UUID, int]:
         with db.begin() as conn:
             row = conn.execute(select(metrics).where(metrics.c.id == metric_id)).one()
             metric = row_to_metric(row)
@@ -144,9 +159,9 @@ async def run_metric_execution(
         logger.exception("metric %s: source raised", metric_id)
         status, error = "failed", f"unexpected error: {type(exc).__name__}: {exc}"
 
-    def finish() -> Execution:
+    def finish() -> tuple[Metric, Execution]:
         with db.begin() as conn:
-            return MetricStore(conn, metric.org_id).finish_execution(
+            return metric, MetricStore(conn, metric.org_id).finish_execution(
                 exec_id,
                 status=status,
                 result=result,
@@ -158,10 +173,10 @@ async def run_metric_execution(
 
 
 async def evaluate_execution(
-    db: Database, execution: Execution, *, settings: Settings
+    db: Database, execution: Execution, *, settings: Settings, metric: Metric | None = None
 ) -> EvaluationResult:
     return await asyncio.to_thread(
-        evaluate_alerts, db, execution.metric_id, execution, settings=settings
+        evaluate_alerts, db, execution.metric_id, execution, settings=settings, metric=metric
     )
 
 

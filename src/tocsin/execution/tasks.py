@@ -16,7 +16,7 @@ from tocsin.db.database import Database
 from tocsin.execution.scheduler import (
     evaluate_execution,
     fail_abandoned_executions,
-    run_metric_execution,
+    run_metric,
     unevaluated_executions,
 )
 from tocsin.http import HttpClient
@@ -51,7 +51,7 @@ async def run_and_evaluate(
     started = utcnow()
     if scheduled_for is not None:
         record_scheduler_lateness((started - scheduled_for).total_seconds())
-    execution = await run_metric_execution(
+    metric, execution = await run_metric(
         db,
         metric_id,
         settings=settings,
@@ -60,7 +60,7 @@ async def run_and_evaluate(
         scheduled_for=scheduled_for,
     )
     record_execution(execution.status, (utcnow() - started).total_seconds())
-    evaluation = await evaluate_execution(db, execution, settings=settings)
+    evaluation = await evaluate_execution(db, execution, settings=settings, metric=metric)
     return RunOutcome(execution, evaluation)
 
 

@@ -195,7 +195,7 @@ class MetricStore:
         error: str | None = None,
         completed_at: datetime | None = None,
     ) -> Execution:
-        self.conn.execute(
+        row = self.conn.execute(
             update(metric_executions)
             .where(
                 metric_executions.c.id == execution_id,
@@ -208,8 +208,11 @@ class MetricStore:
                 error=error,
                 completed_at=completed_at or utcnow(),
             )
-        )
-        return self.get_execution(execution_id)
+            .returning(*metric_executions.c)
+        ).first()
+        if row is None:
+            raise NotFound("execution", str(execution_id))
+        return row_to_execution(row)
 
     def record_value(
         self,
