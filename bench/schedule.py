@@ -321,7 +321,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=180.0, help="steady period measured")
     parser.add_argument("--metrics", type=int, default=10_000)
     parser.add_argument("--every", type=int, default=60, help="schedule period, seconds")
-    parser.add_argument("--concurrency", type=int, default=10, help="per worker process")
+    parser.add_argument("--concurrency", type=int, default=30, help="per worker process")
     parser.add_argument("--runtimes", default="embedded,pg1,pg2")
     args = parser.parse_args()
     logging.disable(logging.WARNING)

@@ -25,7 +25,9 @@ def worker(
     concurrency: Annotated[
         int,
         typer.Option("--concurrency", min=1, max=1000, help="Jobs this worker runs at once."),
-    ] = 10,
+        # Runs mostly wait on sources and the database: 10 left one worker behind a
+        # 10,000-metric schedule (p99 lateness 5-7 s), 30 keeps it within 1.5 s.
+    ] = 30,
     no_listen_notify: Annotated[
         bool,
         typer.Option(
