@@ -103,15 +103,17 @@ def suppression_category(reason: str) -> str:
     return "other"
 
 
-def record_evaluation(state_to: str, notified: bool, suppressed_reason: str | None) -> None:
+def record_evaluation(
+    state_to: str, notified: bool, suppressed_reason: str | None, *, count: int = 1
+) -> None:
     """One recorded evaluation. A firing is an evaluation into ``triggered`` whose
     trigger notification was either sent (``notified``) or withheld (a reason given)."""
     state = _fold(state_to, _STATES)
-    EVALUATIONS.labels(state=state).inc()
+    EVALUATIONS.labels(state=state).inc(count)
     if state == "triggered" and (notified or suppressed_reason is not None):
-        FIRINGS.labels(notified="true" if notified else "false").inc()
+        FIRINGS.labels(notified="true" if notified else "false").inc(count)
     if suppressed_reason is not None:
-        SUPPRESSIONS.labels(reason=suppression_category(suppressed_reason)).inc()
+        SUPPRESSIONS.labels(reason=suppression_category(suppressed_reason)).inc(count)
 
 
 def record_delivery(channel: str, status: str, seconds: float) -> None:

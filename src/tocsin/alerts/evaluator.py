@@ -15,9 +15,10 @@ the same from ``BEGIN IMMEDIATE``.
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,7 +42,7 @@ from tocsin.db.schema import (
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.store import row_to_execution, row_to_metric
 from tocsin.settings import Settings, get_settings
-from tocsin.telemetry import record_evaluation
+from tocsin.telemetry import record_evaluation, suppression_category
 
 BATCH_SIZE = 5000
 
@@ -258,11 +259,13 @@ def _evaluate_batch(
     metric_id, org_id, metric_name = metric
     decisions: dict[uuid.UUID, core.Decision] = {}
     rules: dict[uuid.UUID, core.AlertRule] = {}
+    # One observation per baseline depth, shared by every alert that reads it.
+    plain = core.Observation(at=at, extracted=current)
+    deeper = [core.Observation(at=at, extracted=current, baseline=b) for b in baselines]
     for alert in batch:
-        baseline = None
+        obs = plain
         if alert.condition_type == "relative_change" and len(baselines) >= alert.lookback:
-            baseline = baselines[alert.lookback - 1]
-        obs = core.Observation(at=at, extracted=current, baseline=baseline)
+            obs = deeper[alert.lookback - 1]
         rules[alert.id] = rule = rule_of(alert)
         decisions[alert.id] = core.evaluate(rule, status_of(alert), obs)
 
@@ -298,11 +301,13 @@ def _evaluate_batch(
     actions = _actions_of(conn, notifying)
     out: list[Evaluated] = []
     history_rows: list[dict[str, Any]] = []
+    new_ids = fresh_uuids(len(batch))
+    tally: Counter[tuple[str, bool, str | None]] = Counter()
     lease_until = None if claim_for_seconds is None else now + timedelta(seconds=claim_for_seconds)
     first = len(outbox)
     for alert in batch:
         d = decisions[alert.id]
-        history_id = uuid.uuid4()
+        history_id = next(new_ids)
         row = {
             "id": history_id,
             "alert_id": alert.id,
@@ -336,10 +341,23 @@ def _evaluate_batch(
             outbox.extend(rows)
             ids = [r["id"] for r in rows]
         out.append(Evaluated(alert.id, row, ids, d))
-        record_evaluation(d.state_to, d.notify is not None, d.suppressed)
+        tally[(d.state_to, d.notify is not None, _category(d.suppressed))] += 1
     insert_rows(conn, alert_history, history_rows)
     insert_rows(conn, notification_deliveries, outbox[first:])
+    for (state, notified, suppressed), count in tally.items():
+        record_evaluation(state, notified, suppressed, count=count)
     return out
+
+
+def _category(suppressed: str | None) -> str | None:
+    return None if suppressed is None else suppression_category(suppressed)
+
+
+def fresh_uuids(count: int) -> Iterator[uuid.UUID]:
+    """Random (version 4) UUIDs from one read of the OS's randomness, not one each."""
+    pool = os.urandom(16 * count)
+    for start in range(0, 16 * count, 16):
+        yield uuid.UUID(bytes=pool[start : start + 16], version=4)
 
 
 def _actions_of(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
