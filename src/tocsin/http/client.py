@@ -130,6 +130,7 @@ class HttpClient:
         self._limit_per_host = limit_per_host
         self._max_body = max_body_bytes
         self._session: aiohttp.ClientSession | None = None
+        self._checked: dict[str, URL] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __aenter__(self) -> HttpClient:
@@ -178,6 +179,19 @@ class HttpClient:
         Returns the URL with numeric hosts in canonical form (``0x7f000001`` becomes
         ``127.0.0.1``), so what is connected to is what was checked.
         """
+        # The same few action URLs are checked thousands of times a minute; the answer
+        # depends only on the URL and this client's fixed policy. Refusals are not kept.
+        if isinstance(url, str):
+            checked = self._checked.get(url)
+            if checked is None:
+                checked = self._check_url(url)
+                if len(self._checked) >= 1024:
+                    self._checked.clear()
+                self._checked[url] = checked
+            return checked
+        return self._check_url(url)
+
+    def _check_url(self, url: str | URL) -> URL:
         try:
             parsed = url if isinstance(url, URL) else URL(url)
         except (ValueError, TypeError):
@@ -268,6 +282,8 @@ class HttpClient:
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         # Endpoints are user-chosen; cap what one answer may make us hold in memory.
+        if resp.content_length is not None and resp.content_length <= self._max_body:
+            return await resp.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(65536):
