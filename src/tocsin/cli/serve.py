@@ -50,7 +50,7 @@ def serve(
     ] = False,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=1000)] = 50,
 ) -> None:
-    """Run the API and web UI, with the scheduler and delivery runner in-process."""
+    """Run the REST API, with the scheduler and delivery runner in-process."""
     import uvicorn
 
     from tocsin.api.app import create_app
