@@ -8,6 +8,7 @@ import gc
 import logging
 import signal
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -39,6 +40,27 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+
+
+def _quiet_server(config: Any) -> Any:
+    """A uvicorn server that, once Ctrl-C/SIGTERM has shut it down gracefully, returns
+    instead of re-raising the signal, so the runner beside it can finish its work."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            originals = {sig: signal.signal(sig, self.handle_exit) for sig in _SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in originals.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def serve(
@@ -88,7 +110,7 @@ def serve(
 
     async def main() -> None:
         stop = asyncio.Event()
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        server = _quiet_server(uvicorn.Config(app, host=host, port=port, log_level="info"))
         background: asyncio.Task[None] | None = None
         if runtime is not None:
             background = asyncio.create_task(runtime.run(stop))
