@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, or_, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, or_, select, update
 
 from tocsin.alerts import decision as core
 from tocsin.alerts.extract import Extracted, ValueSelector, extract_value
@@ -156,12 +156,12 @@ def evaluate_alerts(
                 )
             if len(batch) < batch_size:
                 conn.execute(
-                    update(metric_executions)
-                    .where(metric_executions.c.id == execution.id)
-                    .values(
-                        evaluated_at=utcnow(),
-                        value=current.value if current.status == "value" else None,
-                    )
+                    _MARK_EVALUATED,
+                    {
+                        "execution_id": execution.id,
+                        "now": utcnow(),
+                        "value": current.value if current.status == "value" else None,
+                    },
                 )
                 break
     return result
@@ -187,6 +187,54 @@ class _Target:
     action_config: Any
 
 
+def _batch_query(*, after: bool, lock: bool) -> Select[Any]:
+    query = select(*(alerts.c[name] for name in _DECISION_COLUMNS)).where(
+        alerts.c.metric_id == bindparam("metric_id"),
+        alerts.c.enabled.is_(True),
+        # Already recorded this execution (an evaluation cut short and re-run by the sweep).
+        alerts.c.last_execution_id.is_distinct_from(bindparam("execution_id")),
+    )
+    if after:
+        query = query.where(alerts.c.id > bindparam("after"))
+    query = query.order_by(alerts.c.id).limit(bindparam("size"))
+    return query.with_for_update() if lock else query
+
+
+# Built once: building a statement costs several times what executing a small one does,
+# and these run on every execution of every metric.
+_BATCH_QUERIES = {(after, lock): _batch_query(after=after, lock=lock)
+                  for after in (False, True) for lock in (False, True)}  # fmt: skip
+_ACTIONS_QUERY = select(alerts.c.id, alerts.c.action_config).where(
+    alerts.c.id.in_(bindparam("ids", expanding=True))
+)
+_CLAIM = (
+    update(alerts)
+    .where(
+        alerts.c.id.in_(bindparam("ids", expanding=True)),
+        or_(
+            alerts.c.last_triggered_at.is_(None), alerts.c.last_triggered_at <= bindparam("cutoff")
+        ),
+    )
+    .values(last_triggered_at=bindparam("at"))
+    .returning(alerts.c.id)
+)
+# With no cooldown, still at most one trigger per moment, not two for one run.
+_CLAIM_NO_COOLDOWN = (
+    update(alerts)
+    .where(
+        alerts.c.id.in_(bindparam("ids", expanding=True)),
+        or_(alerts.c.last_triggered_at.is_(None), alerts.c.last_triggered_at < bindparam("at")),
+    )
+    .values(last_triggered_at=bindparam("at"))
+    .returning(alerts.c.id)
+)
+_MARK_EVALUATED = (
+    update(metric_executions)
+    .where(metric_executions.c.id == bindparam("execution_id"))
+    .values(evaluated_at=bindparam("now"), value=bindparam("value"))
+)
+
+
 def _lock_batch(
     conn: Connection,
     db: Database,
@@ -200,18 +248,11 @@ def _lock_batch(
     Plain rows, not models: they come typed from our own schema, and skipping model
     validation is a good part of evaluating thousands of alerts per second.
     """
-    query = select(*(alerts.c[name] for name in _DECISION_COLUMNS)).where(
-        alerts.c.metric_id == metric_id,
-        alerts.c.enabled.is_(True),
-        # Already recorded this execution (an evaluation cut short and re-run by the sweep).
-        alerts.c.last_execution_id.is_distinct_from(execution_id),
-    )
+    query = _BATCH_QUERIES[(after is not None, not db.is_sqlite)]
+    params: dict[str, Any] = {"metric_id": metric_id, "execution_id": execution_id, "size": size}
     if after is not None:
-        query = query.where(alerts.c.id > after)
-    query = query.order_by(alerts.c.id).limit(size)
-    if not db.is_sqlite:
-        query = query.with_for_update()
-    return list(conn.execute(query))
+        params["after"] = after
+    return list(conn.execute(query, params))
 
 
 def _baselines(
@@ -364,9 +405,7 @@ def _actions_of(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
     found: dict[uuid.UUID, Any] = {}
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        rows = conn.execute(
-            select(alerts.c.id, alerts.c.action_config).where(alerts.c.id.in_(chunk))
-        )
+        rows = conn.execute(_ACTIONS_QUERY, {"ids": chunk})
         found.update({row.id: row.action_config for row in rows})
     return found
 
@@ -388,17 +427,7 @@ def _claim_triggers(
     won: set[uuid.UUID] = set()
     for cooldown, ids in by_cooldown.items():
         cutoff = at - timedelta(seconds=cooldown)
-        # With no cooldown, still at most one trigger per moment, not two for one run.
-        since_last = (
-            alerts.c.last_triggered_at < at
-            if cooldown == 0
-            else alerts.c.last_triggered_at <= cutoff
-        )
-        returned = conn.execute(
-            update(alerts)
-            .where(alerts.c.id.in_(ids), or_(alerts.c.last_triggered_at.is_(None), since_last))
-            .values(last_triggered_at=at)
-            .returning(alerts.c.id)
-        )
+        statement = _CLAIM_NO_COOLDOWN if cooldown == 0 else _CLAIM
+        returned = conn.execute(statement, {"ids": ids, "cutoff": cutoff, "at": at})
         won.update(returned.scalars())
     return won

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from tocsin.clock import utcnow
 from tocsin.db.schema import api_keys
@@ -124,6 +124,10 @@ def revoke_api_key(conn: Connection, org_id: uuid.UUID, ref: str | uuid.UUID) ->
     return get_api_key(conn, org_id, found.id)
 
 
+# Built once: every request authenticates.
+_BY_PREFIX = select(api_keys).where(api_keys.c.prefix == bindparam("prefix"))
+
+
 def authenticate(conn: Connection, key: str, *, touch: bool = True) -> ApiKey | None:
     """The live key matching ``key``, or None (unknown, malformed, wrong or revoked).
 
@@ -131,7 +135,7 @@ def authenticate(conn: Connection, key: str, *, touch: bool = True) -> ApiKey | 
     prefix = parse_key(key.strip())
     row = None
     if prefix is not None:
-        row = conn.execute(select(api_keys).where(api_keys.c.prefix == prefix)).first()
+        row = conn.execute(_BY_PREFIX, {"prefix": prefix}).first()
     stored = row.key_hash if row is not None else _DUMMY_HASH
     matches = hmac.compare_digest(stored.encode(), hash_key(key.strip()).encode())
     if row is None or not matches or row.revoked_at is not None:

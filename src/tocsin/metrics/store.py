@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tocsin.alerts.extract import ValueSelector, extract_value
@@ -74,6 +74,17 @@ def _columns(definition: MetricDefinition) -> dict[str, Any]:
     }
 
 
+# Built once: the run and push paths look metrics up and write executions constantly,
+# and building a statement costs several times what executing it does.
+_BY_ID = select(metrics).where(
+    metrics.c.org_id == bindparam("org_id"), metrics.c.id == bindparam("id")
+)
+_BY_NAME = select(metrics).where(
+    metrics.c.org_id == bindparam("org_id"), metrics.c.name == bindparam("name")
+)
+_INSERT_EXECUTION = insert(metric_executions)
+
+
 class MetricStore:
     def __init__(self, conn: Connection, org_id: uuid.UUID) -> None:
         self.conn = conn
@@ -127,14 +138,13 @@ class MetricStore:
         return self.get(current.id)
 
     def find(self, ref: str | uuid.UUID) -> Metric | None:
-        query = select(metrics).where(metrics.c.org_id == self.org_id)
         ident = as_uuid(ref)
         if ident is not None:
-            row = self.conn.execute(query.where(metrics.c.id == ident)).first()
+            row = self.conn.execute(_BY_ID, {"org_id": self.org_id, "id": ident}).first()
             if row is not None:
                 return row_to_metric(row)
         if isinstance(ref, str):
-            row = self.conn.execute(query.where(metrics.c.name == ref.strip())).first()
+            row = self.conn.execute(_BY_NAME, {"org_id": self.org_id, "name": ref.strip()}).first()
             if row is not None:
                 return row_to_metric(row)
         return None
@@ -173,15 +183,16 @@ class MetricStore:
     ) -> uuid.UUID:
         exec_id = uuid.uuid4()
         self.conn.execute(
-            insert(metric_executions).values(
-                id=exec_id,
-                metric_id=metric_id,
-                org_id=self.org_id,
-                status="running",
-                trigger=trigger,
-                scheduled_for=scheduled_for,
-                started_at=started_at or utcnow(),
-            )
+            _INSERT_EXECUTION,
+            {
+                "id": exec_id,
+                "metric_id": metric_id,
+                "org_id": self.org_id,
+                "status": "running",
+                "trigger": trigger,
+                "scheduled_for": scheduled_for,
+                "started_at": started_at or utcnow(),
+            },
         )
         return exec_id
 
@@ -239,9 +250,7 @@ class MetricStore:
             value=value_of(result, metric.selector),
             error=None,
         )
-        self.conn.execute(
-            insert(metric_executions).values(**execution.model_dump(exclude={"evaluated_at"}))
-        )
+        self.conn.execute(_INSERT_EXECUTION, execution.model_dump(exclude={"evaluated_at"}))
         return execution
 
     def get_execution(self, execution_id: uuid.UUID) -> Execution:
