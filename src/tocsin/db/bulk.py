@@ -101,12 +101,13 @@ def _psycopg(raw: Any) -> psycopg.Connection[Any]:
 
 
 def _converters(table: Table, columns: Sequence[str], dialect: str) -> list[Convert]:
-    out = []
-    for name in columns:
-        column_type = table.c[name].type
-        # JSON().with_variant(JSONB) keeps JSON as the base type.
-        out.append(_converter(column_type, dialect))
-    return out
+    return list(_cached_converters(table, tuple(columns), dialect))
+
+
+@lru_cache(maxsize=256)
+def _cached_converters(table: Table, columns: tuple[str, ...], dialect: str) -> tuple[Convert, ...]:
+    # JSON().with_variant(JSONB) keeps JSON as the base type.
+    return tuple(_converter(table.c[name].type, dialect) for name in columns)
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
