@@ -159,8 +159,8 @@ def evaluate_alerts(
                     _MARK_EVALUATED,
                     {
                         "execution_id": execution.id,
-                        "now": utcnow(),
-                        "value": current.value if current.status == "value" else None,
+                        "b_now": utcnow(),
+                        "b_value": current.value if current.status == "value" else None,
                     },
                 )
                 break
@@ -231,7 +231,7 @@ _CLAIM_NO_COOLDOWN = (
 _MARK_EVALUATED = (
     update(metric_executions)
     .where(metric_executions.c.id == bindparam("execution_id"))
-    .values(evaluated_at=bindparam("now"), value=bindparam("value"))
+    .values(evaluated_at=bindparam("b_now"), value=bindparam("b_value"))
 )
 
 

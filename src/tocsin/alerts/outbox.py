@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Row, and_, insert, select, update
+from sqlalchemy import Connection, Row, Update, and_, bindparam, insert, select, update
 
 from tocsin.alerts.actions import Notification, redact_action
 from tocsin.alerts.decision import Decision
@@ -233,6 +233,27 @@ class DeliveryStore:
 # Workers: not org-scoped, they serve every org ------------------------------
 
 
+def _claim_statement(*, by_ids: bool, skip_locked: bool) -> Update:
+    due = and_(nd.c.status == "pending", nd.c.next_attempt_at <= bindparam("now"))
+    pick = select(nd.c.id).where(due)
+    if by_ids:
+        pick = pick.where(nd.c.id.in_(bindparam("ids", expanding=True)))
+    pick = pick.order_by(nd.c.next_attempt_at).limit(bindparam("limit"))
+    if skip_locked:
+        pick = pick.with_for_update(skip_locked=True)
+    return (
+        update(nd)
+        .where(nd.c.id.in_(pick.scalar_subquery()), due)
+        .values(attempts=nd.c.attempts + 1, next_attempt_at=bindparam("lease_until"))
+        .returning(*nd.c)
+    )
+
+
+# Built once: workers claim continuously.
+_CLAIMS = {(by_ids, skip): _claim_statement(by_ids=by_ids, skip_locked=skip)
+           for by_ids in (False, True) for skip in (False, True)}  # fmt: skip
+
+
 def claim_due(
     db: Database,
     *,
@@ -242,23 +263,15 @@ def claim_due(
     now: datetime | None = None,
 ) -> list[Delivery]:
     now = now or utcnow()
-    due = and_(nd.c.status == "pending", nd.c.next_attempt_at <= now)
-    pick = select(nd.c.id).where(due)
+    params: dict[str, Any] = {
+        "now": now,
+        "limit": limit,
+        "lease_until": now + timedelta(seconds=lease_seconds),
+    }
     if ids is not None:
-        pick = pick.where(nd.c.id.in_(ids))
-    pick = pick.order_by(nd.c.next_attempt_at).limit(limit)
-    if not db.is_sqlite:
-        pick = pick.with_for_update(skip_locked=True)
+        params["ids"] = ids
     with db.begin() as conn:
-        rows = conn.execute(
-            update(nd)
-            .where(nd.c.id.in_(pick.scalar_subquery()), due)
-            .values(
-                attempts=nd.c.attempts + 1,
-                next_attempt_at=now + timedelta(seconds=lease_seconds),
-            )
-            .returning(*nd.c)
-        )
+        rows = conn.execute(_CLAIMS[(ids is not None, not db.is_sqlite)], params)
         return [row_to_delivery(r) for r in rows]
 
 

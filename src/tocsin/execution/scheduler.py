@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
 from tocsin.clock import utcnow
@@ -40,6 +40,34 @@ class DueMetric:
     scheduled_for: datetime
 
 
+# Built once: the scheduler runs these every tick and for every run.
+_DUE = (
+    select(metrics.c.id, metrics.c.next_run_at, metrics.c.schedule)
+    .where(
+        metrics.c.enabled.is_(True),
+        metrics.c.next_run_at.is_not(None),
+        metrics.c.next_run_at <= bindparam("now"),
+    )
+    .order_by(metrics.c.next_run_at)
+    .limit(bindparam("limit"))
+)
+_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
+_ADVANCE = (
+    update(metrics)
+    .where(metrics.c.id == bindparam("b_id"), metrics.c.next_run_at == bindparam("seen"))
+    .values(next_run_at=bindparam("following"))
+)
+_METRIC = select(metrics).where(metrics.c.id == bindparam("id"))
+_COMPLETED_RUNS = (
+    select(func.count())
+    .select_from(metric_executions)
+    .where(
+        metric_executions.c.metric_id == bindparam("id"),
+        metric_executions.c.status == "completed",
+    )
+)
+
+
 def claim_due_metrics(
     db: Database, *, now: datetime | None = None, limit: int = 500
 ) -> list[DueMetric]:
@@ -51,19 +79,8 @@ def claim_due_metrics(
     """
     now = now or utcnow()
     with db.begin() as conn:
-        query = (
-            select(metrics.c.id, metrics.c.next_run_at, metrics.c.schedule)
-            .where(
-                metrics.c.enabled.is_(True),
-                metrics.c.next_run_at.is_not(None),
-                metrics.c.next_run_at <= now,
-            )
-            .order_by(metrics.c.next_run_at)
-            .limit(limit)
-        )
-        if not db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        due = conn.execute(query).all()
+        query = _DUE_LOCKED if not db.is_sqlite else _DUE
+        due = conn.execute(query, {"now": now, "limit": limit}).all()
         claimed = []
         for row in due:
             schedule = Schedule.model_validate(row.schedule) if row.schedule else None
@@ -73,9 +90,7 @@ def claim_due_metrics(
             if following <= now:
                 following = schedule.next_after(now)
             result = conn.execute(
-                update(metrics)
-                .where(metrics.c.id == row.id, metrics.c.next_run_at == row.next_run_at)
-                .values(next_run_at=following)
+                _ADVANCE, {"b_id": row.id, "seen": row.next_run_at, "following": following}
             )
             if result.rowcount == 1:
                 claimed.append(DueMetric(row.id, row.next_run_at))
@@ -123,19 +138,12 @@ async def run_metric(
 
     def start() -> tuple[Metric, uuid.UUID, int]:
         with db.begin() as conn:
-            row = conn.execute(select(metrics).where(metrics.c.id == metric_id)).one()
+            row = conn.execute(_METRIC, {"id": metric_id}).one()
             metric = row_to_metric(row)
             runs = 0
             if metric.source["type"] == "demo":
                 # Only the simulated series needs its position; counting is not free.
-                runs = conn.execute(
-                    select(func.count())
-                    .select_from(metric_executions)
-                    .where(
-                        metric_executions.c.metric_id == metric_id,
-                        metric_executions.c.status == "completed",
-                    )
-                ).scalar_one()
+                runs = conn.execute(_COMPLETED_RUNS, {"id": metric_id}).scalar_one()
             exec_id = MetricStore(conn, metric.org_id).start_execution(
                 metric_id, trigger=trigger, scheduled_for=scheduled_for
             )
