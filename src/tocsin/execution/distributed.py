@@ -153,6 +153,18 @@ def has_procrastinate_schema(database_url: str) -> bool:
         return row is not None and row[0] is not None
 
 
+def analyze_job_queue(database_url: str) -> None:
+    """Fresh planner statistics for the job table before the first fetch (see
+    ``analyze_queue``); a worker starting into a backlog otherwise fetches on a stale
+    plan until the first periodic ANALYZE."""
+    try:
+        with psycopg.connect(libpq_conninfo(database_url), autocommit=True) as conn:
+            conn.execute("ANALYZE procrastinate_jobs")
+    except psycopg.Error as exc:
+        # Not fatal: the periodic task analyses it again within seconds.
+        logger.warning("could not analyse the job queue at start-up: %s", exc)
+
+
 def apply_procrastinate_schema(database_url: str) -> bool:
     """Create Procrastinate's tables and functions unless they exist; True if it did.
 
@@ -490,6 +502,7 @@ async def run_worker(
     try:
         async with HttpClient(settings) as http:
             _runtime = Runtime(db=db, settings=settings, http=http, tuning=tuning)
+            await asyncio.to_thread(analyze_job_queue, database_url)
             while not stop.is_set():
                 began = time.monotonic()
                 attempt = asyncio.create_task(_work(app, options))
