@@ -85,11 +85,9 @@ async def run_now(
                 raise InvalidInput("--value", "a push metric needs a value: --value 6")
             return metric, None
 
-    def record_and_evaluate() -> tuple[Metric, Execution | None, EvaluationResult | None]:
-        metric, execution = record()
-        if execution is None:
-            return metric, None, None
-        evaluation = evaluate_alerts(
+    def evaluate(metric: Metric, execution: Execution) -> EvaluationResult:
+        # Deliveries are born claimed by this call, which makes their first attempt.
+        return evaluate_alerts(
             db,
             metric.id,
             execution,
@@ -97,7 +95,12 @@ async def run_now(
             metric=metric,
             claim_for_seconds=settings.delivery_lease_seconds,
         )
-        return metric, execution, evaluation
+
+    def record_and_evaluate() -> tuple[Metric, Execution | None, EvaluationResult | None]:
+        metric, execution = record()
+        if execution is None:
+            return metric, None, None
+        return metric, execution, evaluate(metric, execution)
 
     # A pushed value is recorded and evaluated in one hop to the worker thread.
     metric, execution, evaluation = await asyncio.to_thread(record_and_evaluate)
@@ -108,15 +111,7 @@ async def run_now(
             db, metric.id, settings=settings, http=http, trigger="manual"
         )
     if evaluation is None:
-        evaluation = await asyncio.to_thread(
-            evaluate_alerts,
-            db,
-            metric.id,
-            execution,
-            settings=settings,
-            metric=metric,
-            claim_for_seconds=settings.delivery_lease_seconds,
-        )
+        evaluation = await asyncio.to_thread(evaluate, metric, execution)
     # The deliveries were born claimed by us: the first attempt needs no claim round trip.
     claimed = [Delivery.model_validate(row) for row in evaluation.outbox]
     outcomes = await Deliverer(db, settings, http).send_claimed(claimed)
