@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -26,6 +27,9 @@ class Settings(BaseSettings):
     allow_private_networks: bool = False
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = SecretStr("change-me")
+    # Web UI: "auto" serves the default org without a login when bound to loopback and
+    # asks for an API key otherwise; "required" always asks.
+    ui_auth: Literal["auto", "required"] = "auto"
 
     # Outbound HTTP
     http_timeout_seconds: float = Field(default=10.0, gt=0, le=300)

@@ -52,6 +52,8 @@ NotifyKind = Literal["trigger", "resolve"]
 # Enough digits that value - baseline is exact for any realistic metric; only the percent
 # division can round, far below anything a threshold can tell apart.
 _CTX = Context(prec=60, Emax=MAX_EMAX, Emin=MIN_EMIN)
+# Every reason whose notification was withheld (mute, cooldown) carries this, then why.
+NOT_SENT = "; not sent: "
 
 # op -> (symbol, the op that holds exactly when this one does not, orderings where it holds)
 _OPS: dict[ComparisonOp, tuple[str, ComparisonOp, tuple[int, ...]]] = {
@@ -174,7 +176,7 @@ def suppress(decision: Decision, reason: str) -> Decision:
     if decision.notify == "trigger":
         new_status = replace(new_status, last_triggered_at=previous.last_triggered_at)
         new_status = replace(new_status, episode_notified=previous.episode_notified)
-    text = f"{decision.reason}; not sent: {reason}"
+    text = f"{decision.reason}{NOT_SENT}{reason}"
     return replace(decision, notify=None, suppressed=reason, reason=text, new_status=new_status)
 
 
@@ -290,7 +292,7 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) 
 
     blocked = _muted(rule, at) or _cooldown_block(rule, status.last_triggered_at, at)
     if blocked is not None:
-        return _decision(status, base, a, None, blocked, f"{a.text}; {label}; not sent: {blocked}")
+        return _decision(status, base, a, None, blocked, f"{a.text}; {label}{NOT_SENT}{blocked}")
     sent = replace(base, last_triggered_at=at, episode_notified=True)
     label = label.replace("not yet notified", "sending the held-back notification")
     return _decision(status, sent, a, "trigger", None, f"{a.text}; {label}")
@@ -310,7 +312,7 @@ def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -
         return _decision(status, new, a, None, None, f"{a.text}; resolved (notify_on_resolve off)")
     muted = _muted(rule, at)
     if muted is not None:
-        return _decision(status, new, a, None, muted, f"{a.text}; resolved; not sent: {muted}")
+        return _decision(status, new, a, None, muted, f"{a.text}; resolved{NOT_SENT}{muted}")
     return _decision(status, new, a, "resolve", None, f"{a.text}; resolved")
 
 

@@ -85,19 +85,33 @@ def create_app(
     settings: Settings,
     *,
     runner_status: Callable[[], dict[str, Any]] | None = None,
+    ui_bind_host: str | None = "127.0.0.1",
+    ui_org: str = "default",
 ) -> FastAPI:
     """The API app over ``db``. ``runner_status`` reports the in-process runner for
-    ``/healthz`` (e.g. ``{"alive": True, ...}``); without one, no runner is reported."""
+    ``/healthz`` (e.g. ``{"alive": True, ...}``); without one, no runner is reported.
+    ``ui_bind_host`` is the address the server listens on, which decides whether the web
+    UI at ``/ui`` asks for a login (without one it shows ``ui_org``); None leaves the UI
+    out."""
+    ui = None
+    if ui_bind_host is not None:
+        from tocsin.web import create_ui
+
+        ui = create_ui(db, settings, bind_host=ui_bind_host, org=ui_org)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One pooled outbound client for every run, push and test the API performs.
         async with HttpClient(settings) as http:
             app.state.http = http
+            if ui is not None:
+                ui.state.http = http
             try:
                 yield
             finally:
                 app.state.http = None
+                if ui is not None:
+                    ui.state.http = None
 
     app = FastAPI(
         title="Tocsin",
@@ -120,6 +134,10 @@ def create_app(
     for router in (metrics.router, alerts.router, deliveries.router, chat.router):
         app.include_router(router, prefix=API_PREFIX, dependencies=strict_query)
     app.include_router(health.router, dependencies=strict_query)
+    if ui is not None:
+        from tocsin.web import mount_ui
+
+        mount_ui(app, ui)
     errors.install(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     # Added last, so it wraps everything else.

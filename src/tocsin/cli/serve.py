@@ -103,7 +103,7 @@ def serve(
             return {"kind": "procrastinate", "alive": task is not None and not task.done()}
 
     worker_task: list[asyncio.Task[None]] = []
-    app = create_app(db, settings, runner_status=status)
+    app = create_app(db, settings, runner_status=status, ui_bind_host=host, ui_org=st.org)
     # Everything alive now lives as long as the process: keep the collector off it.
     gc.collect()
     gc.freeze()

@@ -1,0 +1,216 @@
+"""The alerts page and an alert's page, with the buttons that act on an alert."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import select
+
+from tocsin.ai.wording import condition_words
+from tocsin.alerts.evaluator import rule_of
+from tocsin.alerts.model import HistoryRow
+from tocsin.alerts.outbox import DeliveryStore
+from tocsin.alerts.store import AlertStore
+from tocsin.api.routes.common import SortKey, page
+from tocsin.clock import utcnow
+from tocsin.db.schema import alert_history
+from tocsin.durations import parse_duration
+from tocsin.errors import InvalidInput
+from tocsin.execution.runs import send_test
+from tocsin.metrics.store import MetricStore, as_uuid
+from tocsin.web.chart import RANGE_LABELS, RANGES, EventKind, event_kind
+from tocsin.web.deps import DbDep, FormDep, HttpDep, SettingsDep, ViewerDep
+from tocsin.web.queries import FILTER_STATES, alert_rows, chart_data
+from tocsin.web.render import redirect, render
+
+router = APIRouter()
+
+HISTORY_PAGE = 50
+MAX_MUTE = timedelta(days=365)
+
+StateFilter = Annotated[str | None, Query(max_length=20)]
+MetricFilter = Annotated[str | None, Query(max_length=200)]
+
+
+def _filters(state: str | None, metric: str | None) -> tuple[str | None, str | None]:
+    state = state if state in FILTER_STATES else None
+    return state, (metric or None)
+
+
+@router.get("/", response_class=HTMLResponse)
+def alerts_page(
+    request: Request,
+    who: ViewerDep,
+    db: DbDep,
+    state: StateFilter = None,
+    metric: MetricFilter = None,
+) -> HTMLResponse:
+    state, metric = _filters(state, metric)
+    with db.connect() as conn:
+        metrics = MetricStore(conn, who.org_id).list_metrics()
+        metric_id = as_uuid(metric) if metric else None
+        rows = alert_rows(conn, who.org_id, now=utcnow(), state=state, metric_id=metric_id)
+    context = {"rows": rows, "metrics": metrics, "state": state, "metric": metric}
+    return render(request, "alerts.html", context)
+
+
+@router.get("/alerts/table", response_class=HTMLResponse)
+def alerts_table(
+    request: Request,
+    who: ViewerDep,
+    db: DbDep,
+    state: StateFilter = None,
+    metric: MetricFilter = None,
+) -> HTMLResponse:
+    """The list's rows alone: what the open page re-fetches to stay live."""
+    state, metric = _filters(state, metric)
+    with db.connect() as conn:
+        metric_id = as_uuid(metric) if metric else None
+        rows = alert_rows(conn, who.org_id, now=utcnow(), state=state, metric_id=metric_id)
+    return render(request, "_alert_rows.html", {"rows": rows})
+
+
+def _history(
+    db: DbDep, org_id: uuid.UUID, alert_id: uuid.UUID, cursor: str | None
+) -> tuple[list[tuple[HistoryRow, EventKind | None]], str | None]:
+    ah = alert_history
+    query = select(ah).where(ah.c.org_id == org_id, ah.c.alert_id == alert_id)
+    keys = [SortKey(ah.c.evaluated_at, "time", descending=True), SortKey(ah.c.id, "uuid")]
+    with db.connect() as conn:
+        found, nxt = page(conn, query, keys, limit=HISTORY_PAGE, cursor=cursor)
+    rows = [HistoryRow.model_validate(r._asdict()) for r in found]
+    marked = [(h, event_kind(h.state_from, h.state_to, h.notified, h.reason)) for h in rows]
+    return marked, nxt
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(
+    request: Request,
+    who: ViewerDep,
+    db: DbDep,
+    alert_id: str,
+    range: Annotated[str, Query(max_length=10)] = "24h",
+) -> HTMLResponse:
+    with db.connect() as conn:
+        alert = AlertStore(conn, who.org_id).get_alert(alert_id)
+        metric = MetricStore(conn, who.org_id).get(alert.metric_id)
+        deliveries = DeliveryStore(conn, who.org_id).list(alert_id=alert.id, limit=20)
+    history, nxt = _history(db, who.org_id, alert.id, None)
+    now = utcnow()
+    context = {
+        "alert": alert,
+        "metric": metric,
+        "words": condition_words(metric.name, rule_of(alert)),
+        "muted": alert.muted_until is not None and alert.muted_until > now,
+        "history": history,
+        "next_cursor": nxt,
+        "deliveries": deliveries,
+        "range": range if range in RANGES else "24h",
+        "ranges": RANGE_LABELS,
+    }
+    return render(request, "alert.html", context)
+
+
+@router.get("/alerts/{alert_id}/chart.json")
+def alert_chart(
+    who: ViewerDep, db: DbDep, alert_id: str, range: Annotated[str, Query(max_length=10)] = "24h"
+) -> JSONResponse:
+    if range not in RANGES:
+        raise InvalidInput("range", f"expected one of {', '.join(RANGES)}")
+    with db.connect() as conn:
+        alert = AlertStore(conn, who.org_id).get_alert(alert_id)
+        data = chart_data(conn, who.org_id, alert, range, now=utcnow())
+    return JSONResponse(data.public())
+
+
+@router.get("/alerts/{alert_id}/history", response_class=HTMLResponse)
+def alert_history_rows(
+    request: Request,
+    who: ViewerDep,
+    db: DbDep,
+    alert_id: str,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> HTMLResponse:
+    with db.connect() as conn:
+        alert = AlertStore(conn, who.org_id).get_alert(alert_id)
+    history, nxt = _history(db, who.org_id, alert.id, cursor)
+    context = {"alert": alert, "history": history, "next_cursor": nxt}
+    return render(request, "_history_rows.html", context)
+
+
+def _mute_until(form: FormDep) -> timedelta:
+    choice = str(form.get("for", "")).strip()
+    if not choice:
+        raise InvalidInput("for", "expected a duration such as 30m, 1h or 1d")
+    try:
+        seconds = parse_duration(choice)
+    except ValueError as exc:
+        raise InvalidInput("for", str(exc)) from None
+    span = timedelta(seconds=seconds)
+    if span <= timedelta(0) or span > MAX_MUTE:
+        raise InvalidInput("for", "expected a duration between 1 second and 365 days")
+    return span
+
+
+@router.post("/alerts/{alert_id}/mute")
+def mute(request: Request, who: ViewerDep, db: DbDep, form: FormDep, alert_id: str) -> Response:
+    span = _mute_until(form)
+    with db.begin() as conn:
+        alert = AlertStore(conn, who.org_id).mute(alert_id, utcnow() + span)
+    return redirect(request, f"/ui/alerts/{alert.id}", flash=f"Muted for {form.get('for')}.")
+
+
+@router.post("/alerts/{alert_id}/unmute")
+def unmute(request: Request, who: ViewerDep, db: DbDep, form: FormDep, alert_id: str) -> Response:
+    with db.begin() as conn:
+        alert = AlertStore(conn, who.org_id).mute(alert_id, None)
+    return redirect(request, f"/ui/alerts/{alert.id}", flash="Unmuted.")
+
+
+@router.post("/alerts/{alert_id}/enable")
+def enable(request: Request, who: ViewerDep, db: DbDep, form: FormDep, alert_id: str) -> Response:
+    with db.begin() as conn:
+        alert = AlertStore(conn, who.org_id).set_enabled(alert_id, True)
+    return redirect(request, f"/ui/alerts/{alert.id}", flash="Enabled.")
+
+
+@router.post("/alerts/{alert_id}/disable")
+def disable(request: Request, who: ViewerDep, db: DbDep, form: FormDep, alert_id: str) -> Response:
+    with db.begin() as conn:
+        alert = AlertStore(conn, who.org_id).set_enabled(alert_id, False)
+    return redirect(request, f"/ui/alerts/{alert.id}", flash="Disabled.")
+
+
+@router.post("/alerts/{alert_id}/delete")
+def delete(request: Request, who: ViewerDep, db: DbDep, form: FormDep, alert_id: str) -> Response:
+    with db.begin() as conn:
+        gone = AlertStore(conn, who.org_id).delete_alert(alert_id)
+    return redirect(request, "/ui/", flash=f"Deleted {gone.name!r} and its history.")
+
+
+@router.post("/alerts/{alert_id}/test")
+async def test(
+    request: Request,
+    who: ViewerDep,
+    db: DbDep,
+    cfg: SettingsDep,
+    http: HttpDep,
+    form: FormDep,
+    alert_id: str,
+) -> Response:
+    sent = await send_test(db, who.org_id, alert_id, settings=cfg, http=http)
+    if not sent:
+        return redirect(request, f"/ui/alerts/{alert_id}", flash="This alert has no actions.")
+    shown = ", ".join(f"{d.action.get('type')}: {d.status}" for d in sent)
+    return redirect(request, f"/ui/alerts/{sent[0].alert_id}", flash=f"Test sent ({shown}).")
+
+
+@router.post("/deliveries/{delivery_id}/retry")
+def retry(request: Request, who: ViewerDep, db: DbDep, form: FormDep, delivery_id: str) -> Response:
+    with db.begin() as conn:
+        delivery = DeliveryStore(conn, who.org_id).retry(delivery_id)
+    return redirect(request, f"/ui/alerts/{delivery.alert_id}", flash="Queued for another attempt.")

@@ -1,0 +1,75 @@
+"""What the charts show, worked out without I/O: events on an alert's history, the limit
+line of a condition, and sparkline geometry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from tocsin.alerts.decision import NOT_SENT, AlertRule
+
+EventKind = Literal["fired", "suppressed", "resolved"]
+
+RANGES: dict[str, timedelta | None] = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "all": None,
+}
+RANGE_LABELS = {"24h": "Last 24 h", "7d": "7 days", "30d": "30 days", "all": "All runs"}
+# A chart draws at most this many of the latest runs; beyond it the page says so.
+MAX_POINTS = 20_000
+
+
+def event_kind(state_from: str, state_to: str, notified: bool, reason: str) -> EventKind | None:
+    """What a history row marks on the chart: a sent trigger, a withheld one, or a
+    recovery. Plain evaluations mark nothing."""
+    if notified and state_to == "triggered":
+        return "fired"
+    if state_from == "triggered" and state_to == "ok":
+        return "resolved"
+    if NOT_SENT in reason:
+        return "suppressed"
+    return None
+
+
+def limit_value(rule: AlertRule, baseline: Decimal | None) -> Decimal | None:
+    """Where the value crosses the condition: the threshold itself, or for a relative
+    change the baseline moved by the allowed change (so the line follows the baseline)."""
+    if rule.condition_type == "threshold":
+        return rule.threshold_value
+    if baseline is None or not baseline.is_finite():
+        return None
+    if rule.change_mode == "absolute":
+        return baseline + rule.threshold_value
+    return baseline + abs(baseline) * rule.threshold_value / Decimal(100)
+
+
+def range_start(name: str, now: datetime) -> datetime | None:
+    """The first moment a range shows; None for all runs. Unknown names are refused."""
+    if name not in RANGES:
+        raise ValueError(f"expected one of {', '.join(RANGES)}")
+    span = RANGES[name]
+    return None if span is None else now - span
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.astimezone(UTC).timestamp() * 1000)
+
+
+def sparkline(values: Sequence[float], width: int = 120, height: int = 24, pad: int = 2) -> str:
+    """SVG polyline points for ``values`` (oldest first), scaled to the box. A flat series
+    is drawn through the middle; fewer than two values draw nothing."""
+    if len(values) < 2:
+        return ""
+    low, high = min(values), max(values)
+    span = high - low
+    step = (width - 2 * pad) / (len(values) - 1)
+    inner = height - 2 * pad
+    points = []
+    for i, v in enumerate(values):
+        y = pad + inner / 2 if span == 0 else pad + inner * (1 - (v - low) / span)
+        points.append(f"{pad + i * step:.1f},{y:.1f}")
+    return " ".join(points)

@@ -1,0 +1,326 @@
+"""Create and edit an alert: the form, its live validation, and a preview that runs the
+dry run and the backtest before anything is saved.
+
+The form is turned into the API's request body and checked by the same models, so a
+mistake reads the same here as in a 422 from ``POST /api/v1/alerts``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import Connection
+from starlette.datastructures import FormData
+
+from tocsin.ai.preview import backtest, dry_run
+from tocsin.alerts.evaluator import rule_of
+from tocsin.alerts.model import Alert, AlertDefinition
+from tocsin.alerts.store import AlertStore
+from tocsin.api.errors import field_name, message_for
+from tocsin.api.routes.common import restore_action_config
+from tocsin.api.schemas import AlertCreate
+from tocsin.durations import format_duration, parse_duration
+from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.metrics.model import Metric
+from tocsin.metrics.store import MetricStore
+from tocsin.web.deps import DbDep, FormDep, ViewerDep
+from tocsin.web.render import redirect, render
+
+router = APIRouter()
+
+ACTION_TYPES = {
+    "log": "Log line",
+    "slack": "Slack incoming webhook URL",
+    "slack-channel": "Slack channel ID (bot token)",
+    "webhook": "Webhook URL",
+    "email": "E-mail addresses",
+    "pagerduty": "PagerDuty routing key",
+}
+_FIELDS = (
+    "metric_id",
+    "name",
+    "description",
+    "condition_type",
+    "comparison_op",
+    "threshold_value",
+    "change_mode",
+    "lookback",
+    "cooldown_seconds",
+    "pending_evaluations",
+)
+Errors = list[tuple[str, str]]
+
+
+def _action(kind: str, target: str, secret: str, index: int) -> tuple[dict[str, Any], Errors]:
+    field = f"action_config[{index}]"
+    if kind == "log":
+        return {"type": "log"}, []
+    if not target:
+        return {}, [(field, f"expected the {ACTION_TYPES.get(kind, 'target').lower()}")]
+    if kind == "slack":
+        return {"type": "slack", "url": target}, []
+    if kind == "slack-channel":
+        return {"type": "slack", "channelId": target}, []
+    if kind == "webhook":
+        return {"type": "webhook", "url": target} | ({"secret": secret} if secret else {}), []
+    if kind == "email":
+        return {"type": "email", "to": [a.strip() for a in target.split(",") if a.strip()]}, []
+    if kind == "pagerduty":
+        return {"type": "pagerduty", "routing_key": target}, []
+    return {}, [(field, f"expected one of {', '.join(ACTION_TYPES)}")]
+
+
+def _actions(form: FormData) -> tuple[list[dict[str, Any]], Errors]:
+    kinds = [str(v) for v in form.getlist("action_type")]
+    targets = [str(v).strip() for v in form.getlist("action_target")]
+    secrets = [str(v).strip() for v in form.getlist("action_secret")]
+    actions: list[dict[str, Any]] = []
+    errors: Errors = []
+    for i, kind in enumerate(kinds):
+        if not kind:
+            continue  # an unused row
+        target = targets[i] if i < len(targets) else ""
+        secret = secrets[i] if i < len(secrets) else ""
+        action, problems = _action(kind, target, secret, len(actions))
+        errors += problems
+        if action:
+            actions.append(action)
+    if not actions and not errors:
+        errors.append(
+            ("action_config", "expected at least one action (choose Log line to only record)")
+        )
+    return actions, errors
+
+
+def form_body(form: FormData) -> tuple[dict[str, Any], Errors]:
+    """The API request body the form stands for, and the mistakes found on the way."""
+    body: dict[str, Any] = {k: str(form.get(k, "")).strip() for k in _FIELDS}
+    errors: Errors = []
+    if not body["description"]:
+        body.pop("description")
+    for key in ("lookback", "pending_evaluations"):
+        if not body[key]:
+            body.pop(key)
+    cooldown = body.pop("cooldown_seconds")
+    if cooldown:
+        try:
+            body["cooldown_seconds"] = (
+                int(cooldown) if cooldown.isdigit() else parse_duration(cooldown)
+            )
+        except ValueError:
+            errors.append(("cooldown_seconds", "expected seconds or a duration such as 30m or 1h"))
+    body["notify_on_resolve"] = form.get("notify_on_resolve") is not None
+    body["enabled"] = form.get("enabled") is not None
+    actions, problems = _actions(form)
+    errors += problems
+    body["action_config"] = actions[0] if len(actions) == 1 else actions
+    return body, errors
+
+
+def check(
+    conn: Connection, org_id: uuid.UUID, form: FormData, current: Alert | None = None
+) -> tuple[AlertDefinition | None, Metric | None, Errors]:
+    """Validate the form as the API would; a definition only when there is no error."""
+    body, errors = form_body(form)
+    if current is not None:
+        # Secrets shown redacted and posted back as they are keep their stored values.
+        body["action_config"] = restore_action_config(body["action_config"], current.action_config)
+    try:
+        AlertCreate.model_validate(body)
+    except ValidationError as exc:
+        errors += [(field_name(e["loc"]), message_for(dict(e))) for e in exc.errors()]
+    metric = None
+    if body.get("metric_id"):
+        try:
+            metric = MetricStore(conn, org_id).get(body["metric_id"])
+        except NotFound:
+            errors.append(("metric_id", "expected one of this organisation's metrics"))
+    if errors or metric is None:
+        return None, metric, _unique(errors)
+    try:
+        definition = AlertDefinition.model_validate(body | {"metric_id": metric.id})
+    except ValidationError as exc:
+        return None, metric, _unique(InvalidInput.from_validation(exc).errors)
+    return definition, metric, []
+
+
+def _unique(errors: Errors) -> Errors:
+    seen: Errors = []
+    for item in errors:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
+    """What the form shows: an alert's settings, or the defaults for a new one."""
+    if alert is None:
+        return {
+            "metric_id": metric_id or "",
+            "name": "",
+            "description": "",
+            "condition_type": "threshold",
+            "comparison_op": "gt",
+            "threshold_value": "",
+            "change_mode": "percent",
+            "lookback": 1,
+            "cooldown_seconds": "1h",
+            "pending_evaluations": 1,
+            "notify_on_resolve": True,
+            "enabled": True,
+            "actions": [{"kind": "log", "target": "", "secret": ""}],
+        }
+    public = alert.public()
+    rows = []
+    for action in (
+        public["action_config"]
+        if isinstance(public["action_config"], list)
+        else [public["action_config"]]
+    ):
+        kind = action.get("type", "log")
+        target = action.get("url") or action.get("routing_key") or ""
+        if kind == "slack" and action.get("channelId"):
+            kind, target = "slack-channel", action["channelId"]
+        if kind == "email":
+            target = ", ".join(action.get("to", []))
+        rows.append({"kind": kind, "target": target, "secret": action.get("secret") or ""})
+    return public | {
+        "threshold_value": public["threshold_value"],
+        "cooldown_seconds": format_duration(alert.cooldown_seconds)
+        if alert.cooldown_seconds
+        else "0",
+        "actions": rows,
+    }
+
+
+def _from_form(form: FormData) -> dict[str, Any]:
+    values: dict[str, Any] = {k: str(form.get(k, "")) for k in _FIELDS}
+    values["notify_on_resolve"] = form.get("notify_on_resolve") is not None
+    values["enabled"] = form.get("enabled") is not None
+    kinds = form.getlist("action_type")
+    targets = form.getlist("action_target")
+    secrets = form.getlist("action_secret")
+    values["actions"] = [
+        {
+            "kind": str(k),
+            "target": str(targets[i]) if i < len(targets) else "",
+            "secret": str(secrets[i]) if i < len(secrets) else "",
+        }
+        for i, k in enumerate(kinds)
+    ]
+    return values
+
+
+def _form_page(
+    request: Request,
+    conn: Connection,
+    org_id: uuid.UUID,
+    values: dict[str, Any],
+    *,
+    alert: Alert | None,
+    errors: Errors,
+    status_code: int = 200,
+) -> HTMLResponse:
+    metrics = MetricStore(conn, org_id).list_metrics()
+    while len(values["actions"]) < 3:
+        values["actions"].append({"kind": "", "target": "", "secret": ""})
+    context = {
+        "values": values,
+        "alert": alert,
+        "metrics": metrics,
+        "errors": errors,
+        "by_field": {f: m for f, m in reversed(errors)},
+        "action_types": ACTION_TYPES,
+    }
+    return render(request, "alert_form.html", context, status_code)
+
+
+@router.get("/alerts/new", response_class=HTMLResponse)
+def new_alert(
+    request: Request, who: ViewerDep, db: DbDep, metric: str | None = None
+) -> HTMLResponse:
+    with db.connect() as conn:
+        return _form_page(request, conn, who.org_id, _values(None, metric), alert=None, errors=[])
+
+
+@router.post("/alerts/new")
+def create_alert(request: Request, who: ViewerDep, db: DbDep, form: FormDep) -> Response:
+    with db.begin() as conn:
+        definition, _, errors = check(conn, who.org_id, form)
+        if definition is not None:
+            try:
+                alert = AlertStore(conn, who.org_id).create_alert(definition)
+            except Conflict:
+                errors = [("name", "an alert with this name already exists")]
+            else:
+                return redirect(request, f"/ui/alerts/{alert.id}", flash=f"Created {alert.name!r}.")
+        return _form_page(
+            request, conn, who.org_id, _from_form(form), alert=None, errors=errors, status_code=422
+        )
+
+
+@router.get("/alerts/{alert_id}/edit", response_class=HTMLResponse)
+def edit_alert(request: Request, who: ViewerDep, db: DbDep, alert_id: str) -> HTMLResponse:
+    with db.connect() as conn:
+        alert = AlertStore(conn, who.org_id).get_alert(alert_id)
+        return _form_page(request, conn, who.org_id, _values(alert, None), alert=alert, errors=[])
+
+
+@router.post("/alerts/{alert_id}/edit")
+def save_alert(
+    request: Request, who: ViewerDep, db: DbDep, form: FormDep, alert_id: str
+) -> Response:
+    with db.begin() as conn:
+        store = AlertStore(conn, who.org_id)
+        current = store.get_alert(alert_id)
+        definition, _, errors = check(conn, who.org_id, form, current)
+        if definition is not None:
+            changes = definition.model_dump(exclude={"muted_until"})
+            try:
+                alert = store.update_alert(current.id, changes)
+            except Conflict:
+                errors = [("name", "an alert with this name already exists")]
+            else:
+                return redirect(request, f"/ui/alerts/{alert.id}", flash="Saved.")
+        return _form_page(
+            request,
+            conn,
+            who.org_id,
+            _from_form(form),
+            alert=current,
+            errors=errors,
+            status_code=422,
+        )
+
+
+def _current(conn: Connection, org_id: uuid.UUID, form: FormData) -> Alert | None:
+    ref = str(form.get("alert_id", "")).strip()
+    return AlertStore(conn, org_id).get_alert(ref) if ref else None
+
+
+@router.post("/alerts/validate", response_class=HTMLResponse)
+def validate(request: Request, who: ViewerDep, db: DbDep, form: FormDep) -> HTMLResponse:
+    """Live validation while typing: the errors the API would answer, or none."""
+    with db.connect() as conn:
+        _, _, errors = check(conn, who.org_id, form, _current(conn, who.org_id, form))
+    return render(request, "_form_errors.html", {"errors": errors, "checked": True})
+
+
+@router.post("/alerts/preview", response_class=HTMLResponse)
+def preview(request: Request, who: ViewerDep, db: DbDep, form: FormDep) -> HTMLResponse:
+    """The dry run on the latest run and the backtest over recorded history."""
+    with db.connect() as conn:
+        definition, metric, errors = check(conn, who.org_id, form, _current(conn, who.org_id, form))
+        if definition is None or metric is None:
+            return render(request, "_form_errors.html", {"errors": errors, "checked": True})
+        rule = rule_of(definition)
+        context = {
+            "metric": metric,
+            "dry": dry_run(conn, metric, rule),
+            "back": backtest(conn, metric, rule),
+        }
+    return render(request, "_preview.html", context)

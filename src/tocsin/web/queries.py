@@ -1,0 +1,240 @@
+"""The reads behind the pages. Each is one or two indexed queries whatever the number of
+alerts or history rows, so a page costs the same with ten alerts or a thousand."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from tocsin.ai.wording import condition_words
+from tocsin.alerts.evaluator import rule_of
+from tocsin.alerts.model import Alert
+from tocsin.alerts.store import row_to_alert
+from tocsin.db.schema import alert_history, alerts, metric_executions, metrics
+from tocsin.metrics.model import Execution, Metric
+from tocsin.metrics.store import row_to_execution, row_to_metric
+from tocsin.web.chart import MAX_POINTS, epoch_ms, event_kind, limit_value, range_start, sparkline
+
+me = metric_executions
+SPARK_RUNS = 30
+ALERT_STATES = ("ok", "pending", "triggered", "no_data", "error")
+FILTER_STATES = (*ALERT_STATES, "muted", "disabled")
+
+
+@dataclass
+class AlertRow:
+    alert: Alert
+    metric_name: str
+    condition: str
+    muted: bool
+    spark: str
+
+
+def recent_values(
+    conn: Connection, org_id: uuid.UUID, metric_ids: set[uuid.UUID] | None = None
+) -> dict[uuid.UUID, list[float]]:
+    """The last SPARK_RUNS readable values of each metric, oldest first.
+
+    One statement: a correlated subquery finds each metric's cutoff time through the
+    (metric_id, completed_at) index, then a range join reads only the rows after it."""
+    latest = me.alias("latest")
+    cutoff = (
+        select(latest.c.completed_at)
+        .where(
+            latest.c.metric_id == metrics.c.id,
+            latest.c.completed_at.is_not(None),
+            latest.c.value.is_not(None),
+        )
+        .order_by(latest.c.completed_at.desc())
+        .limit(1)
+        .offset(SPARK_RUNS - 1)
+        .scalar_subquery()
+    )
+    owners = select(metrics.c.id, cutoff.label("cutoff")).where(metrics.c.org_id == org_id)
+    if metric_ids is not None:
+        owners = owners.where(metrics.c.id.in_(metric_ids))
+    c = owners.subquery()
+    query = (
+        select(me.c.metric_id, me.c.value)
+        .join(c, me.c.metric_id == c.c.id)
+        .where(
+            me.c.completed_at.is_not(None),
+            me.c.value.is_not(None),
+            or_(c.c.cutoff.is_(None), me.c.completed_at >= c.c.cutoff),
+        )
+        .order_by(me.c.metric_id, me.c.completed_at)
+    )
+    out: dict[uuid.UUID, list[float]] = {}
+    for metric_id, value in conn.execute(query):
+        out.setdefault(metric_id, []).append(float(value))
+    return out
+
+
+def alert_rows(
+    conn: Connection,
+    org_id: uuid.UUID,
+    *,
+    now: datetime,
+    state: str | None = None,
+    metric_id: uuid.UUID | None = None,
+) -> list[AlertRow]:
+    query = (
+        select(alerts, metrics.c.name.label("metric_name"))
+        .join(metrics, metrics.c.id == alerts.c.metric_id)
+        .where(alerts.c.org_id == org_id)
+        .order_by(alerts.c.name)
+    )
+    if metric_id is not None:
+        query = query.where(alerts.c.metric_id == metric_id)
+    if state == "muted":
+        query = query.where(alerts.c.muted_until > now)
+    elif state == "disabled":
+        query = query.where(alerts.c.enabled.is_(False))
+    elif state is not None:
+        query = query.where(alerts.c.state == state)
+    found = list(conn.execute(query))
+    values = recent_values(conn, org_id, {r.metric_id for r in found}) if found else {}
+    shapes: dict[uuid.UUID, str] = {}
+    rows = []
+    for r in found:
+        alert = row_to_alert(r)
+        if alert.metric_id not in shapes:
+            shapes[alert.metric_id] = sparkline(values.get(alert.metric_id, []))
+        muted = alert.muted_until is not None and alert.muted_until > now
+        words = condition_words(r.metric_name, rule_of(alert))
+        rows.append(AlertRow(alert, r.metric_name, words, muted, shapes[alert.metric_id]))
+    return rows
+
+
+@dataclass
+class MetricRow:
+    metric: Metric
+    last: Execution | None
+    alert_count: int
+    spark: str
+
+
+def metric_rows(conn: Connection, org_id: uuid.UUID) -> list[MetricRow]:
+    last_id = (
+        select(me.c.id)
+        .where(me.c.metric_id == metrics.c.id, me.c.completed_at.is_not(None))
+        .order_by(me.c.completed_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = list(
+        conn.execute(
+            select(metrics, last_id.label("last_execution"))
+            .where(metrics.c.org_id == org_id)
+            .order_by(metrics.c.name)
+        )
+    )
+    ids = [r.last_execution for r in found if r.last_execution is not None]
+    last = {
+        e.id: e for e in map(row_to_execution, conn.execute(select(me).where(me.c.id.in_(ids))))
+    }
+    counts: dict[uuid.UUID, int] = {}
+    for (mid,) in conn.execute(select(alerts.c.metric_id).where(alerts.c.org_id == org_id)):
+        counts[mid] = counts.get(mid, 0) + 1
+    values = recent_values(conn, org_id) if found else {}
+    return [
+        MetricRow(
+            row_to_metric(r),
+            last.get(r.last_execution),
+            counts.get(r.id, 0),
+            sparkline(values.get(r.id, [])),
+        )
+        for r in found
+    ]
+
+
+@dataclass
+class ChartData:
+    """Arrays aligned on ``t`` (seconds), as uPlot takes them."""
+
+    t: list[float] = field(default_factory=list)
+    value: list[float | None] = field(default_factory=list)
+    limit: list[float | None] = field(default_factory=list)
+    fired: list[float | None] = field(default_factory=list)
+    suppressed: list[float | None] = field(default_factory=list)
+    resolved: list[float | None] = field(default_factory=list)
+    reason: list[str] = field(default_factory=list)
+    truncated: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "t": self.t,
+            "value": self.value,
+            "limit": self.limit,
+            "fired": self.fired,
+            "suppressed": self.suppressed,
+            "resolved": self.resolved,
+            "reason": self.reason,
+            "truncated": self.truncated,
+            "counts": {
+                kind: sum(v is not None for v in getattr(self, kind))
+                for kind in ("fired", "suppressed", "resolved")
+            },
+        }
+
+
+def _num(value: Decimal | None) -> float | None:
+    return float(value) if value is not None and value.is_finite() else None
+
+
+def chart_data(
+    conn: Connection, org_id: uuid.UUID, alert: Alert, range_name: str, *, now: datetime
+) -> ChartData:
+    """The metric's runs in the range with the alert's limit line and its events."""
+    start = range_start(range_name, now)
+    runs = (
+        select(me.c.id, me.c.completed_at, me.c.value, me.c.status, me.c.error)
+        .where(
+            me.c.org_id == org_id,
+            me.c.metric_id == alert.metric_id,
+            me.c.completed_at.is_not(None),
+        )
+        .order_by(me.c.completed_at.desc())
+        .limit(MAX_POINTS + 1)
+    )
+    ah = alert_history
+    evaluations = select(
+        ah.c.execution_id,
+        ah.c.baseline_value,
+        ah.c.state_from,
+        ah.c.state_to,
+        ah.c.notified,
+        ah.c.reason,
+    ).where(ah.c.org_id == org_id, ah.c.alert_id == alert.id, ah.c.execution_id.is_not(None))
+    if start is not None:
+        runs = runs.where(me.c.completed_at >= start)
+        # History is stamped with the run's completion time, so the same bound applies.
+        evaluations = evaluations.where(ah.c.evaluated_at >= start)
+    found = list(conn.execute(runs))
+    out = ChartData(truncated=len(found) > MAX_POINTS)
+    found = found[:MAX_POINTS]
+    found.reverse()
+    by_execution = {h.execution_id: h for h in conn.execute(evaluations)} if found else {}
+    rule = rule_of(alert)
+    for run in found:
+        h = by_execution.get(run.id)
+        value = _num(run.value)
+        out.t.append(epoch_ms(run.completed_at) / 1000)
+        out.value.append(value)
+        limit = limit_value(rule, h.baseline_value if h is not None else None)
+        out.limit.append(_num(limit))
+        kind = event_kind(h.state_from, h.state_to, h.notified, h.reason) if h else None
+        for name in ("fired", "suppressed", "resolved"):
+            getattr(out, name).append(value if kind == name else None)
+        if h is not None:
+            out.reason.append(h.reason)
+        elif run.status != "completed":
+            out.reason.append(f"run {run.status}: {run.error or 'no reason given'}")
+        else:
+            out.reason.append("")
+    return out
