@@ -233,4 +233,4 @@ def _where_next(st: CliState) -> None:
     typer.echo(f'  tocsin --org {DEMO_ORG} alert history "{DEMO_ALERT}"')
     typer.echo(f"  tocsin --org {DEMO_ORG} deliveries list")
     typer.echo(f'  tocsin --org {DEMO_ORG} alert show "{DEMO_ALERT}" --json')
-    typer.echo("  tocsin serve        # the API on http://127.0.0.1:8000 with the runner")
+    typer.echo(f"  tocsin --org {DEMO_ORG} serve   # the web UI and API on http://127.0.0.1:8000")
