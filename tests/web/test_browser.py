@@ -18,7 +18,16 @@ from conftest import screenshot
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
+def _console_errors(page: Any) -> list[str]:
+    """Script errors and refused resources (CSP violations show up here too)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    return errors
+
+
 def test_alert_from_form_fires_and_shows_its_story(live_server: str, page: Any, sink: Any) -> None:
+    errors = _console_errors(page)
     # Given a metric made through the metric form
     page.goto(f"{live_server}/ui/metrics/new")
     page.fill("#m-name", "Open Issues")
@@ -113,6 +122,7 @@ def test_alert_from_form_fires_and_shows_its_story(live_server: str, page: Any, 
     expect(triggered.locator("[data-state=muted]")).to_be_visible()
     expect(triggered.locator("svg.spark polyline")).to_have_count(1)
     screenshot(page, "alerts-page")
+    assert errors == []
 
 
 def test_chat_cancel_saves_nothing_and_the_list_refreshes_itself(
@@ -133,3 +143,16 @@ def test_chat_cancel_saves_nothing_and_the_list_refreshes_itself(
     page.click("aside.chat >> text=Plan")
     page.click("#chat-result >> text=Confirm")
     expect(page.locator("#alert-rows")).to_contain_text(re.compile("Signups"), timeout=8000)
+
+    # Filters apply as they change; delete asks first, and Cancel keeps the alert.
+    page.select_option("select[name=state]", "triggered")
+    expect(page.locator("#alert-rows")).to_contain_text("No alerts match these filters")
+    page.goto(f"{live_server}/ui/")
+    page.click("#alert-rows >> text=Signups")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("button.danger")
+    expect(page.locator("h1")).to_contain_text("Signups")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button.danger")
+    expect(page.locator(".flash")).to_contain_text("and its history")
+    expect(page.locator("#alert-rows")).to_contain_text("No alerts")

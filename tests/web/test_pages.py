@@ -47,6 +47,9 @@ def test_home_sends_to_the_alerts_page(ui: TestClient) -> None:
     page = ui.get("/ui/")
     assert page.status_code == 200
     assert "No alerts" in page.text and "org <b>default</b>" in page.text
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "onclick=" not in page.text and "onsubmit=" not in page.text
 
 
 def test_alert_made_through_the_forms_fires_on_a_pushed_value(ui: TestClient) -> None:
