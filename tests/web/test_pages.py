@@ -107,6 +107,7 @@ def test_relative_change_chart_follows_the_baseline(ui: TestClient) -> None:
     data = ui.get(f"/ui/alerts/{alert_id}/chart.json?range=all").json()
     # No baseline for the first run; then the previous run moved by +50 %.
     assert data["limit"] == [None, 15, 30]
+    assert data["baseline"] == [None, 10, 20]
     assert data["fired"] == [None, 20, None]
     page = ui.get(f"/ui/alerts/{alert_id}").text
     assert 'data-limit-label="Change limit"' in page

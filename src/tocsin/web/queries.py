@@ -191,6 +191,7 @@ class ChartData:
     t: list[float] = field(default_factory=list)
     value: list[float | None] = field(default_factory=list)
     limit: list[float | None] = field(default_factory=list)
+    baseline: list[float | None] = field(default_factory=list)
     fired: list[float | None] = field(default_factory=list)
     suppressed: list[float | None] = field(default_factory=list)
     resolved: list[float | None] = field(default_factory=list)
@@ -202,6 +203,7 @@ class ChartData:
             "t": self.t,
             "value": self.value,
             "limit": self.limit,
+            "baseline": self.baseline,
             "fired": self.fired,
             "suppressed": self.suppressed,
             "resolved": self.resolved,
@@ -261,6 +263,7 @@ def chart_data(
     out.fired, out.suppressed, out.resolved = [None] * n, [None] * n, [None] * n
     fixed = rule.condition_type == "threshold"
     out.limit = [_num(rule.threshold_value)] * n if fixed else [None] * n
+    out.baseline = [None] * n
     out.reason = [""] * n
     for i, run in enumerate(found):
         h = by_run.get(run.key)
@@ -271,6 +274,7 @@ def chart_data(
         out.reason[i] = h.reason
         if not fixed:
             out.limit[i] = _num(limit_value(rule, h.baseline_value))
+            out.baseline[i] = _num(h.baseline_value)
         kind = event_kind(h.state_from, h.state_to, h.notified, h.reason)
         if kind is not None:
             getattr(out, kind)[i] = out.value[i]

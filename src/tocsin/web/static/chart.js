@@ -69,6 +69,12 @@
         hooks: { setCursor: [(u) => showTip(u, data)] },
       };
       const rows = [data.t, data.value, data.limit, data.fired, data.suppressed, data.resolved];
+      if (box.dataset.relative === "1") {
+        // A relative change: the band between the baseline run and the limit it allows.
+        opts.series.push({ label: "Baseline", stroke: "#9ca3af", width: 1, points: { show: false } });
+        opts.bands = [{ series: [2, 6], fill: "rgba(220, 38, 38, 0.08)" }];
+        rows.push(data.baseline);
+      }
       const plot = new uPlot(opts, rows, box);
       box.addEventListener("mouseleave", () => { tip.hidden = true; });
       window.addEventListener("resize", () => plot.setSize({ width: Math.max(box.clientWidth, 320), height: 280 }));
