@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -36,9 +36,15 @@ StateFilter = Annotated[str | None, Query(max_length=20)]
 MetricFilter = Annotated[str | None, Query(max_length=200)]
 
 
-def _filters(state: str | None, metric: str | None) -> tuple[str | None, str | None]:
+def _listing(db: DbDep, org_id: uuid.UUID, state: str | None, metric: str | None) -> dict[str, Any]:
+    """The list's rows under its filters (unknown states and metrics filter nothing)."""
     state = state if state in FILTER_STATES else None
-    return state, (metric or None)
+    metric = metric or None
+    with db.connect() as conn:
+        metric_id = as_uuid(metric) if metric else None
+        rows = alert_rows(conn, org_id, now=utcnow(), state=state, metric_id=metric_id)
+        metrics = MetricStore(conn, org_id).list_metrics()
+    return {"rows": rows, "metrics": metrics, "state": state, "metric": metric}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -49,13 +55,7 @@ def alerts_page(
     state: StateFilter = None,
     metric: MetricFilter = None,
 ) -> HTMLResponse:
-    state, metric = _filters(state, metric)
-    with db.connect() as conn:
-        metrics = MetricStore(conn, who.org_id).list_metrics()
-        metric_id = as_uuid(metric) if metric else None
-        rows = alert_rows(conn, who.org_id, now=utcnow(), state=state, metric_id=metric_id)
-    context = {"rows": rows, "metrics": metrics, "state": state, "metric": metric}
-    return render(request, "alerts.html", context)
+    return render(request, "alerts.html", _listing(db, who.org_id, state, metric))
 
 
 @router.get("/alerts/table", response_class=HTMLResponse)
@@ -67,11 +67,7 @@ def alerts_table(
     metric: MetricFilter = None,
 ) -> HTMLResponse:
     """The list's rows alone: what the open page re-fetches to stay live."""
-    state, metric = _filters(state, metric)
-    with db.connect() as conn:
-        metric_id = as_uuid(metric) if metric else None
-        rows = alert_rows(conn, who.org_id, now=utcnow(), state=state, metric_id=metric_id)
-    return render(request, "_alert_rows.html", {"rows": rows})
+    return render(request, "_alert_rows.html", _listing(db, who.org_id, state, metric))
 
 
 def _history(
