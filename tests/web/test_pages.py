@@ -50,6 +50,8 @@ def test_home_sends_to_the_alerts_page(ui: TestClient) -> None:
     assert page.headers["x-frame-options"] == "DENY"
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert "onclick=" not in page.text and "onsubmit=" not in page.text
+    lost = ui.get("/ui/no/such/page")
+    assert lost.status_code == 404 and "There is no such page" in lost.text
 
 
 def test_alert_made_through_the_forms_fires_on_a_pushed_value(ui: TestClient) -> None:

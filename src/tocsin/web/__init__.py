@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from tocsin.db.database import Database
@@ -76,6 +77,13 @@ def create_ui(
     async def not_found(request: Request, exc: Exception) -> Response:
         return render(request, "error.html", {"title": "Not found", "message": str(exc)}, 404)
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            message = "There is no such page."
+            return render(request, "error.html", {"title": "Not found", "message": message}, 404)
+        return HTMLResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
+
     async def conflict(request: Request, exc: Exception) -> Response:
         return render(request, "error.html", {"title": "Conflict", "message": str(exc)}, 409)
 
@@ -88,6 +96,7 @@ def create_ui(
     ui.add_exception_handler(CsrfRefused, csrf_refused)
     ui.add_exception_handler(NotFound, not_found)
     ui.add_exception_handler(Conflict, conflict)
+    ui.add_exception_handler(StarletteHTTPException, http_error)
     ui.add_exception_handler(InvalidInput, invalid)
 
     @ui.middleware("http")
