@@ -5,25 +5,27 @@ Per batch of alerts, one transaction writes the alert state, one ``alert_history
 per alert and the ``notification_deliveries`` rows (the outbox) for what fires. The
 decisions themselves come from the pure core in ``tocsin.alerts.decision``.
 
-A trigger is sent only if this evaluation wins a conditional UPDATE on
-``last_triggered_at`` (``IS NULL OR <= at - cooldown``): two processes evaluating the same
-alert at once can never both notify inside one cooldown. On PostgreSQL the batch's alert
-rows are also locked (``FOR UPDATE``, in id order), so concurrent evaluations of one
-metric apply one after the other instead of overwriting each other's state; SQLite gets
-the same from ``BEGIN IMMEDIATE``.
+The batch's alert rows are locked for the transaction (``FOR UPDATE`` in id order on
+PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so concurrent evaluations of one metric apply
+one after the other instead of overwriting each other's state. A trigger is sent only if
+this evaluation wins the claim on ``last_triggered_at`` (``IS NULL OR <= at - cooldown``):
+the claim is decided on the locked row and made by the state UPDATE itself, which carries
+the same condition, so two processes evaluating the same alert at once can never both
+notify inside one cooldown.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, or_, select, update
+from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, select, update
 
 from tocsin.alerts import decision as core
 from tocsin.alerts.extract import Extracted, ValueSelector, extract_value
@@ -167,7 +169,8 @@ def evaluate_alerts(
     return result
 
 
-# What a decision reads; actions are loaded only for the alerts that notify.
+# What a decision reads. The actions come along as JSON text, decoded only for the alerts
+# that notify: a second query for them cost more than carrying the text.
 _DECISION_COLUMNS = (
     "id", "name", "condition_type", "comparison_op", "threshold_value", "change_mode",
     "lookback", "cooldown_seconds", "pending_evaluations", "notify_on_resolve", "muted_until",
@@ -188,7 +191,8 @@ class _Target:
 
 
 def _batch_query(*, after: bool, lock: bool) -> Select[Any]:
-    query = select(*(alerts.c[name] for name in _DECISION_COLUMNS)).where(
+    columns = [alerts.c[name] for name in _DECISION_COLUMNS]
+    query = select(*columns, cast(alerts.c.action_config, Text).label("action_json")).where(
         alerts.c.metric_id == bindparam("metric_id"),
         alerts.c.enabled.is_(True),
         # Already recorded this execution (an evaluation cut short and re-run by the sweep).
@@ -204,30 +208,10 @@ def _batch_query(*, after: bool, lock: bool) -> Select[Any]:
 # and these run on every execution of every metric.
 _BATCH_QUERIES = {(after, lock): _batch_query(after=after, lock=lock)
                   for after in (False, True) for lock in (False, True)}  # fmt: skip
-_ACTIONS_QUERY = select(alerts.c.id, alerts.c.action_config).where(
-    alerts.c.id.in_(bindparam("ids", expanding=True))
-)
-_CLAIM = (
-    update(alerts)
-    .where(
-        alerts.c.id.in_(bindparam("ids", expanding=True)),
-        or_(
-            alerts.c.last_triggered_at.is_(None), alerts.c.last_triggered_at <= bindparam("cutoff")
-        ),
-    )
-    .values(last_triggered_at=bindparam("at"))
-    .returning(alerts.c.id)
-)
-# With no cooldown, still at most one trigger per moment, not two for one run.
-_CLAIM_NO_COOLDOWN = (
-    update(alerts)
-    .where(
-        alerts.c.id.in_(bindparam("ids", expanding=True)),
-        or_(alerts.c.last_triggered_at.is_(None), alerts.c.last_triggered_at < bindparam("at")),
-    )
-    .values(last_triggered_at=bindparam("at"))
-    .returning(alerts.c.id)
-)
+# A claim's cutoff for alerts that claim nothing: every stored time is before it.
+_NO_CLAIM = datetime(9999, 12, 31, tzinfo=UTC)
+# Stored times have microsecond precision: "<= at - 1 µs" is "< at".
+_TICK = timedelta(microseconds=1)
 _MARK_EVALUATED = (
     update(metric_executions)
     .where(metric_executions.c.id == bindparam("execution_id"))
@@ -310,36 +294,45 @@ def _evaluate_batch(
         rules[alert.id] = rule = rule_of(alert)
         decisions[alert.id] = core.evaluate(rule, status_of(alert), obs)
 
-    won = _claim_triggers(conn, batch, decisions, at)
+    cutoffs: dict[uuid.UUID, datetime] = {}
     for alert in batch:
         d = decisions[alert.id]
-        if d.notify == "trigger" and alert.id not in won:
+        if d.notify != "trigger":
+            continue
+        cutoff = _claim_cutoff(alert.cooldown_seconds, at)
+        last = alert.last_triggered_at
+        if last is None or last <= cutoff:
+            cutoffs[alert.id] = cutoff
+        else:
             decisions[alert.id] = core.suppress(d, "cooldown: another evaluation notified first")
 
     now = utcnow()
-    update_rows(
-        conn,
-        alerts,
-        "id",
-        [
-            {
-                "id": alert.id,
-                "state": d.new_status.state,
-                "consecutive_breaches": d.new_status.consecutive_breaches,
-                "last_triggered_at": d.new_status.last_triggered_at,
-                "last_evaluated_at": d.new_status.last_evaluated_at,
-                "episode_notified": d.new_status.episode_notified,
-                "last_value": d.value,
-                "last_execution_id": execution.id,
-                "updated_at": now,
-            }
-            for alert in batch
-            if (d := decisions[alert.id]).applied
-        ],
+    states = [
+        {
+            "id": alert.id,
+            "state": d.new_status.state,
+            "consecutive_breaches": d.new_status.consecutive_breaches,
+            "last_triggered_at": d.new_status.last_triggered_at,
+            "last_evaluated_at": d.new_status.last_evaluated_at,
+            "episode_notified": d.new_status.episode_notified,
+            "last_value": d.value,
+            "last_execution_id": execution.id,
+            "updated_at": now,
+            "claim_cutoff": cutoffs.get(alert.id, _NO_CLAIM),
+        }
+        for alert in batch
+        if (d := decisions[alert.id]).applied
+    ]
+    # The claim: the UPDATE carries its condition. The rows are locked since they were
+    # read, so it holds for every row; a row it skipped was changed behind the lock.
+    changed = update_rows(
+        conn, alerts, "id", states, not_after=("last_triggered_at", "claim_cutoff")
     )
+    if changed != len(states):
+        raise RuntimeError(
+            f"{len(states) - changed} alert row(s) changed during their evaluation's lock"
+        )
 
-    notifying = [a.id for a in batch if decisions[a.id].notify is not None]
-    actions = _actions_of(conn, notifying)
     out: list[Evaluated] = []
     history_rows: list[dict[str, Any]] = []
     new_ids = fresh_uuids(len(batch))
@@ -366,7 +359,8 @@ def _evaluate_batch(
         history_rows.append(row)
         ids: list[uuid.UUID] = []
         if d.notify is not None:
-            target = _Target(alert.id, org_id, metric_id, alert.name, actions[alert.id])
+            actions = json.loads(alert.action_json)
+            target = _Target(alert.id, org_id, metric_id, alert.name, actions)
             payload = notification_payload(
                 kind=d.notify,
                 alert=target,
@@ -401,33 +395,7 @@ def fresh_uuids(count: int) -> Iterator[uuid.UUID]:
         yield uuid.UUID(bytes=pool[start : start + 16], version=4)
 
 
-def _actions_of(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    found: dict[uuid.UUID, Any] = {}
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        rows = conn.execute(_ACTIONS_QUERY, {"ids": chunk})
-        found.update({row.id: row.action_config for row in rows})
-    return found
-
-
-def _claim_triggers(
-    conn: Connection,
-    batch: Sequence[Row[Any]],
-    decisions: dict[uuid.UUID, core.Decision],
-    at: datetime,
-) -> set[uuid.UUID]:
-    """Conditionally set ``last_triggered_at`` for the alerts that want to notify.
-
-    One UPDATE ... RETURNING per distinct cooldown; only the ids it returns may send.
-    """
-    by_cooldown: dict[int, list[uuid.UUID]] = defaultdict(list)
-    for alert in batch:
-        if decisions[alert.id].notify == "trigger":
-            by_cooldown[alert.cooldown_seconds].append(alert.id)
-    won: set[uuid.UUID] = set()
-    for cooldown, ids in by_cooldown.items():
-        cutoff = at - timedelta(seconds=cooldown)
-        statement = _CLAIM_NO_COOLDOWN if cooldown == 0 else _CLAIM
-        returned = conn.execute(statement, {"ids": ids, "cutoff": cutoff, "at": at})
-        won.update(returned.scalars())
-    return won
+def _claim_cutoff(cooldown_seconds: int, at: datetime) -> datetime:
+    """A trigger at ``at`` may be sent if ``last_triggered_at`` is NULL or not after this."""
+    # With no cooldown, still at most one trigger per moment, not two for one run.
+    return at - (_TICK if cooldown_seconds == 0 else timedelta(seconds=cooldown_seconds))

@@ -155,34 +155,53 @@ def update_rows(
     rows: Sequence[dict[str, Any]],
     *,
     where: str = "",
+    not_after: tuple[str, str] | None = None,
 ) -> int:
     """UPDATE each row matched on its ``key`` column(s) (all rows have the same keys),
-    only where the fixed SQL condition ``where`` also holds; returns rows changed."""
+    only where the fixed SQL condition ``where`` also holds; returns rows changed.
+
+    ``not_after=(column, field)`` adds a per-row condition: the stored ``column`` is NULL
+    or not after the row's ``field`` (which is compared, not written)."""
     if not rows:
         return 0
     keys = [key] if isinstance(key, str) else list(key)
-    columns = [c for c in rows[0] if c not in keys]
+    guard_column, guard_field = not_after if not_after is not None else (None, None)
+    columns = [c for c in rows[0] if c not in keys and c != guard_field]
     dialect = conn.dialect.name
     ordered = [*keys, *columns]
     convert = dict(zip(ordered, _converters(table, ordered, dialect), strict=True))
+    compared: list[str] = []
+    if guard_column is not None and guard_field is not None:
+        convert[guard_field] = _converters(table, [guard_column], dialect)[0]
+        compared = [guard_field]
     extra = f" AND {where}" if where else ""
     raw = conn.connection.dbapi_connection
     assert raw is not None
     if dialect == "sqlite":
         sets = ", ".join(f"{c} = ?" for c in columns)
         match = " AND ".join(f"{k} = ?" for k in keys)
-        tuples = [tuple(convert[c](row[c]) for c in [*columns, *keys]) for row in rows]
+        if guard_column is not None:
+            extra += f" AND ({guard_column} IS NULL OR {guard_column} <= ?)"
+        params = [*columns, *keys, *compared]
+        tuples = [tuple(convert[c](row[c]) for c in params) for row in rows]
         cursor = raw.cursor()
         cursor.executemany(f"UPDATE {table.name} SET {sets} WHERE {match}{extra}", tuples)
         return int(cursor.rowcount)
     # One statement for all rows: unnest() of one array per column.
-    arrays = [[convert[c](row[c]) for row in rows] for c in ordered]
+    given = [*ordered, *compared]
+    arrays = [[convert[c](row[c]) for row in rows] for c in given]
     types = [_pg_array_type(table.c[c].type) for c in ordered]
+    if guard_column is not None:
+        types.append(_pg_array_type(table.c[guard_column].type))
+        extra += (
+            f" AND ({table.name}.{guard_column} IS NULL"
+            f" OR {table.name}.{guard_column} <= v.{guard_field})"
+        )
     unnest = ", ".join(f"%s::{t}[]" for t in types)
     sets = ", ".join(f"{c} = v.{c}" for c in columns)
     match = " AND ".join(f"{table.name}.{k} = v.{k}" for k in keys)
     sql = (
-        f"UPDATE {table.name} SET {sets} FROM unnest({unnest}) AS v({', '.join(ordered)}) "
+        f"UPDATE {table.name} SET {sets} FROM unnest({unnest}) AS v({', '.join(given)}) "
         f"WHERE {match}{extra}"
     )
     with _psycopg(raw).cursor() as cur:
