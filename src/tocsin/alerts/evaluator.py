@@ -21,6 +21,7 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,6 +114,7 @@ def evaluate_alerts(
     batch_size: int = BATCH_SIZE,
     metric: Metric | None = None,
     claim_for_seconds: float | None = None,
+    conn: Connection | None = None,
 ) -> EvaluationResult:
     """Evaluate every enabled alert of ``metric_id`` against a finished execution.
 
@@ -120,22 +122,23 @@ def evaluate_alerts(
     so the sweep can re-run an evaluation that a crash cut short. ``metric``, when the
     caller has it at hand, saves reading it again. With ``claim_for_seconds`` the
     deliveries are created already claimed by the caller for that long (see
-    ``outbox.delivery_rows``), and returned in ``EvaluationResult.outbox``.
+    ``outbox.delivery_rows``), and returned in ``EvaluationResult.outbox``. With ``conn``
+    (a write transaction), every batch runs in it instead of in transactions of its own.
     """
     settings = settings or get_settings()
     execution = execution_result
     at = execution.completed_at or execution.started_at
     if metric is None:
-        with db.connect() as conn:
-            row = conn.execute(select(metrics).where(metrics.c.id == metric_id)).one()
+        with db.connect() as reader:
+            row = reader.execute(select(metrics).where(metrics.c.id == metric_id)).one()
         metric = row_to_metric(row)
     current = observe(execution, metric.selector)
     result = EvaluationResult(execution.id, current)
     baselines: list[Extracted] | None = None
     after: uuid.UUID | None = None
     while True:
-        with db.begin() as conn:
-            batch = _lock_batch(conn, db, metric_id, execution.id, after, batch_size)
+        with nullcontext(conn) if conn is not None else db.begin() as tx:
+            batch = _lock_batch(tx, db, metric_id, execution.id, after, batch_size)
             if batch:
                 after = batch[-1].id
                 depth = max(
@@ -143,9 +146,9 @@ def evaluate_alerts(
                     default=0,
                 )
                 if depth and (baselines is None or len(baselines) < depth):
-                    baselines = _baselines(conn, metric_id, execution, metric.selector, depth)
+                    baselines = _baselines(tx, metric_id, execution, metric.selector, depth)
                 result.evaluated += _evaluate_batch(
-                    conn,
+                    tx,
                     batch,
                     execution,
                     at,
@@ -157,7 +160,7 @@ def evaluate_alerts(
                     result.outbox,
                 )
             if len(batch) < batch_size:
-                conn.execute(
+                tx.execute(
                     _MARK_EVALUATED,
                     {
                         "execution_id": execution.id,

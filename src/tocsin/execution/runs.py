@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Connection
+
 from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
 from tocsin.alerts.model import HistoryRow
@@ -74,18 +76,19 @@ async def run_now(
     value: Any = None,
     has_value: bool = False,
 ) -> RunReport:
-    def record() -> tuple[Metric, Execution | None]:
-        with db.begin() as conn:
-            store = MetricStore(conn, org_id)
-            metric = store.get(metric_ref)
-            if has_value:
-                trigger = "push" if metric.source["type"] == "push" else "manual"
-                return metric, store.record_value(metric.id, value, trigger=trigger, metric=metric)
-            if not SOURCES[metric.source["type"]].scheduled:
-                raise InvalidInput("--value", "a push metric needs a value: --value 6")
-            return metric, None
+    def record(conn: Connection) -> tuple[Metric, Execution | None]:
+        store = MetricStore(conn, org_id)
+        metric = store.get(metric_ref)
+        if has_value:
+            trigger = "push" if metric.source["type"] == "push" else "manual"
+            return metric, store.record_value(metric.id, value, trigger=trigger, metric=metric)
+        if not SOURCES[metric.source["type"]].scheduled:
+            raise InvalidInput("--value", "a push metric needs a value: --value 6")
+        return metric, None
 
-    def evaluate(metric: Metric, execution: Execution) -> EvaluationResult:
+    def evaluate(
+        metric: Metric, execution: Execution, conn: Connection | None = None
+    ) -> EvaluationResult:
         # Deliveries are born claimed by this call, which makes their first attempt.
         return evaluate_alerts(
             db,
@@ -94,15 +97,19 @@ async def run_now(
             settings=settings,
             metric=metric,
             claim_for_seconds=settings.delivery_lease_seconds,
+            conn=conn,
         )
 
     def record_and_evaluate() -> tuple[Metric, Execution | None, EvaluationResult | None]:
-        metric, execution = record()
-        if execution is None:
-            return metric, None, None
-        return metric, execution, evaluate(metric, execution)
+        # A pushed value is recorded and evaluated in one transaction: one commit instead
+        # of two, and a push that fails records nothing.
+        with db.begin() as conn:
+            metric, execution = record(conn)
+            if execution is None:
+                return metric, None, None
+            return metric, execution, evaluate(metric, execution, conn)
 
-    # A pushed value is recorded and evaluated in one hop to the worker thread.
+    # One hop to the worker thread for both.
     metric, execution, evaluation = await asyncio.to_thread(record_and_evaluate)
     if execution is None:
         from tocsin.execution.scheduler import run_metric_execution
