@@ -34,7 +34,7 @@ from tocsin.alerts.model import Alert, AlertFields
 from tocsin.alerts.outbox import delivery_rows, notification_payload
 from tocsin.clock import utcnow
 from tocsin.db.bulk import insert_rows, update_rows
-from tocsin.db.database import Database
+from tocsin.db.database import Database, WouldWait
 from tocsin.db.schema import (
     alert_history,
     alerts,
@@ -115,6 +115,7 @@ def evaluate_alerts(
     metric: Metric | None = None,
     claim_for_seconds: float | None = None,
     conn: Connection | None = None,
+    at_most: int | None = None,
 ) -> EvaluationResult:
     """Evaluate every enabled alert of ``metric_id`` against a finished execution.
 
@@ -124,6 +125,9 @@ def evaluate_alerts(
     deliveries are created already claimed by the caller for that long (see
     ``outbox.delivery_rows``), and returned in ``EvaluationResult.outbox``. With ``conn``
     (a write transaction), every batch runs in it instead of in transactions of its own.
+    With ``at_most``, a metric with more enabled alerts than that raises ``WouldWait``
+    before anything is written, for the caller to evaluate them where a long evaluation
+    blocks nothing.
     """
     settings = settings or get_settings()
     execution = execution_result
@@ -136,9 +140,12 @@ def evaluate_alerts(
     result = EvaluationResult(execution.id, current)
     baselines: list[Extracted] | None = None
     after: uuid.UUID | None = None
+    size = batch_size if at_most is None else at_most + 1
     while True:
         with nullcontext(conn) if conn is not None else db.begin() as tx:
-            batch = _lock_batch(tx, db, metric_id, execution.id, after, batch_size)
+            batch = _lock_batch(tx, db, metric_id, execution.id, after, size)
+            if at_most is not None and len(batch) > at_most:
+                raise WouldWait(f"more than {at_most} alerts to evaluate")
             if batch:
                 after = batch[-1].id
                 depth = max(
@@ -159,7 +166,7 @@ def evaluate_alerts(
                     claim_for_seconds,
                     result.outbox,
                 )
-            if len(batch) < batch_size:
+            if len(batch) < size:
                 tx.execute(
                     _MARK_EVALUATED,
                     {

@@ -291,6 +291,14 @@ def record_outcomes(db: Database, outcomes: list[Outcome]) -> int:
     """Write results; returns how many rows still belonged to the claimed attempt."""
     if not outcomes:
         return 0
+    with db.begin() as conn:
+        return write_outcomes(conn, outcomes)
+
+
+def write_outcomes(conn: Connection, outcomes: list[Outcome]) -> int:
+    """``record_outcomes`` in the caller's transaction."""
+    if not outcomes:
+        return 0
     now = utcnow()
     rows = [
         {
@@ -305,8 +313,5 @@ def record_outcomes(db: Database, outcomes: list[Outcome]) -> int:
         }
         for o in outcomes
     ]
-    with db.begin() as conn:
-        # Matching on the attempt claimed: a worker whose lease ran out writes nothing.
-        return update_rows(
-            conn, nd, ("id", "attempts"), rows, where=f"{nd.name}.status = 'pending'"
-        )
+    # Matching on the attempt claimed: a worker whose lease ran out writes nothing.
+    return update_rows(conn, nd, ("id", "attempts"), rows, where=f"{nd.name}.status = 'pending'")
