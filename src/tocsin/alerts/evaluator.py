@@ -292,8 +292,9 @@ def _evaluate_batch(
     outbox: list[dict[str, Any]],
 ) -> list[Evaluated]:
     metric_id, org_id, metric_name = metric
-    decisions: dict[uuid.UUID, core.Decision] = {}
-    rules: dict[uuid.UUID, core.AlertRule] = {}
+    # Lists in batch order, not dicts by alert id: hashing UUIDs is a Python-level call.
+    decisions: list[core.Decision] = []
+    rules: list[core.AlertRule] = []
     # One observation per baseline depth, shared by every alert that reads it.
     plain = core.Observation(at=at, extracted=current)
     deeper = [core.Observation(at=at, extracted=current, baseline=b) for b in baselines]
@@ -301,37 +302,37 @@ def _evaluate_batch(
         obs = plain
         if alert.condition_type == "relative_change" and len(baselines) >= alert.lookback:
             obs = deeper[alert.lookback - 1]
-        rules[alert.id] = rule = rule_of(alert)
-        decisions[alert.id] = core.evaluate(rule, status_of(alert), obs)
+        rule = rule_of(alert)
+        rules.append(rule)
+        decisions.append(core.evaluate(rule, status_of(alert), obs))
 
-    cutoffs: dict[uuid.UUID, datetime] = {}
-    for alert in batch:
-        d = decisions[alert.id]
+    cutoffs = [_NO_CLAIM] * len(batch)
+    for i, (alert, d) in enumerate(zip(batch, decisions, strict=True)):
         if d.notify != "trigger":
             continue
         cutoff = _claim_cutoff(alert.cooldown_seconds, at)
         last = alert.last_triggered_at
         if last is None or last <= cutoff:
-            cutoffs[alert.id] = cutoff
+            cutoffs[i] = cutoff
         else:
-            decisions[alert.id] = core.suppress(d, "cooldown: another evaluation notified first")
+            decisions[i] = core.suppress(d, "cooldown: another evaluation notified first")
 
     now = utcnow()
     states = [
         {
             "id": alert.id,
-            "state": d.new_status.state,
-            "consecutive_breaches": d.new_status.consecutive_breaches,
-            "last_triggered_at": d.new_status.last_triggered_at,
-            "last_evaluated_at": d.new_status.last_evaluated_at,
-            "episode_notified": d.new_status.episode_notified,
+            "state": new.state,
+            "consecutive_breaches": new.consecutive_breaches,
+            "last_triggered_at": new.last_triggered_at,
+            "last_evaluated_at": new.last_evaluated_at,
+            "episode_notified": new.episode_notified,
             "last_value": d.value,
             "last_execution_id": execution.id,
             "updated_at": now,
-            "claim_cutoff": cutoffs.get(alert.id, _NO_CLAIM),
+            "claim_cutoff": cutoff,
         }
-        for alert in batch
-        if (d := decisions[alert.id]).applied
+        for alert, d, cutoff in zip(batch, decisions, cutoffs, strict=True)
+        if d.applied and (new := d.new_status)
     ]
     # The claim: the UPDATE carries its condition. The rows are locked since they were
     # read, so it holds for every row; a row it skipped was changed behind the lock.
@@ -349,8 +350,9 @@ def _evaluate_batch(
     tally: Counter[tuple[str, bool, str | None]] = Counter()
     lease_until = None if claim_for_seconds is None else now + timedelta(seconds=claim_for_seconds)
     first = len(outbox)
-    for alert in batch:
-        d = decisions[alert.id]
+    decoded: dict[str, Any] = {}
+    delivery_ids = _uuid_stream()
+    for alert, d, rule in zip(batch, decisions, rules, strict=True):
         history_id = next(new_ids)
         row = {
             "id": history_id,
@@ -369,19 +371,30 @@ def _evaluate_batch(
         history_rows.append(row)
         ids: list[uuid.UUID] = []
         if d.notify is not None:
-            actions = json.loads(alert.action_json)
+            actions = decoded.get(alert.action_json)
+            if actions is None:
+                # Alerts of one metric often share their actions: decoded once, and then
+                # the outbox's bulk insert encodes the shared object once too. Nothing
+                # downstream mutates an action (redaction copies).
+                actions = decoded[alert.action_json] = json.loads(alert.action_json)
             target = _Target(alert.id, org_id, metric_id, alert.name, actions)
             payload = notification_payload(
                 kind=d.notify,
                 alert=target,
                 metric_name=metric_name,
                 decision=d,
-                condition=core.describe_condition(rules[alert.id]),
+                condition=core.describe_condition(rule),
                 at=at,
                 settings=settings,
             )
             rows = delivery_rows(
-                target, d.notify, payload, history_id, now, lease_until=lease_until
+                target,
+                d.notify,
+                payload,
+                history_id,
+                now,
+                lease_until=lease_until,
+                new_id=delivery_ids.__next__,
             )
             outbox.extend(rows)
             ids = [r["id"] for r in rows]
@@ -403,6 +416,11 @@ def fresh_uuids(count: int) -> Iterator[uuid.UUID]:
     pool = os.urandom(16 * count)
     for start in range(0, 16 * count, 16):
         yield uuid.UUID(bytes=pool[start : start + 16], version=4)
+
+
+def _uuid_stream() -> Iterator[uuid.UUID]:
+    while True:
+        yield from fresh_uuids(256)
 
 
 def _claim_cutoff(cooldown_seconds: int, at: datetime) -> datetime:

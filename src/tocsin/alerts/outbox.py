@@ -11,6 +11,7 @@ worker whose lease ran out cannot overwrite a newer attempt.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -137,16 +138,18 @@ def delivery_rows(
     now: datetime,
     *,
     lease_until: datetime | None = None,
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
 ) -> list[dict[str, Any]]:
     """One pending delivery per action of ``alert``; each is sent and retried on its own.
 
     With ``lease_until`` the rows are born claimed (first attempt under way, invisible to
     other workers until then): the caller sends them itself, without a claim round trip.
+    ``new_id`` makes the delivery ids (the evaluator draws them in bulk).
     """
     rows = []
     config = alert.action_config
     for index, action in enumerate([config] if isinstance(config, dict) else config):
-        delivery_id = uuid.uuid4()
+        delivery_id = new_id()
         rows.append(
             {
                 "id": delivery_id,

@@ -24,6 +24,7 @@ from sqlalchemy import JSON, Boolean, Connection, Integer, String, Table, Text, 
 from tocsin.db.types import ExactDecimal, UTCDateTime
 
 Convert = Callable[[Any], Any]
+_UNSET = object()
 
 
 def _sqlite_uuid(value: uuid.UUID | None) -> str | None:
@@ -110,6 +111,30 @@ def _cached_converters(table: Table, columns: tuple[str, ...], dialect: str) -> 
     return tuple(_converter(table.c[name].type, dialect) for name in columns)
 
 
+def _converted(rows: Sequence[dict[str, Any]], column: str, convert: Convert) -> list[Any]:
+    """One column of ``rows``, converted. Column by column, so that a value repeated
+    from the row before (an evaluation's time, execution, org, value) is converted once."""
+    values = [row[column] for row in rows]
+    if convert is _same:
+        return values
+    out = []
+    last: Any = _UNSET
+    done: Any = None
+    for value in values:
+        if value is not last:
+            last, done = value, convert(value)
+        out.append(done)
+    return out
+
+
+def _tuples(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], convert: Sequence[Convert]
+) -> list[tuple[Any, ...]]:
+    return list(
+        zip(*(_converted(rows, c, f) for c, f in zip(columns, convert, strict=True)), strict=True)
+    )
+
+
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT every row (all rows have the same keys)."""
     if not rows:
@@ -117,7 +142,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     columns = list(rows[0])
     dialect = conn.dialect.name
     convert = _converters(table, columns, dialect)
-    tuples = [tuple(f(row[c]) for f, c in zip(convert, columns, strict=True)) for row in rows]
+    tuples = _tuples(rows, columns, convert)
     names = ", ".join(columns)
     raw = conn.connection.dbapi_connection
     assert raw is not None
@@ -183,13 +208,13 @@ def update_rows(
         if guard_column is not None:
             extra += f" AND ({guard_column} IS NULL OR {guard_column} <= ?)"
         params = [*columns, *keys, *compared]
-        tuples = [tuple(convert[c](row[c]) for c in params) for row in rows]
+        tuples = _tuples(rows, params, [convert[c] for c in params])
         cursor = raw.cursor()
         cursor.executemany(f"UPDATE {table.name} SET {sets} WHERE {match}{extra}", tuples)
         return int(cursor.rowcount)
     # One statement for all rows: unnest() of one array per column.
     given = [*ordered, *compared]
-    arrays = [[convert[c](row[c]) for row in rows] for c in given]
+    arrays = [_converted(rows, c, convert[c]) for c in given]
     types = [_pg_array_type(table.c[c].type) for c in ordered]
     if guard_column is not None:
         types.append(_pg_array_type(table.c[guard_column].type))
