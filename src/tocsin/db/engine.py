@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError
 
 
 class DatabaseUrlError(ValueError):
@@ -68,14 +69,17 @@ def _sqlite_begin(conn: Any) -> None:
         return
     if options.get(NO_WAIT):
         # Another process holding the write lock makes BEGIN fail at once instead of
-        # sleeping in the busy handler; the caller then waits elsewhere.
-        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        # sleeping in the busy handler; the caller then waits elsewhere. Straight on the
+        # driver's connection: three statements through SQLAlchemy cost more than the
+        # short transaction this begins, and any failure here is only WouldWait.
+        raw = conn.connection.driver_connection
+        raw.execute("PRAGMA busy_timeout=0")
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        except OperationalError as exc:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
             raise WouldWait(str(exc)) from exc
         finally:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         return
     # BEGIN IMMEDIATE takes the write lock up front, so a read-then-write
     # transaction never dies on a lock upgrade half-way.
