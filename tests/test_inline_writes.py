@@ -120,3 +120,23 @@ def test_a_push_to_many_alerts_is_evaluated_in_a_thread(
         # The abandoned inline attempt left nothing behind: one execution, two evaluations.
         assert conn.execute(select(func.count()).select_from(metric_executions)).scalar() == 1
         assert conn.execute(select(func.count()).select_from(alert_history)).scalar() == 2
+
+
+def test_a_pushed_value_is_stored_evaluated(db: Database, org_id: uuid.UUID) -> None:
+    with db.begin() as conn:
+        metric = MetricStore(conn, org_id).create({"name": "m", "source": {"type": "push"}})
+    settings = Settings(database_url=db.url)
+
+    async def push() -> runs.RunReport:
+        async with HttpClient(settings) as http:
+            return await run_now(
+                db, org_id, metric.id, settings=settings, http=http, value=6, has_value=True
+            )
+
+    report = asyncio.run(push())
+    with db.connect() as conn:
+        row = conn.execute(
+            select(metric_executions).where(metric_executions.c.id == report.execution.id)
+        ).one()
+    # Recorded and evaluated in one transaction: the sweep has nothing left to do.
+    assert row.evaluated_at is not None and row.value == 6

@@ -167,14 +167,17 @@ def evaluate_alerts(
                     result.outbox,
                 )
             if len(batch) < size:
-                tx.execute(
-                    _MARK_EVALUATED,
-                    {
-                        "execution_id": execution.id,
-                        "b_now": utcnow(),
-                        "b_value": current.value if current.status == "value" else None,
-                    },
-                )
+                # An execution stored as evaluated (a push, recorded in this transaction)
+                # is already marked.
+                if execution.evaluated_at is None:
+                    tx.execute(
+                        _MARK_EVALUATED,
+                        {
+                            "execution_id": execution.id,
+                            "b_now": utcnow(),
+                            "b_value": current.value if current.status == "value" else None,
+                        },
+                    )
                 break
     return result
 

@@ -80,13 +80,16 @@ async def run_now(
     value: Any = None,
     has_value: bool = False,
 ) -> RunReport:
-
     def record(conn: Connection) -> tuple[Metric, Execution | None]:
         store = MetricStore(conn, org_id)
         metric = store.get(metric_ref)
         if has_value:
             trigger = "push" if metric.source["type"] == "push" else "manual"
-            return metric, store.record_value(metric.id, value, trigger=trigger, metric=metric)
+            # Evaluated below, in this same transaction.
+            recorded = store.record_value(
+                metric.id, value, trigger=trigger, metric=metric, evaluated=True
+            )
+            return metric, recorded
         if not SOURCES[metric.source["type"]].scheduled:
             raise InvalidInput("--value", "a push metric needs a value: --value 6")
         return metric, None
