@@ -130,6 +130,10 @@ def _converted(rows: Sequence[dict[str, Any]], column: str, convert: Convert) ->
 def _tuples(
     rows: Sequence[dict[str, Any]], columns: Sequence[str], convert: Sequence[Convert]
 ) -> list[tuple[Any, ...]]:
+    if len(rows) < 4:
+        # A push writes single rows: one pass costs less than setting up one per column.
+        pairs = list(zip(convert, columns, strict=True))
+        return [tuple(f(row[c]) for f, c in pairs) for row in rows]
     return list(
         zip(*(_converted(rows, c, f) for c, f in zip(columns, convert, strict=True)), strict=True)
     )
