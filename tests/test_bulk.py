@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -82,3 +82,42 @@ def test_naive_times_are_refused(db: Database, org_id: uuid.UUID) -> None:
         insert_rows(
             conn, alert_history, [{"id": uuid.uuid4(), "evaluated_at": datetime(2026, 1, 1)}]
         )
+
+
+def test_update_guarded_by_not_after(db: Database, org_id: uuid.UUID) -> None:
+    at = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    with db.begin() as conn:
+        metric = MetricStore(conn, org_id).create({"name": "m", "source": {"type": "push"}})
+        store = AlertStore(conn, org_id)
+        made = [
+            store.create_alert(
+                {
+                    "metric_id": metric.id,
+                    "name": name,
+                    "comparison_op": "gt",
+                    "threshold_value": 1,
+                    "action_config": {"type": "log"},
+                }
+            )
+            for name in ("never sent", "sent long ago", "sent just now")
+        ]
+        sent = {made[1].id: at - timedelta(hours=2), made[2].id: at - timedelta(minutes=5)}
+        update_rows(
+            conn, alerts, "id", [{"id": k, "last_triggered_at": v} for k, v in sent.items()]
+        )
+        changed = update_rows(
+            conn,
+            alerts,
+            "id",
+            [
+                {"id": a.id, "last_triggered_at": at, "cutoff": at - timedelta(hours=1)}
+                for a in made
+            ],
+            not_after=("last_triggered_at", "cutoff"),
+        )
+    with db.connect() as conn:
+        store = AlertStore(conn, org_id)
+        after = [store.get_alert(a.id).last_triggered_at for a in made]
+    # NULL and "two hours ago" are not after the cutoff; "five minutes ago" is.
+    assert changed == 2
+    assert after == [at, at, at - timedelta(minutes=5)]

@@ -6,11 +6,13 @@ import hashlib
 
 import pytest
 from api_support import API, Tenant
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from tests.helpers import run_cli
 
-from tocsin.api.auth import authenticate, revoke_api_key
+from tocsin.api.auth import KeyCache, authenticate, revoke_api_key
+from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.db.schema import api_keys
 
@@ -62,6 +64,37 @@ def test_every_route_needs_a_valid_key(client: TestClient, acme: Tenant, db: Dat
     for method, path in ROUTES:
         resp = client.request(method, API + path, headers=acme.headers, json={})
         assert resp.status_code == 401, (method, path)
+
+
+def test_a_key_revoked_in_this_process_is_refused_at_once(
+    client: TestClient, acme: Tenant, db: Database
+) -> None:
+    assert client.get(f"{API}/metrics", headers=acme.headers).status_code == 200
+    with db.begin() as conn:
+        found = authenticate(conn, acme.key)
+        assert found is not None
+        revoke_api_key(conn, acme.org_id, found.id)
+    # The key authenticated a moment ago and is still cached; revoking forgets it.
+    assert client.get(f"{API}/metrics", headers=acme.headers).status_code == 401
+
+
+def test_a_key_revoked_by_another_process_is_refused_once_the_cache_expires(
+    app: FastAPI, client: TestClient, acme: Tenant, db: Database
+) -> None:
+    now = [0.0]
+    app.state.key_cache = KeyCache(clock=lambda: now[0])
+    assert client.get(f"{API}/metrics", headers=acme.headers).status_code == 200
+    # As `tocsin apikey revoke` in another process does it: no in-process signal.
+    with db.begin() as conn:
+        conn.execute(
+            update(api_keys).where(api_keys.c.org_id == acme.org_id).values(revoked_at=utcnow())
+        )
+    now[0] += KeyCache().seconds / 2
+    assert client.get(f"{API}/metrics", headers=acme.headers).status_code == 200
+    now[0] += KeyCache().seconds
+    assert client.get(f"{API}/metrics", headers=acme.headers).status_code == 401
+    # A refusal is not cached either way: the next request reads the row again.
+    assert client.get(f"{API}/metrics", headers=acme.headers).status_code == 401
 
 
 def test_only_a_hash_is_stored_and_use_is_recorded(

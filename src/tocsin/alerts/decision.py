@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
+from functools import lru_cache
 from typing import Literal
 
 from tocsin.alerts.extract import Extracted, format_decimal
@@ -197,7 +198,7 @@ def _assess(rule: AlertRule, obs: Observation) -> _Assessment:
         return current
     if rule.condition_type == "threshold":
         held = compare(current, rule.comparison_op, rule.threshold_value)
-        text = _comparison_text(format_decimal(current), rule, held, "")
+        text = _comparison_text(_shown(current), rule, held, "")
         return _Assessment("breach" if held else "clear", text, value=current)
     if obs.baseline is None:
         runs = max(rule.lookback, 1)
@@ -256,8 +257,20 @@ def _signed(change: Decimal, unit: str) -> str:
 def _comparison_text(left: str, rule: AlertRule, held: bool, tail: str) -> str:
     op = rule.comparison_op if held else _OPS[rule.comparison_op][1]
     unit = "%" if rule.condition_type == "relative_change" and rule.change_mode == "percent" else ""
-    text = f"{left} {_OPS[op][0]} {format_decimal(rule.threshold_value)}{unit}{tail}"
+    text = f"{left} {_OPS[op][0]} {_shown(rule.threshold_value)}{unit}{tail}"
     return text if held else f"{text}: condition not met"
+
+
+@lru_cache(maxsize=1024)
+def _shown_finite(value: Decimal) -> str:
+    return format_decimal(value)
+
+
+def _shown(value: Decimal) -> str:
+    """``format_decimal``, remembered: an evaluation shows the same value, and often the
+    same thresholds, for every alert. Equal decimals show alike (the form is normalised);
+    a signalling NaN cannot be hashed, so only finite values are remembered."""
+    return _shown_finite(value) if value.is_finite() else format_decimal(value)
 
 
 def _in_episode(status: AlertStatus) -> bool:
@@ -271,12 +284,17 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) 
     needed = max(rule.pending_evaluations, 1)
     continuing = _in_episode(status)
     if not continuing and breaches < needed:
-        new = replace(status, state="pending", consecutive_breaches=breaches, last_evaluated_at=at)
+        new = AlertStatus(
+            "pending", breaches, status.last_triggered_at, at, status.episode_notified
+        )
         return _decision(status, new, a, None, None, f"{a.text}; pending {breaches}/{needed}")
 
-    base = replace(status, state="triggered", consecutive_breaches=breaches, last_evaluated_at=at)
+    # Built directly rather than with dataclasses.replace: this runs once per alert per
+    # evaluation, and replace() costs several times a plain constructor.
+    base = AlertStatus(
+        "triggered", breaches, status.last_triggered_at, at, continuing and status.episode_notified
+    )
     if not continuing:
-        base = replace(base, episode_notified=False)
         due, label = True, "triggered"
     elif not status.episode_notified:
         due, label = True, "still triggered, not yet notified"
@@ -293,15 +311,13 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) 
     blocked = _muted(rule, at) or _cooldown_block(rule, status.last_triggered_at, at)
     if blocked is not None:
         return _decision(status, base, a, None, blocked, f"{a.text}; {label}{NOT_SENT}{blocked}")
-    sent = replace(base, last_triggered_at=at, episode_notified=True)
+    sent = AlertStatus("triggered", breaches, at, at, True)
     label = label.replace("not yet notified", "sending the held-back notification")
     return _decision(status, sent, a, "trigger", None, f"{a.text}; {label}")
 
 
 def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
-    new = replace(
-        status, state="ok", consecutive_breaches=0, last_evaluated_at=at, episode_notified=False
-    )
+    new = AlertStatus("ok", 0, status.last_triggered_at, at, False)
     if not _in_episode(status):
         note = {"pending": "; pending reset", "no_data": "; back to ok", "error": "; back to ok"}
         return _decision(status, new, a, None, None, a.text + note.get(status.state, ""))

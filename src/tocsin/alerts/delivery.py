@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 from tocsin.alerts.actions import ActionConfigError, Channel, HttpError, build_channel
-from tocsin.alerts.outbox import Delivery, Outcome, claim_due, record_outcomes, to_notification
+from tocsin.alerts.outbox import Delivery, Outcome, claim_due, to_notification, write_outcomes
 from tocsin.alerts.retry import RetryPolicy, decide_retry
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
@@ -25,6 +25,8 @@ from tocsin.settings import Settings
 from tocsin.telemetry import record_delivery
 
 logger = logging.getLogger("tocsin.delivery")
+# Up to this many outcomes (one UPDATE) are short enough to write without a worker thread.
+INLINE_OUTCOMES = 50
 
 
 def policy_from(settings: Settings) -> RetryPolicy:
@@ -105,7 +107,10 @@ class Deliverer:
         for delivery, outcome in zip(claimed, outcomes, strict=True):
             status = "retry" if outcome.status == "pending" else outcome.status
             record_delivery(str(delivery.action.get("type")), status, outcome.duration_ms / 1000)
-        await asyncio.to_thread(record_outcomes, self.db, outcomes)
+        # A few rows are written on the event loop when the database is free at once.
+        await self.db.write(
+            lambda conn: write_outcomes(conn, outcomes), inline=len(outcomes) <= INLINE_OUTCOMES
+        )
         return outcomes
 
     async def _send(self, delivery: Delivery) -> Outcome:

@@ -5,25 +5,28 @@ Per batch of alerts, one transaction writes the alert state, one ``alert_history
 per alert and the ``notification_deliveries`` rows (the outbox) for what fires. The
 decisions themselves come from the pure core in ``tocsin.alerts.decision``.
 
-A trigger is sent only if this evaluation wins a conditional UPDATE on
-``last_triggered_at`` (``IS NULL OR <= at - cooldown``): two processes evaluating the same
-alert at once can never both notify inside one cooldown. On PostgreSQL the batch's alert
-rows are also locked (``FOR UPDATE``, in id order), so concurrent evaluations of one
-metric apply one after the other instead of overwriting each other's state; SQLite gets
-the same from ``BEGIN IMMEDIATE``.
+The batch's alert rows are locked for the transaction (``FOR UPDATE`` in id order on
+PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so concurrent evaluations of one metric apply
+one after the other instead of overwriting each other's state. A trigger is sent only if
+this evaluation wins the claim on ``last_triggered_at`` (``IS NULL OR <= at - cooldown``):
+the claim is decided on the locked row and made by the state UPDATE itself, which carries
+the same condition, so two processes evaluating the same alert at once can never both
+notify inside one cooldown.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, or_, select, update
+from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, select, update
 
 from tocsin.alerts import decision as core
 from tocsin.alerts.extract import Extracted, ValueSelector, extract_value
@@ -31,7 +34,7 @@ from tocsin.alerts.model import Alert, AlertFields
 from tocsin.alerts.outbox import delivery_rows, notification_payload
 from tocsin.clock import utcnow
 from tocsin.db.bulk import insert_rows, update_rows
-from tocsin.db.database import Database
+from tocsin.db.database import Database, WouldWait
 from tocsin.db.schema import (
     alert_history,
     alerts,
@@ -111,6 +114,8 @@ def evaluate_alerts(
     batch_size: int = BATCH_SIZE,
     metric: Metric | None = None,
     claim_for_seconds: float | None = None,
+    conn: Connection | None = None,
+    at_most: int | None = None,
 ) -> EvaluationResult:
     """Evaluate every enabled alert of ``metric_id`` against a finished execution.
 
@@ -118,22 +123,29 @@ def evaluate_alerts(
     so the sweep can re-run an evaluation that a crash cut short. ``metric``, when the
     caller has it at hand, saves reading it again. With ``claim_for_seconds`` the
     deliveries are created already claimed by the caller for that long (see
-    ``outbox.delivery_rows``), and returned in ``EvaluationResult.outbox``.
+    ``outbox.delivery_rows``), and returned in ``EvaluationResult.outbox``. With ``conn``
+    (a write transaction), every batch runs in it instead of in transactions of its own.
+    With ``at_most``, a metric with more enabled alerts than that raises ``WouldWait``
+    before anything is written, for the caller to evaluate them where a long evaluation
+    blocks nothing.
     """
     settings = settings or get_settings()
     execution = execution_result
     at = execution.completed_at or execution.started_at
     if metric is None:
-        with db.connect() as conn:
-            row = conn.execute(select(metrics).where(metrics.c.id == metric_id)).one()
+        with db.connect() as reader:
+            row = reader.execute(select(metrics).where(metrics.c.id == metric_id)).one()
         metric = row_to_metric(row)
     current = observe(execution, metric.selector)
     result = EvaluationResult(execution.id, current)
     baselines: list[Extracted] | None = None
     after: uuid.UUID | None = None
+    size = batch_size if at_most is None else at_most + 1
     while True:
-        with db.begin() as conn:
-            batch = _lock_batch(conn, db, metric_id, execution.id, after, batch_size)
+        with nullcontext(conn) if conn is not None else db.begin() as tx:
+            batch = _lock_batch(tx, db, metric_id, execution.id, after, size)
+            if at_most is not None and len(batch) > at_most:
+                raise WouldWait(f"more than {at_most} alerts to evaluate")
             if batch:
                 after = batch[-1].id
                 depth = max(
@@ -141,9 +153,9 @@ def evaluate_alerts(
                     default=0,
                 )
                 if depth and (baselines is None or len(baselines) < depth):
-                    baselines = _baselines(conn, metric_id, execution, metric.selector, depth)
+                    baselines = _baselines(tx, metric_id, execution, metric.selector, depth)
                 result.evaluated += _evaluate_batch(
-                    conn,
+                    tx,
                     batch,
                     execution,
                     at,
@@ -154,20 +166,24 @@ def evaluate_alerts(
                     claim_for_seconds,
                     result.outbox,
                 )
-            if len(batch) < batch_size:
-                conn.execute(
-                    _MARK_EVALUATED,
-                    {
-                        "execution_id": execution.id,
-                        "b_now": utcnow(),
-                        "b_value": current.value if current.status == "value" else None,
-                    },
-                )
+            if len(batch) < size:
+                # An execution stored as evaluated (a push, recorded in this transaction)
+                # is already marked.
+                if execution.evaluated_at is None:
+                    tx.execute(
+                        _MARK_EVALUATED,
+                        {
+                            "execution_id": execution.id,
+                            "b_now": utcnow(),
+                            "b_value": current.value if current.status == "value" else None,
+                        },
+                    )
                 break
     return result
 
 
-# What a decision reads; actions are loaded only for the alerts that notify.
+# What a decision reads. The actions come along as JSON text, decoded only for the alerts
+# that notify: a second query for them cost more than carrying the text.
 _DECISION_COLUMNS = (
     "id", "name", "condition_type", "comparison_op", "threshold_value", "change_mode",
     "lookback", "cooldown_seconds", "pending_evaluations", "notify_on_resolve", "muted_until",
@@ -188,7 +204,8 @@ class _Target:
 
 
 def _batch_query(*, after: bool, lock: bool) -> Select[Any]:
-    query = select(*(alerts.c[name] for name in _DECISION_COLUMNS)).where(
+    columns = [alerts.c[name] for name in _DECISION_COLUMNS]
+    query = select(*columns, cast(alerts.c.action_config, Text).label("action_json")).where(
         alerts.c.metric_id == bindparam("metric_id"),
         alerts.c.enabled.is_(True),
         # Already recorded this execution (an evaluation cut short and re-run by the sweep).
@@ -204,30 +221,10 @@ def _batch_query(*, after: bool, lock: bool) -> Select[Any]:
 # and these run on every execution of every metric.
 _BATCH_QUERIES = {(after, lock): _batch_query(after=after, lock=lock)
                   for after in (False, True) for lock in (False, True)}  # fmt: skip
-_ACTIONS_QUERY = select(alerts.c.id, alerts.c.action_config).where(
-    alerts.c.id.in_(bindparam("ids", expanding=True))
-)
-_CLAIM = (
-    update(alerts)
-    .where(
-        alerts.c.id.in_(bindparam("ids", expanding=True)),
-        or_(
-            alerts.c.last_triggered_at.is_(None), alerts.c.last_triggered_at <= bindparam("cutoff")
-        ),
-    )
-    .values(last_triggered_at=bindparam("at"))
-    .returning(alerts.c.id)
-)
-# With no cooldown, still at most one trigger per moment, not two for one run.
-_CLAIM_NO_COOLDOWN = (
-    update(alerts)
-    .where(
-        alerts.c.id.in_(bindparam("ids", expanding=True)),
-        or_(alerts.c.last_triggered_at.is_(None), alerts.c.last_triggered_at < bindparam("at")),
-    )
-    .values(last_triggered_at=bindparam("at"))
-    .returning(alerts.c.id)
-)
+# A claim's cutoff for alerts that claim nothing: every stored time is before it.
+_NO_CLAIM = datetime(9999, 12, 31, tzinfo=UTC)
+# Stored times have microsecond precision: "<= at - 1 µs" is "< at".
+_TICK = timedelta(microseconds=1)
 _MARK_EVALUATED = (
     update(metric_executions)
     .where(metric_executions.c.id == bindparam("execution_id"))
@@ -298,8 +295,9 @@ def _evaluate_batch(
     outbox: list[dict[str, Any]],
 ) -> list[Evaluated]:
     metric_id, org_id, metric_name = metric
-    decisions: dict[uuid.UUID, core.Decision] = {}
-    rules: dict[uuid.UUID, core.AlertRule] = {}
+    # Lists in batch order, not dicts by alert id: hashing UUIDs is a Python-level call.
+    decisions: list[core.Decision] = []
+    rules: list[core.AlertRule] = []
     # One observation per baseline depth, shared by every alert that reads it.
     plain = core.Observation(at=at, extracted=current)
     deeper = [core.Observation(at=at, extracted=current, baseline=b) for b in baselines]
@@ -307,47 +305,57 @@ def _evaluate_batch(
         obs = plain
         if alert.condition_type == "relative_change" and len(baselines) >= alert.lookback:
             obs = deeper[alert.lookback - 1]
-        rules[alert.id] = rule = rule_of(alert)
-        decisions[alert.id] = core.evaluate(rule, status_of(alert), obs)
+        rule = rule_of(alert)
+        rules.append(rule)
+        decisions.append(core.evaluate(rule, status_of(alert), obs))
 
-    won = _claim_triggers(conn, batch, decisions, at)
-    for alert in batch:
-        d = decisions[alert.id]
-        if d.notify == "trigger" and alert.id not in won:
-            decisions[alert.id] = core.suppress(d, "cooldown: another evaluation notified first")
+    cutoffs = [_NO_CLAIM] * len(batch)
+    for i, (alert, d) in enumerate(zip(batch, decisions, strict=True)):
+        if d.notify != "trigger":
+            continue
+        cutoff = _claim_cutoff(alert.cooldown_seconds, at)
+        last = alert.last_triggered_at
+        if last is None or last <= cutoff:
+            cutoffs[i] = cutoff
+        else:
+            decisions[i] = core.suppress(d, "cooldown: another evaluation notified first")
 
     now = utcnow()
-    update_rows(
-        conn,
-        alerts,
-        "id",
-        [
-            {
-                "id": alert.id,
-                "state": d.new_status.state,
-                "consecutive_breaches": d.new_status.consecutive_breaches,
-                "last_triggered_at": d.new_status.last_triggered_at,
-                "last_evaluated_at": d.new_status.last_evaluated_at,
-                "episode_notified": d.new_status.episode_notified,
-                "last_value": d.value,
-                "last_execution_id": execution.id,
-                "updated_at": now,
-            }
-            for alert in batch
-            if (d := decisions[alert.id]).applied
-        ],
+    states = [
+        {
+            "id": alert.id,
+            "state": new.state,
+            "consecutive_breaches": new.consecutive_breaches,
+            "last_triggered_at": new.last_triggered_at,
+            "last_evaluated_at": new.last_evaluated_at,
+            "episode_notified": new.episode_notified,
+            "last_value": d.value,
+            "last_execution_id": execution.id,
+            "updated_at": now,
+            "claim_cutoff": cutoff,
+        }
+        for alert, d, cutoff in zip(batch, decisions, cutoffs, strict=True)
+        if d.applied and (new := d.new_status)
+    ]
+    # The claim: the UPDATE carries its condition. The rows are locked since they were
+    # read, so it holds for every row; a row it skipped was changed behind the lock.
+    changed = update_rows(
+        conn, alerts, "id", states, not_after=("last_triggered_at", "claim_cutoff")
     )
+    if changed != len(states):
+        raise RuntimeError(
+            f"{len(states) - changed} alert row(s) changed during their evaluation's lock"
+        )
 
-    notifying = [a.id for a in batch if decisions[a.id].notify is not None]
-    actions = _actions_of(conn, notifying)
     out: list[Evaluated] = []
     history_rows: list[dict[str, Any]] = []
     new_ids = fresh_uuids(len(batch))
     tally: Counter[tuple[str, bool, str | None]] = Counter()
     lease_until = None if claim_for_seconds is None else now + timedelta(seconds=claim_for_seconds)
     first = len(outbox)
-    for alert in batch:
-        d = decisions[alert.id]
+    decoded: dict[str, Any] = {}
+    delivery_ids = _uuid_stream()
+    for alert, d, rule in zip(batch, decisions, rules, strict=True):
         history_id = next(new_ids)
         row = {
             "id": history_id,
@@ -366,18 +374,30 @@ def _evaluate_batch(
         history_rows.append(row)
         ids: list[uuid.UUID] = []
         if d.notify is not None:
-            target = _Target(alert.id, org_id, metric_id, alert.name, actions[alert.id])
+            actions = decoded.get(alert.action_json)
+            if actions is None:
+                # Alerts of one metric often share their actions: decoded once, and then
+                # the outbox's bulk insert encodes the shared object once too. Nothing
+                # downstream mutates an action (redaction copies).
+                actions = decoded[alert.action_json] = json.loads(alert.action_json)
+            target = _Target(alert.id, org_id, metric_id, alert.name, actions)
             payload = notification_payload(
                 kind=d.notify,
                 alert=target,
                 metric_name=metric_name,
                 decision=d,
-                condition=core.describe_condition(rules[alert.id]),
+                condition=core.describe_condition(rule),
                 at=at,
                 settings=settings,
             )
             rows = delivery_rows(
-                target, d.notify, payload, history_id, now, lease_until=lease_until
+                target,
+                d.notify,
+                payload,
+                history_id,
+                now,
+                lease_until=lease_until,
+                new_id=delivery_ids.__next__,
             )
             outbox.extend(rows)
             ids = [r["id"] for r in rows]
@@ -401,33 +421,12 @@ def fresh_uuids(count: int) -> Iterator[uuid.UUID]:
         yield uuid.UUID(bytes=pool[start : start + 16], version=4)
 
 
-def _actions_of(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    found: dict[uuid.UUID, Any] = {}
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        rows = conn.execute(_ACTIONS_QUERY, {"ids": chunk})
-        found.update({row.id: row.action_config for row in rows})
-    return found
+def _uuid_stream() -> Iterator[uuid.UUID]:
+    while True:
+        yield from fresh_uuids(256)
 
 
-def _claim_triggers(
-    conn: Connection,
-    batch: Sequence[Row[Any]],
-    decisions: dict[uuid.UUID, core.Decision],
-    at: datetime,
-) -> set[uuid.UUID]:
-    """Conditionally set ``last_triggered_at`` for the alerts that want to notify.
-
-    One UPDATE ... RETURNING per distinct cooldown; only the ids it returns may send.
-    """
-    by_cooldown: dict[int, list[uuid.UUID]] = defaultdict(list)
-    for alert in batch:
-        if decisions[alert.id].notify == "trigger":
-            by_cooldown[alert.cooldown_seconds].append(alert.id)
-    won: set[uuid.UUID] = set()
-    for cooldown, ids in by_cooldown.items():
-        cutoff = at - timedelta(seconds=cooldown)
-        statement = _CLAIM_NO_COOLDOWN if cooldown == 0 else _CLAIM
-        returned = conn.execute(statement, {"ids": ids, "cutoff": cutoff, "at": at})
-        won.update(returned.scalars())
-    return won
+def _claim_cutoff(cooldown_seconds: int, at: datetime) -> datetime:
+    """A trigger at ``at`` may be sent if ``last_triggered_at`` is NULL or not after this."""
+    # With no cooldown, still at most one trigger per moment, not two for one run.
+    return at - (_TICK if cooldown_seconds == 0 else timedelta(seconds=cooldown_seconds))

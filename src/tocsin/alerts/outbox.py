@@ -11,6 +11,7 @@ worker whose lease ran out cannot overwrite a newer attempt.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -137,16 +138,18 @@ def delivery_rows(
     now: datetime,
     *,
     lease_until: datetime | None = None,
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
 ) -> list[dict[str, Any]]:
     """One pending delivery per action of ``alert``; each is sent and retried on its own.
 
     With ``lease_until`` the rows are born claimed (first attempt under way, invisible to
     other workers until then): the caller sends them itself, without a claim round trip.
+    ``new_id`` makes the delivery ids (the evaluator draws them in bulk).
     """
     rows = []
     config = alert.action_config
     for index, action in enumerate([config] if isinstance(config, dict) else config):
-        delivery_id = uuid.uuid4()
+        delivery_id = new_id()
         rows.append(
             {
                 "id": delivery_id,
@@ -291,6 +294,14 @@ def record_outcomes(db: Database, outcomes: list[Outcome]) -> int:
     """Write results; returns how many rows still belonged to the claimed attempt."""
     if not outcomes:
         return 0
+    with db.begin() as conn:
+        return write_outcomes(conn, outcomes)
+
+
+def write_outcomes(conn: Connection, outcomes: list[Outcome]) -> int:
+    """``record_outcomes`` in the caller's transaction."""
+    if not outcomes:
+        return 0
     now = utcnow()
     rows = [
         {
@@ -305,8 +316,5 @@ def record_outcomes(db: Database, outcomes: list[Outcome]) -> int:
         }
         for o in outcomes
     ]
-    with db.begin() as conn:
-        # Matching on the attempt claimed: a worker whose lease ran out writes nothing.
-        return update_rows(
-            conn, nd, ("id", "attempts"), rows, where=f"{nd.name}.status = 'pending'"
-        )
+    # Matching on the attempt claimed: a worker whose lease ran out writes nothing.
+    return update_rows(conn, nd, ("id", "attempts"), rows, where=f"{nd.name}.status = 'pending'")

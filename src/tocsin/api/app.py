@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tocsin import __version__
 from tocsin.api import errors
+from tocsin.api.auth import KeyCache
 from tocsin.api.routes import alerts, chat, deliveries, health, metrics
 from tocsin.api.routes.common import refuse_unknown_query
 from tocsin.db.database import Database
@@ -128,6 +129,7 @@ def create_app(
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.key_cache = KeyCache()
     app.state.runner_status = runner_status
     app.state.http = None
     strict_query = [Depends(refuse_unknown_query)]

@@ -12,7 +12,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -121,6 +123,7 @@ def revoke_api_key(conn: Connection, org_id: uuid.UUID, ref: str | uuid.UUID) ->
             .where(api_keys.c.id == found.id, api_keys.c.org_id == org_id)
             .values(revoked_at=utcnow())
         )
+        KeyCache.revoked()
     return get_api_key(conn, org_id, found.id)
 
 
@@ -156,3 +159,58 @@ def touch_key(conn: Connection, key_id: uuid.UUID) -> None:
         .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
         .values(last_used_at=utcnow())
     )
+
+
+# How long a key that authenticated stays trusted without reading its row again. A key
+# revoked by this process is refused at once; one revoked by another process (the CLI
+# beside `tocsin serve`) is refused within this many seconds.
+KEY_CACHE_SECONDS = 1.0
+KEY_CACHE_SIZE = 1024
+
+
+class KeyCache:
+    """Keys that authenticated recently, by the hash of the presented key.
+
+    Only successes are kept: an unknown or wrong key always costs a database read, as
+    before. Revoking a key in this process forgets every cached key (revocations are
+    rare), including what a read already under way is about to store.
+    """
+
+    _generation = 0
+
+    def __init__(
+        self,
+        seconds: float = KEY_CACHE_SECONDS,
+        *,
+        size: int = KEY_CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.seconds = seconds
+        self.size = size
+        self.clock = clock
+        self._keys: dict[str, tuple[ApiKey, float, int]] = {}
+
+    @classmethod
+    def revoked(cls) -> None:
+        cls._generation += 1
+
+    def stamp(self) -> int:
+        """Taken before the database read whose result ``put`` will store."""
+        return KeyCache._generation
+
+    def get(self, key_hash: str) -> ApiKey | None:
+        found = self._keys.get(key_hash)
+        if found is None:
+            return None
+        key, until, generation = found
+        if generation != KeyCache._generation or self.clock() >= until:
+            self._keys.pop(key_hash, None)
+            return None
+        return key
+
+    def put(self, key_hash: str, key: ApiKey, stamp: int) -> None:
+        if stamp != KeyCache._generation:
+            return
+        if len(self._keys) >= self.size:
+            self._keys.clear()
+        self._keys[key_hash] = (key, self.clock() + self.seconds, stamp)

@@ -24,6 +24,7 @@ from sqlalchemy import JSON, Boolean, Connection, Integer, String, Table, Text, 
 from tocsin.db.types import ExactDecimal, UTCDateTime
 
 Convert = Callable[[Any], Any]
+_UNSET = object()
 
 
 def _sqlite_uuid(value: uuid.UUID | None) -> str | None:
@@ -110,6 +111,34 @@ def _cached_converters(table: Table, columns: tuple[str, ...], dialect: str) -> 
     return tuple(_converter(table.c[name].type, dialect) for name in columns)
 
 
+def _converted(rows: Sequence[dict[str, Any]], column: str, convert: Convert) -> list[Any]:
+    """One column of ``rows``, converted. Column by column, so that a value repeated
+    from the row before (an evaluation's time, execution, org, value) is converted once."""
+    values = [row[column] for row in rows]
+    if convert is _same:
+        return values
+    out = []
+    last: Any = _UNSET
+    done: Any = None
+    for value in values:
+        if value is not last:
+            last, done = value, convert(value)
+        out.append(done)
+    return out
+
+
+def _tuples(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], convert: Sequence[Convert]
+) -> list[tuple[Any, ...]]:
+    if len(rows) < 4:
+        # A push writes single rows: one pass costs less than setting up one per column.
+        pairs = list(zip(convert, columns, strict=True))
+        return [tuple(f(row[c]) for f, c in pairs) for row in rows]
+    return list(
+        zip(*(_converted(rows, c, f) for c, f in zip(columns, convert, strict=True)), strict=True)
+    )
+
+
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT every row (all rows have the same keys)."""
     if not rows:
@@ -117,7 +146,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     columns = list(rows[0])
     dialect = conn.dialect.name
     convert = _converters(table, columns, dialect)
-    tuples = [tuple(f(row[c]) for f, c in zip(convert, columns, strict=True)) for row in rows]
+    tuples = _tuples(rows, columns, convert)
     names = ", ".join(columns)
     raw = conn.connection.dbapi_connection
     assert raw is not None
@@ -155,34 +184,53 @@ def update_rows(
     rows: Sequence[dict[str, Any]],
     *,
     where: str = "",
+    not_after: tuple[str, str] | None = None,
 ) -> int:
     """UPDATE each row matched on its ``key`` column(s) (all rows have the same keys),
-    only where the fixed SQL condition ``where`` also holds; returns rows changed."""
+    only where the fixed SQL condition ``where`` also holds; returns rows changed.
+
+    ``not_after=(column, field)`` adds a per-row condition: the stored ``column`` is NULL
+    or not after the row's ``field`` (which is compared, not written)."""
     if not rows:
         return 0
     keys = [key] if isinstance(key, str) else list(key)
-    columns = [c for c in rows[0] if c not in keys]
+    guard_column, guard_field = not_after if not_after is not None else (None, None)
+    columns = [c for c in rows[0] if c not in keys and c != guard_field]
     dialect = conn.dialect.name
     ordered = [*keys, *columns]
     convert = dict(zip(ordered, _converters(table, ordered, dialect), strict=True))
+    compared: list[str] = []
+    if guard_column is not None and guard_field is not None:
+        convert[guard_field] = _converters(table, [guard_column], dialect)[0]
+        compared = [guard_field]
     extra = f" AND {where}" if where else ""
     raw = conn.connection.dbapi_connection
     assert raw is not None
     if dialect == "sqlite":
         sets = ", ".join(f"{c} = ?" for c in columns)
         match = " AND ".join(f"{k} = ?" for k in keys)
-        tuples = [tuple(convert[c](row[c]) for c in [*columns, *keys]) for row in rows]
+        if guard_column is not None:
+            extra += f" AND ({guard_column} IS NULL OR {guard_column} <= ?)"
+        params = [*columns, *keys, *compared]
+        tuples = _tuples(rows, params, [convert[c] for c in params])
         cursor = raw.cursor()
         cursor.executemany(f"UPDATE {table.name} SET {sets} WHERE {match}{extra}", tuples)
         return int(cursor.rowcount)
     # One statement for all rows: unnest() of one array per column.
-    arrays = [[convert[c](row[c]) for row in rows] for c in ordered]
+    given = [*ordered, *compared]
+    arrays = [_converted(rows, c, convert[c]) for c in given]
     types = [_pg_array_type(table.c[c].type) for c in ordered]
+    if guard_column is not None:
+        types.append(_pg_array_type(table.c[guard_column].type))
+        extra += (
+            f" AND ({table.name}.{guard_column} IS NULL"
+            f" OR {table.name}.{guard_column} <= v.{guard_field})"
+        )
     unnest = ", ".join(f"%s::{t}[]" for t in types)
     sets = ", ".join(f"{c} = v.{c}" for c in columns)
     match = " AND ".join(f"{table.name}.{k} = v.{k}" for k in keys)
     sql = (
-        f"UPDATE {table.name} SET {sets} FROM unnest({unnest}) AS v({', '.join(ordered)}) "
+        f"UPDATE {table.name} SET {sets} FROM unnest({unnest}) AS v({', '.join(given)}) "
         f"WHERE {match}{extra}"
     )
     with _psycopg(raw).cursor() as cur:

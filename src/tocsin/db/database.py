@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from tocsin.db.engine import READ_ONLY, make_engine, normalize_url
+from tocsin.db.engine import NO_WAIT, READ_ONLY, WouldWait, make_engine, normalize_url
 from tocsin.db.migrate import ensure_schema
+
+__all__ = ["Database", "WouldWait", "open_database", "runs_inline"]
+
+T = TypeVar("T")
 
 
 class Database:
@@ -44,6 +50,46 @@ class Database:
             yield conn
 
     @contextmanager
+    def begin_no_wait(self) -> Iterator[Connection]:
+        """A read-write transaction begun only if that needs no waiting: on SQLite, when
+        no other thread of this process and no other process is writing. Otherwise, and
+        always on PostgreSQL, ``WouldWait`` is raised before anything ran."""
+        lock = self._write_lock
+        if lock is None or not lock.acquire(blocking=False):
+            raise WouldWait("another writer holds the lock")
+        try:
+            with (
+                self.engine.connect() as conn,
+                conn.execution_options(**{NO_WAIT: True}).begin(),
+            ):
+                yield conn
+        finally:
+            lock.release()
+
+    async def write(self, work: Callable[[Connection], T], *, inline: bool = True) -> T:
+        """``work(conn)`` in a read-write transaction, from async code.
+
+        With ``inline`` (for short work), on SQLite, when the transaction can begin at
+        once, it runs right here on the event loop: a few hundred microseconds of SQLite
+        cost less than the hop to a worker thread and back. Otherwise it runs in a worker
+        thread, where waiting for another writer blocks nothing else. ``work`` may raise
+        ``WouldWait`` itself (e.g. on finding more to do than is short): its transaction
+        is rolled back and it runs again in the thread, so it must not act outside it.
+        """
+        if inline and self._write_lock is not None:
+            try:
+                with self.begin_no_wait() as conn:
+                    return work(conn)
+            except WouldWait:
+                pass
+
+        def in_thread() -> T:
+            with self.begin() as conn:
+                return work(conn)
+
+        return await asyncio.to_thread(in_thread)
+
+    @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A connection for reading (on SQLite, it does not take the write lock)."""
         with self.engine.connect() as conn:
@@ -51,6 +97,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def runs_inline(conn: Connection) -> bool:
+    """Whether ``conn``'s transaction is one ``Database.write`` runs on the event loop."""
+    return bool(conn.get_execution_options().get(NO_WAIT))
 
 
 def open_database(url: str, *, migrate: bool = True) -> Database:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +46,40 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # makes a writer wait for another instead of failing at once.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
 
 READ_ONLY = "tocsin_read_only"
+NO_WAIT = "tocsin_no_wait"
+_BUSY_TIMEOUT_MS = 10000
+
+
+class WouldWait(Exception):
+    """A write transaction could not begin without waiting for another writer."""
 
 
 def _sqlite_begin(conn: Any) -> None:
-    if conn.get_execution_options().get(READ_ONLY):
+    options = conn.get_execution_options()
+    if options.get(READ_ONLY):
         # A reader takes a WAL snapshot and never blocks or waits for writers.
         conn.exec_driver_sql("BEGIN")
+        return
+    if options.get(NO_WAIT):
+        # Another process holding the write lock makes BEGIN fail at once instead of
+        # sleeping in the busy handler; the caller then waits elsewhere. Straight on the
+        # driver's connection: three statements through SQLAlchemy cost more than the
+        # short transaction this begins, and any failure here is only WouldWait.
+        raw = conn.connection.driver_connection
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise WouldWait(str(exc)) from exc
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         return
     # BEGIN IMMEDIATE takes the write lock up front, so a read-then-write
     # transaction never dies on a lock upgrade half-way.

@@ -14,18 +14,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Connection
+
 from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
 from tocsin.alerts.model import HistoryRow
 from tocsin.alerts.outbox import Delivery, DeliveryStore
 from tocsin.alerts.store import AlertStore
-from tocsin.db.database import Database
+from tocsin.db.database import Database, runs_inline
 from tocsin.errors import InvalidInput
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.sources import SOURCES
 from tocsin.metrics.store import MetricStore
 from tocsin.settings import Settings
+
+# A push evaluates up to this many alerts on the event loop (a few milliseconds at most),
+# more in a worker thread.
+INLINE_ALERTS = 50
 
 
 @dataclass
@@ -74,18 +80,26 @@ async def run_now(
     value: Any = None,
     has_value: bool = False,
 ) -> RunReport:
-    def record() -> tuple[Metric, Execution | None]:
-        with db.begin() as conn:
-            store = MetricStore(conn, org_id)
-            metric = store.get(metric_ref)
-            if has_value:
-                trigger = "push" if metric.source["type"] == "push" else "manual"
-                return metric, store.record_value(metric.id, value, trigger=trigger, metric=metric)
-            if not SOURCES[metric.source["type"]].scheduled:
-                raise InvalidInput("--value", "a push metric needs a value: --value 6")
-            return metric, None
+    def record(conn: Connection) -> tuple[Metric, Execution | None]:
+        store = MetricStore(conn, org_id)
+        metric = store.get(metric_ref)
+        if has_value:
+            trigger = "push" if metric.source["type"] == "push" else "manual"
+            # Evaluated below, in this same transaction.
+            recorded = store.record_value(
+                metric.id, value, trigger=trigger, metric=metric, evaluated=True
+            )
+            return metric, recorded
+        if not SOURCES[metric.source["type"]].scheduled:
+            raise InvalidInput("--value", "a push metric needs a value: --value 6")
+        return metric, None
 
-    def evaluate(metric: Metric, execution: Execution) -> EvaluationResult:
+    def evaluate(
+        metric: Metric,
+        execution: Execution,
+        conn: Connection | None = None,
+        at_most: int | None = None,
+    ) -> EvaluationResult:
         # Deliveries are born claimed by this call, which makes their first attempt.
         return evaluate_alerts(
             db,
@@ -94,16 +108,23 @@ async def run_now(
             settings=settings,
             metric=metric,
             claim_for_seconds=settings.delivery_lease_seconds,
+            conn=conn,
+            at_most=at_most,
         )
 
-    def record_and_evaluate() -> tuple[Metric, Execution | None, EvaluationResult | None]:
-        metric, execution = record()
+    def record_and_evaluate(
+        conn: Connection,
+    ) -> tuple[Metric, Execution | None, EvaluationResult | None]:
+        metric, execution = record(conn)
         if execution is None:
             return metric, None, None
-        return metric, execution, evaluate(metric, execution)
+        # Few alerts are evaluated on the event loop; more go to the worker thread.
+        at_most = INLINE_ALERTS if runs_inline(conn) else None
+        return metric, execution, evaluate(metric, execution, conn, at_most)
 
-    # A pushed value is recorded and evaluated in one hop to the worker thread.
-    metric, execution, evaluation = await asyncio.to_thread(record_and_evaluate)
+    # A pushed value is recorded and evaluated in one transaction: one commit instead of
+    # two, and a push that fails records nothing.
+    metric, execution, evaluation = await db.write(record_and_evaluate)
     if execution is None:
         from tocsin.execution.scheduler import run_metric_execution
 
@@ -113,9 +134,10 @@ async def run_now(
     if evaluation is None:
         evaluation = await asyncio.to_thread(evaluate, metric, execution)
     # The deliveries were born claimed by us: the first attempt needs no claim round trip.
-    claimed = [Delivery.model_validate(row) for row in evaluation.outbox]
+    # Rows this process just built from typed values: constructing skips validating them.
+    claimed = [Delivery.model_construct(**row) for row in evaluation.outbox]
     outcomes = await Deliverer(db, settings, http).send_claimed(claimed)
-    history = [HistoryRow.model_validate(e.history) for e in evaluation.evaluated]
+    history = [HistoryRow.model_construct(**e.history) for e in evaluation.evaluated]
     settled = [d.settled(o) for d, o in zip(claimed, outcomes, strict=True)]
     return RunReport(execution, history, settled)
 

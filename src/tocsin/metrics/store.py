@@ -233,8 +233,12 @@ class MetricStore:
         trigger: str = "push",
         at: datetime | None = None,
         metric: Metric | None = None,
+        evaluated: bool = False,
     ) -> Execution:
-        """A pushed (or mocked) result: an execution that completes at once."""
+        """A pushed (or mocked) result: an execution that completes at once.
+
+        ``evaluated``: the caller evaluates it in this same transaction, so it is stored
+        as evaluated already (``evaluate_alerts`` then has no mark to write)."""
         at = at or utcnow()
         metric = metric or self.get(metric_id)
         execution = Execution(
@@ -249,8 +253,10 @@ class MetricStore:
             result=result,
             value=value_of(result, metric.selector),
             error=None,
+            evaluated_at=utcnow() if evaluated else None,
         )
-        self.conn.execute(_INSERT_EXECUTION, execution.model_dump(exclude={"evaluated_at"}))
+        exclude = set() if evaluated else {"evaluated_at"}
+        self.conn.execute(_INSERT_EXECUTION, execution.model_dump(exclude=exclude))
         return execution
 
     def get_execution(self, execution_id: uuid.UUID) -> Execution:

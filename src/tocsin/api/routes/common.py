@@ -15,10 +15,12 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, or_
+from starlette.concurrency import run_in_threadpool
 
 from tocsin.alerts.actions import REDACTED, redact_action
-from tocsin.api.auth import authenticate, needs_touch, touch_key
+from tocsin.api.auth import ApiKey, KeyCache, authenticate, hash_key, needs_touch, touch_key
 from tocsin.api.routes.responses import ErrorOut, ValidationErrorOut
+from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.errors import InvalidInput
 from tocsin.http import HttpClient
@@ -52,7 +54,7 @@ class Caller:
     org_id: uuid.UUID
 
 
-def caller(
+async def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
@@ -61,15 +63,34 @@ def caller(
             401, "missing API key: send Authorization: Bearer <key>", headers=UNAUTHORIZED
         )
     db: Database = request.app.state.db
+    cache: KeyCache = request.app.state.key_cache
+    presented = credentials.credentials
+    digest = hash_key(presented.strip())
+    # A key seen within the last second needs no database read, nor the worker thread
+    # that a read would take (auth.KEY_CACHE_SECONDS says how revocation stays prompt).
+    key = cache.get(digest)
+    if key is None:
+        stamp = cache.stamp()
+        key = await run_in_threadpool(_authenticate, db, presented)
+        if key is None:
+            raise HTTPException(401, "invalid or revoked API key", headers=UNAUTHORIZED)
+        cache.put(digest, key, stamp)
+    if needs_touch(key):
+        stamp = cache.stamp()
+        await run_in_threadpool(_touch, db, key.id)
+        cache.put(digest, key.model_copy(update={"last_used_at": utcnow()}), stamp)
+    return Caller(key.id, key.org_id)
+
+
+def _authenticate(db: Database, presented: str) -> ApiKey | None:
     # Read-only on the hot path: most requests need no write to authenticate.
     with db.connect() as conn:
-        key = authenticate(conn, credentials.credentials, touch=False)
-    if key is None:
-        raise HTTPException(401, "invalid or revoked API key", headers=UNAUTHORIZED)
-    if needs_touch(key):
-        with db.begin() as conn:
-            touch_key(conn, key.id)
-    return Caller(key.id, key.org_id)
+        return authenticate(conn, presented, touch=False)
+
+
+def _touch(db: Database, key_id: uuid.UUID) -> None:
+    with db.begin() as conn:
+        touch_key(conn, key_id)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
