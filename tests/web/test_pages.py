@@ -348,3 +348,37 @@ def test_forms_without_the_csrf_token_are_refused(ui: TestClient) -> None:
         follow_redirects=False,
     )
     assert ok.status_code == 303
+
+
+def test_a_long_list_pages_and_searches_by_name(ui: TestClient, db: Database) -> None:
+    metric_id = _metric(ui)
+    with db.begin() as conn:
+        org_id = get_or_create_org(conn, "default")
+        store = AlertStore(conn, org_id)
+        for i in range(105):
+            store.create_alert(
+                {
+                    "metric_id": metric_id,
+                    "name": f"alert {i:04d}",
+                    "comparison_op": "gt",
+                    "threshold_value": i,
+                    "action_config": {"type": "log"},
+                }
+            )
+    first = ui.get("/ui/").text
+    assert first.count("data-alert=") == 100
+    assert "1–100 of 105 · page 1 of 2" in first and 'rel="next"' in first
+    second = ui.get("/ui/?page=2").text
+    assert second.count("data-alert=") == 5 and 'data-alert="alert 0104"' in second
+    assert "101–105 of 105" in second and 'rel="prev"' in second
+    # The live refresh keeps the page it was on.
+    refresh = re.search(r'hx-get="([^"]+)"', second)
+    assert refresh and unescape(refresh.group(1)) == "/ui/alerts/table?state=&metric=&q=&page=2"
+    assert ui.get("/ui/alerts/table?page=2").text.count("data-alert=") == 5
+
+    found = ui.get("/ui/?q=ALERT 010").text
+    assert found.count("data-alert=") == 5 and "pager" not in found
+    assert '<small class="muted" id="alert-count">5</small>' in found
+    assert ui.get("/ui/?q=%25").text.count("data-alert=") == 0  # "%" is a character
+    assert "match these filters" in ui.get("/ui/?q=_x").text
+    assert ui.get("/ui/?page=0").status_code == 422

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -24,7 +25,7 @@ from tocsin.execution.runs import send_test
 from tocsin.metrics.store import MetricStore, as_uuid
 from tocsin.web.chart import RANGE_LABELS, RANGES, EventKind, event_kind
 from tocsin.web.deps import DbDep, FormDep, HttpDep, SettingsDep, ViewerDep
-from tocsin.web.queries import FILTER_STATES, alert_rows, chart_data
+from tocsin.web.queries import FILTER_STATES, LIST_PAGE, alert_rows, chart_data
 from tocsin.web.render import redirect, render
 
 router = APIRouter()
@@ -32,19 +33,50 @@ router = APIRouter()
 HISTORY_PAGE = 50
 MAX_MUTE = timedelta(days=365)
 
-StateFilter = Annotated[str | None, Query(max_length=20)]
-MetricFilter = Annotated[str | None, Query(max_length=200)]
 
-
-def _listing(db: DbDep, org_id: uuid.UUID, state: str | None, metric: str | None) -> dict[str, Any]:
-    """The list's rows under its filters (unknown states and metrics filter nothing)."""
+def _listing(
+    db: DbDep,
+    org_id: uuid.UUID,
+    state: str | None,
+    metric: str | None,
+    q: str | None,
+    page: int,
+) -> dict[str, Any]:
+    """A page of the list under its filters (unknown states and metrics filter nothing)."""
     state = state if state in FILTER_STATES else None
     metric = metric or None
+    q = (q or "").strip() or None
     with db.connect() as conn:
         metric_id = as_uuid(metric) if metric else None
-        rows = alert_rows(conn, org_id, now=utcnow(), state=state, metric_id=metric_id)
+        found = alert_rows(
+            conn,
+            org_id,
+            now=utcnow(),
+            state=state,
+            metric_id=metric_id,
+            text=q,
+            limit=LIST_PAGE,
+            offset=(page - 1) * LIST_PAGE,
+        )
         metrics = MetricStore(conn, org_id).list_metrics()
-    return {"rows": rows, "metrics": metrics, "state": state, "metric": metric}
+    pages = max(1, -(-found.total // LIST_PAGE))
+    filters = {"state": state or "", "metric": metric or "", "q": q or ""}
+    return {
+        "rows": found.rows,
+        "total": found.total,
+        "page": page,
+        "pages": pages,
+        "first": (page - 1) * LIST_PAGE + 1,
+        "query": urlencode(filters),
+        "metrics": metrics,
+        **filters,
+    }
+
+
+StateFilter = Annotated[str | None, Query(max_length=20)]
+MetricFilter = Annotated[str | None, Query(max_length=200)]
+TextFilter = Annotated[str | None, Query(max_length=200, description="Part of a name.")]
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -54,8 +86,10 @@ def alerts_page(
     db: DbDep,
     state: StateFilter = None,
     metric: MetricFilter = None,
+    q: TextFilter = None,
+    page: PageNumber = 1,
 ) -> HTMLResponse:
-    return render(request, "alerts.html", _listing(db, who.org_id, state, metric))
+    return render(request, "alerts.html", _listing(db, who.org_id, state, metric, q, page))
 
 
 @router.get("/alerts/table", response_class=HTMLResponse)
@@ -65,9 +99,12 @@ def alerts_table(
     db: DbDep,
     state: StateFilter = None,
     metric: MetricFilter = None,
+    q: TextFilter = None,
+    page: PageNumber = 1,
 ) -> HTMLResponse:
     """The list's rows alone: what the open page re-fetches to stay live."""
-    return render(request, "_alert_rows.html", _listing(db, who.org_id, state, metric))
+    context = _listing(db, who.org_id, state, metric, q, page)
+    return render(request, "_alert_rows.html", context)
 
 
 def _history(

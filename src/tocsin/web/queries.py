@@ -4,6 +4,7 @@ alerts or history rows, so a page costs the same with ten alerts or a thousand."
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -21,6 +22,9 @@ from tocsin.web.chart import MAX_POINTS, epoch_ms, event_kind, limit_value, rang
 
 me = metric_executions
 SPARK_RUNS = 30
+# Alerts per page of the list: a thousand rows would weigh ~800 KB, re-sent on every
+# live refresh, and take the browser half a second to lay out.
+LIST_PAGE = 100
 ALERT_STATES = ("ok", "pending", "triggered", "no_data", "error")
 FILTER_STATES = (*ALERT_STATES, "muted", "disabled")
 
@@ -83,7 +87,10 @@ def _recent_values_statement() -> Select[Any]:
     oldest = select(func.min(latest.c.completed_at)).where(*readable).scalar_subquery()
     c = (
         select(metrics.c.id, func.coalesce(nth, oldest).label("cutoff"))
-        .where(metrics.c.org_id == bindparam("org_id"))
+        .where(
+            metrics.c.org_id == bindparam("org_id"),
+            metrics.c.id.in_(bindparam("metric_ids", expanding=True)),
+        )
         .cte("cutoffs")
         .prefix_with("MATERIALIZED")
     )
@@ -99,12 +106,23 @@ def _recent_values_statement() -> Select[Any]:
 _RECENT_VALUES = _recent_values_statement()
 
 
-def recent_values(conn: Connection, org_id: uuid.UUID) -> dict[uuid.UUID, list[float]]:
-    """The last SPARK_RUNS readable values of each of the org's metrics, oldest first."""
+def recent_values(
+    conn: Connection, org_id: uuid.UUID, metric_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[float]]:
+    """The last SPARK_RUNS readable values of each of these metrics, oldest first."""
     out: dict[uuid.UUID, list[float]] = {}
-    for row in conn.execute(_RECENT_VALUES, {"org_id": org_id}):
+    ids = list(set(metric_ids))
+    if not ids:
+        return out
+    for row in conn.execute(_RECENT_VALUES, {"org_id": org_id, "metric_ids": ids}):
         out.setdefault(row.metric_id, []).append(float(row.value))
     return out
+
+
+@dataclass
+class AlertPage:
+    rows: list[AlertRow]
+    total: int  # alerts matching the filters, on every page
 
 
 def alert_rows(
@@ -114,23 +132,37 @@ def alert_rows(
     now: datetime,
     state: str | None = None,
     metric_id: uuid.UUID | None = None,
-) -> list[AlertRow]:
+    text: str | None = None,
+    limit: int = LIST_PAGE,
+    offset: int = 0,
+) -> AlertPage:
+    """A page of the org's alerts by name, under the list's filters."""
+    where = [alerts.c.org_id == org_id]
+    if metric_id is not None:
+        where.append(alerts.c.metric_id == metric_id)
+    if state == "muted":
+        where.append(alerts.c.muted_until > now)
+    elif state == "disabled":
+        where.append(alerts.c.enabled.is_(False))
+    elif state is not None:
+        where.append(alerts.c.state == state)
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(alerts.c.name.ilike(pattern, escape="\\"))
     query: Select[Any] = (
         select(*_LIST_COLUMNS, metrics.c.name.label("metric_name"))
         .join(metrics, metrics.c.id == alerts.c.metric_id)
-        .where(alerts.c.org_id == org_id)
-        .order_by(alerts.c.name)
+        .where(*where)
+        .order_by(alerts.c.name, alerts.c.id)
+        .limit(limit)
+        .offset(offset)
     )
-    if metric_id is not None:
-        query = query.where(alerts.c.metric_id == metric_id)
-    if state == "muted":
-        query = query.where(alerts.c.muted_until > now)
-    elif state == "disabled":
-        query = query.where(alerts.c.enabled.is_(False))
-    elif state is not None:
-        query = query.where(alerts.c.state == state)
     found: list[Row[Any]] = list(conn.execute(query))
-    values = recent_values(conn, org_id) if found else {}
+    if len(found) < limit and (found or offset == 0):
+        total = offset + len(found)
+    else:
+        total = conn.execute(select(func.count()).select_from(alerts).where(*where)).scalar_one()
+    values = recent_values(conn, org_id, (a.metric_id for a in found))
     shapes: dict[uuid.UUID, str] = {}
     rows = []
     for alert in found:
@@ -139,7 +171,7 @@ def alert_rows(
         muted = alert.muted_until is not None and alert.muted_until > now
         words = condition_words(alert.metric_name, rule_of(alert))
         rows.append(AlertRow(alert, alert.metric_name, words, muted, shapes[alert.metric_id]))
-    return rows
+    return AlertPage(rows, total)
 
 
 @dataclass
@@ -172,7 +204,7 @@ def metric_rows(conn: Connection, org_id: uuid.UUID) -> list[MetricRow]:
     counts: dict[uuid.UUID, int] = {}
     for (mid,) in conn.execute(select(alerts.c.metric_id).where(alerts.c.org_id == org_id)):
         counts[mid] = counts.get(mid, 0) + 1
-    values = recent_values(conn, org_id) if found else {}
+    values = recent_values(conn, org_id, (r.id for r in found))
     return [
         MetricRow(
             row_to_metric(r),
@@ -251,11 +283,11 @@ def chart_data(
         runs = runs.where(me.c.completed_at >= start)
         # History is stamped with the run's completion time, so the same bound applies.
         evaluations = evaluations.where(ah.c.evaluated_at >= start)
-    found = list(conn.execute(runs))
+    found = list(conn.execute(runs).all())
     out = ChartData(truncated=len(found) > MAX_POINTS)
     found = found[:MAX_POINTS]
     found.reverse()
-    by_run = {h.key: h for h in conn.execute(evaluations)} if found else {}
+    by_run = {h.key: h for h in conn.execute(evaluations).all()} if found else {}
     rule = rule_of(alert)
     n = len(found)
     out.t = [epoch_ms(run.completed_at) / 1000 for run in found]
