@@ -119,7 +119,7 @@ async def run_metric_execution(
 ) -> Execution:
     """Run the metric's source once: an execution row goes running → completed, failed
     or timed_out, with its result or error. Evaluation is the caller's next step."""
-    _metric, execution = await run_metric(
+    _metric, execution, _ = await run_metric(
         db, metric_id, settings=settings, http=http, trigger=trigger, scheduled_for=scheduled_for
     )
     return execution
@@ -133,8 +133,15 @@ async def run_metric(
     http: HttpClient,
     trigger: str = "schedule",
     scheduled_for: datetime | None = None,
-) -> tuple[Metric, Execution]:
-    """``run_metric_execution``, also handing back the metric it read (for evaluation)."""
+    evaluate: bool = False,
+) -> tuple[Metric, Execution, EvaluationResult | None]:
+    """``run_metric_execution``, also handing back the metric it read (for evaluation).
+
+    With ``evaluate``, the alerts are evaluated in the transaction that finishes the
+    execution: one transaction fewer per run, and a result is never recorded without
+    its evaluation. Should that evaluation fail, the execution is finished on its own
+    and no evaluation is returned: the caller evaluates it again (or the sweep does).
+    """
 
     def start() -> tuple[Metric, uuid.UUID, int]:
         with db.begin() as conn:
@@ -167,17 +174,26 @@ async def run_metric(
         logger.exception("metric %s: source raised", metric_id)
         status, error = "failed", f"unexpected error: {type(exc).__name__}: {exc}"
 
-    def finish() -> tuple[Metric, Execution]:
-        with db.begin() as conn:
-            return metric, MetricStore(conn, metric.org_id).finish_execution(
-                exec_id,
-                status=status,
-                result=result,
-                error=error,
-                value=value_of(result, metric.selector) if status == "completed" else None,
-            )
+    value = value_of(result, metric.selector) if status == "completed" else None
 
-    return await asyncio.to_thread(finish)
+    def finish(evaluated: bool) -> tuple[Metric, Execution, EvaluationResult | None]:
+        with db.begin() as conn:
+            execution = MetricStore(conn, metric.org_id).finish_execution(
+                exec_id, status=status, result=result, error=error, value=value, evaluated=evaluated
+            )
+            if not evaluated:
+                return metric, execution, None
+            evaluation = evaluate_alerts(
+                db, metric_id, execution, settings=settings, metric=metric, conn=conn
+            )
+            return metric, execution, evaluation
+
+    if evaluate:
+        try:
+            return await asyncio.to_thread(finish, True)
+        except Exception:  # noqa: BLE001 - recorded here; the run is then finished alone
+            logger.exception("metric %s: evaluating with the finished run failed", metric_id)
+    return await asyncio.to_thread(finish, False)
 
 
 async def evaluate_execution(

@@ -51,16 +51,19 @@ async def run_and_evaluate(
     started = utcnow()
     if scheduled_for is not None:
         record_scheduler_lateness((started - scheduled_for).total_seconds())
-    metric, execution = await run_metric(
+    metric, execution, evaluation = await run_metric(
         db,
         metric_id,
         settings=settings,
         http=http,
         trigger="schedule",
         scheduled_for=scheduled_for,
+        evaluate=True,
     )
-    record_execution(execution.status, (utcnow() - started).total_seconds())
-    evaluation = await evaluate_execution(db, execution, settings=settings, metric=metric)
+    ran = (execution.completed_at or utcnow()) - execution.started_at
+    record_execution(execution.status, ran.total_seconds())
+    if evaluation is None:
+        evaluation = await evaluate_execution(db, execution, settings=settings, metric=metric)
     return RunOutcome(execution, evaluation)
 
 

@@ -205,7 +205,11 @@ class MetricStore:
         value: Decimal | None = None,
         error: str | None = None,
         completed_at: datetime | None = None,
+        evaluated: bool = False,
     ) -> Execution:
+        """``evaluated``: the caller evaluates it in this same transaction (see
+        ``record_value``)."""
+        completed_at = completed_at or utcnow()
         row = self.conn.execute(
             update(metric_executions)
             .where(
@@ -217,7 +221,8 @@ class MetricStore:
                 result=result,
                 value=value,
                 error=error,
-                completed_at=completed_at or utcnow(),
+                completed_at=completed_at,
+                evaluated_at=completed_at if evaluated else None,
             )
             .returning(*metric_executions.c)
         ).first()
