@@ -382,3 +382,45 @@ def test_a_long_list_pages_and_searches_by_name(ui: TestClient, db: Database) ->
     assert ui.get("/ui/?q=%25").text.count("data-alert=") == 0  # "%" is a character
     assert "match these filters" in ui.get("/ui/?q=_x").text
     assert ui.get("/ui/?page=0").status_code == 422
+
+
+def test_edit_keeps_settings_the_form_does_not_show(ui: TestClient, db: Database) -> None:
+    metric_id = _metric(ui)
+    with db.begin() as conn:
+        org_id = get_or_create_org(conn, "default")
+        alert = AlertStore(conn, org_id).create_alert(
+            {
+                "metric_id": metric_id,
+                "name": "Paged",
+                "comparison_op": "gt",
+                "threshold_value": 5,
+                "action_config": [
+                    {"type": "pagerduty", "routing_key": "R0utingKey", "severity": "critical"},
+                    {
+                        "type": "webhook",
+                        "url": "https://hooks.example.com/x",
+                        "secret": "s3cret-value",
+                        "headers": {"X-Team": "ops"},
+                    },
+                ],
+            }
+        )
+    edit = ui.get(f"/ui/alerts/{alert.id}/edit").text
+    targets = re.findall(r'name="action_target" value="([^"]*)"', edit)
+    secrets = re.findall(r'name="action_secret" value="([^"]*)"', edit)
+    form = alert_form(
+        metric_id,
+        name="Paged",
+        threshold_value="7",
+        action_type=["pagerduty", "webhook", ""],
+        action_target=[unescape(targets[0]), targets[1], ""],
+        action_secret=["", "", ""],  # the webhook's secret field emptied: remove it
+    )
+    assert post_form(ui, f"/ui/alerts/{alert.id}/edit", form).status_code == 303
+    with db.connect() as conn:
+        saved = AlertStore(conn, org_id).get_alert(alert.id)
+    paged, hook = saved.actions
+    assert paged == {"type": "pagerduty", "routing_key": "R0utingKey", "severity": "critical"}
+    assert hook["headers"] == {"X-Team": "ops"} and "secret" not in hook
+    assert secrets[1] == "***redacted***"
+    assert str(saved.threshold_value) == "7"

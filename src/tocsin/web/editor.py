@@ -66,7 +66,8 @@ def _action(kind: str, target: str, secret: str, index: int) -> tuple[dict[str, 
     if kind == "slack-channel":
         return {"type": "slack", "channelId": target}, []
     if kind == "webhook":
-        return {"type": "webhook", "url": target} | ({"secret": secret} if secret else {}), []
+        # None, not absent: an emptied secret field removes the stored secret on edit.
+        return {"type": "webhook", "url": target, "secret": secret or None}, []
     if kind == "email":
         return {"type": "email", "to": [a.strip() for a in target.split(",") if a.strip()]}, []
     if kind == "pagerduty":
@@ -127,8 +128,10 @@ def check(
     """Validate the form as the API would; a definition only when there is no error."""
     body, errors = form_body(form)
     if current is not None:
+        body["action_config"] = keep_hidden_settings(body["action_config"], current.actions)
         # Secrets shown redacted and posted back as they are keep their stored values.
         body["action_config"] = restore_action_config(body["action_config"], current.action_config)
+    body["action_config"] = _without_nones(body["action_config"])
     try:
         AlertCreate.model_validate(body)
     except ValidationError as exc:
@@ -146,6 +149,32 @@ def check(
     except ValidationError as exc:
         return None, metric, _unique(InvalidInput.from_validation(exc).errors)
     return definition, metric, []
+
+
+_TARGET_KEYS = ("url", "channelId", "to", "routing_key")
+
+
+def keep_hidden_settings(new: Any, stored: list[dict[str, Any]]) -> Any:
+    """Each edited action over the stored one it replaces (same place, same type and kind
+    of target), so settings the form does not show (a PagerDuty severity, webhook
+    headers, set through the API) survive an edit in the UI."""
+    actions = [new] if isinstance(new, dict) else list(new)
+    merged = []
+    for i, action in enumerate(actions):
+        old = stored[i] if i < len(stored) else None
+        same = (
+            old is not None
+            and old.get("type") == action.get("type")
+            and [k for k in _TARGET_KEYS if k in old] == [k for k in _TARGET_KEYS if k in action]
+        )
+        merged.append({**old, **action} if same and old is not None else action)
+    return merged[0] if isinstance(new, dict) else merged
+
+
+def _without_nones(config: Any) -> Any:
+    if isinstance(config, dict):
+        return {k: v for k, v in config.items() if v is not None}
+    return [_without_nones(a) for a in config]
 
 
 def _unique(errors: Errors) -> Errors:
