@@ -1,4 +1,7 @@
-"""What every UI route needs: the viewer, the database, the settings, a checked form."""
+"""What every UI route needs: the viewer, the database, the settings, a checked form.
+
+The database, settings and HTTP client come through the API's own dependencies: the UI
+app carries the same state (``request.app`` is the UI app inside its mount)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
+from tocsin.api.routes.common import database, http_client, settings
 from tocsin.db.database import Database
 from tocsin.http import HttpClient
 from tocsin.settings import Settings
@@ -17,23 +21,6 @@ def current_viewer(request: Request) -> Viewer:
     viewer: Viewer = request.app.state.access.viewer(request)
     request.state.viewer = viewer
     return viewer
-
-
-def database(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def settings(request: Request) -> Settings:
-    found: Settings = request.app.state.settings
-    return found
-
-
-def http_client(request: Request) -> HttpClient:
-    client: HttpClient | None = request.app.state.http
-    if client is None:
-        raise RuntimeError("the outbound HTTP client is not running")
-    return client
 
 
 async def checked_form(request: Request) -> FormData:
