@@ -75,18 +75,28 @@ def _action(kind: str, target: str, secret: str, index: int) -> tuple[dict[str, 
     return {}, [(field, f"expected one of {', '.join(ACTION_TYPES)}")]
 
 
+def _action_rows(form: FormData) -> list[dict[str, str]]:
+    """The form's action rows as typed: a type, a target and a secret each."""
+    targets = form.getlist("action_target")
+    secrets = form.getlist("action_secret")
+    return [
+        {
+            "kind": str(kind),
+            "target": str(targets[i]) if i < len(targets) else "",
+            "secret": str(secrets[i]) if i < len(secrets) else "",
+        }
+        for i, kind in enumerate(form.getlist("action_type"))
+    ]
+
+
 def _actions(form: FormData) -> tuple[list[dict[str, Any]], Errors]:
-    kinds = [str(v) for v in form.getlist("action_type")]
-    targets = [str(v).strip() for v in form.getlist("action_target")]
-    secrets = [str(v).strip() for v in form.getlist("action_secret")]
     actions: list[dict[str, Any]] = []
     errors: Errors = []
-    for i, kind in enumerate(kinds):
-        if not kind:
+    for row in _action_rows(form):
+        if not row["kind"]:
             continue  # an unused row
-        target = targets[i] if i < len(targets) else ""
-        secret = secrets[i] if i < len(secrets) else ""
-        action, problems = _action(kind, target, secret, len(actions))
+        target, secret = row["target"].strip(), row["secret"].strip()
+        action, problems = _action(row["kind"], target, secret, len(actions))
         errors += problems
         if action:
             actions.append(action)
@@ -143,11 +153,11 @@ def check(
         except NotFound:
             errors.append(("metric_id", "expected one of this organisation's metrics"))
     if errors or metric is None:
-        return None, metric, _unique(errors)
+        return None, metric, list(dict.fromkeys(errors))
     try:
         definition = AlertDefinition.model_validate(body | {"metric_id": metric.id})
     except ValidationError as exc:
-        return None, metric, _unique(InvalidInput.from_validation(exc).errors)
+        return None, metric, list(dict.fromkeys(InvalidInput.from_validation(exc).errors))
     return definition, metric, []
 
 
@@ -175,14 +185,6 @@ def _without_nones(config: Any) -> Any:
     if isinstance(config, dict):
         return {k: v for k, v in config.items() if v is not None}
     return [_without_nones(a) for a in config]
-
-
-def _unique(errors: Errors) -> Errors:
-    seen: Errors = []
-    for item in errors:
-        if item not in seen:
-            seen.append(item)
-    return seen
 
 
 def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
@@ -230,17 +232,7 @@ def _from_form(form: FormData) -> dict[str, Any]:
     values: dict[str, Any] = {k: str(form.get(k, "")) for k in _FIELDS}
     values["notify_on_resolve"] = form.get("notify_on_resolve") is not None
     values["enabled"] = form.get("enabled") is not None
-    kinds = form.getlist("action_type")
-    targets = form.getlist("action_target")
-    secrets = form.getlist("action_secret")
-    values["actions"] = [
-        {
-            "kind": str(k),
-            "target": str(targets[i]) if i < len(targets) else "",
-            "secret": str(secrets[i]) if i < len(secrets) else "",
-        }
-        for i, k in enumerate(kinds)
-    ]
+    values["actions"] = _action_rows(form)
     return values
 
 
