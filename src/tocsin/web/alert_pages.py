@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
@@ -34,77 +34,62 @@ HISTORY_PAGE = 50
 MAX_MUTE = timedelta(days=365)
 
 
-def _listing(
-    db: DbDep,
-    org_id: uuid.UUID,
-    state: str | None,
-    metric: str | None,
-    q: str | None,
-    page: int,
-) -> dict[str, Any]:
-    """A page of the list under its filters (unknown states and metrics filter nothing)."""
-    state = state if state in FILTER_STATES else None
-    metric = metric or None
-    q = (q or "").strip() or None
-    with db.connect() as conn:
-        metric_id = as_uuid(metric) if metric else None
-        found = alert_rows(
-            conn,
-            org_id,
-            now=utcnow(),
-            state=state,
-            metric_id=metric_id,
-            text=q,
-            limit=LIST_PAGE,
-            offset=(page - 1) * LIST_PAGE,
-        )
-        metrics = MetricStore(conn, org_id).list_metrics()
-    pages = max(1, -(-found.total // LIST_PAGE))
-    filters = {"state": state or "", "metric": metric or "", "q": q or ""}
-    return {
-        "rows": found.rows,
-        "total": found.total,
-        "page": page,
-        "pages": pages,
-        "first": (page - 1) * LIST_PAGE + 1,
-        "query": urlencode(filters),
-        "metrics": metrics,
-        **filters,
-    }
-
-
 StateFilter = Annotated[str | None, Query(max_length=20)]
 MetricFilter = Annotated[str | None, Query(max_length=200)]
 TextFilter = Annotated[str | None, Query(max_length=200, description="Part of a name.")]
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 
 
-@router.get("/", response_class=HTMLResponse)
-def alerts_page(
-    request: Request,
+def listing(
     who: ViewerDep,
     db: DbDep,
     state: StateFilter = None,
     metric: MetricFilter = None,
     q: TextFilter = None,
     page: PageNumber = 1,
-) -> HTMLResponse:
-    return render(request, "alerts.html", _listing(db, who.org_id, state, metric, q, page))
+) -> dict[str, Any]:
+    """A page of the list under its filters (unknown states and metrics filter nothing):
+    the alerts page and its live refresh both read it."""
+    state = state if state in FILTER_STATES else None
+    metric = metric or None
+    q = (q or "").strip() or None
+    with db.connect() as conn:
+        found = alert_rows(
+            conn,
+            who.org_id,
+            now=utcnow(),
+            state=state,
+            metric_id=as_uuid(metric) if metric else None,
+            text=q,
+            limit=LIST_PAGE,
+            offset=(page - 1) * LIST_PAGE,
+        )
+    filters = {"state": state or "", "metric": metric or "", "q": q or ""}
+    return {
+        "rows": found.rows,
+        "total": found.total,
+        "page": page,
+        "pages": max(1, -(-found.total // LIST_PAGE)),
+        "first": (page - 1) * LIST_PAGE + 1,
+        "query": urlencode(filters),
+        **filters,
+    }
+
+
+ListingDep = Annotated[dict[str, Any], Depends(listing)]
+
+
+@router.get("/", response_class=HTMLResponse)
+def alerts_page(request: Request, who: ViewerDep, db: DbDep, found: ListingDep) -> HTMLResponse:
+    with db.connect() as conn:
+        metrics = MetricStore(conn, who.org_id).list_metrics()  # the metric filter's choices
+    return render(request, "alerts.html", {**found, "metrics": metrics})
 
 
 @router.get("/alerts/table", response_class=HTMLResponse)
-def alerts_table(
-    request: Request,
-    who: ViewerDep,
-    db: DbDep,
-    state: StateFilter = None,
-    metric: MetricFilter = None,
-    q: TextFilter = None,
-    page: PageNumber = 1,
-) -> HTMLResponse:
+def alerts_table(request: Request, found: ListingDep) -> HTMLResponse:
     """The list's rows alone: what the open page re-fetches to stay live."""
-    context = _listing(db, who.org_id, state, metric, q, page)
-    return render(request, "_alert_rows.html", context)
+    return render(request, "_alert_rows.html", found)
 
 
 def _history(
