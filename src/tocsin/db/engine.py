@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from tocsin.db.liveness import ping_when_idle
+
 
 class DatabaseUrlError(ValueError):
     """The database URL cannot be used."""
@@ -105,6 +107,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    ping_when_idle(engine)
+    return engine

@@ -66,6 +66,7 @@ from sqlalchemy.exc import NoResultFound
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.db.engine import normalize_url
+from tocsin.db.liveness import idle_checked_pool
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.execution.scheduler import claim_due_metrics, evaluate_execution
 from tocsin.execution.tasks import deliver_pending, run_and_evaluate, sweep
@@ -214,6 +215,7 @@ def make_app(
     statements, which a transaction-mode pooler (Supabase on 6543) cannot keep."""
     connect_kwargs: dict[str, Any] = {"prepare_threshold": None} if pooler_safe else {}
     connector = procrastinate.PsycopgConnector(
+        pool_factory=idle_checked_pool,
         conninfo=libpq_conninfo(database_url),
         min_size=1,
         max_size=max(2, pool_max_size),
