@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,3 +114,40 @@ def test_a_failed_defer_leaves_the_slot_unclaimed(
         distributed._claim_and_defer(queue_db, task, jobs)
     assert _next_runs(queue_db) == before
     assert _jobs(queue_db) == []
+
+
+def _stats_reltuples(db: Database) -> float:
+    with db.connect() as conn:
+        found: float = conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = 'procrastinate_jobs'::regclass")
+        ).scalar_one()
+    return found
+
+
+def test_a_tick_that_outgrows_the_job_statistics_refreshes_them(
+    queue_db: Database, tick_parts: tuple[Any, JobManager]
+) -> None:
+    """Statistics of a near-empty job table make every fetch scan all queued jobs; a
+    tick deferring hundreds of runs at once refreshes them, a small one does not."""
+    acme = org(queue_db)
+    with queue_db.begin() as conn:
+        conn.execute(text("ANALYZE procrastinate_jobs"))
+    for i in range(300):
+        create_metric(
+            queue_db,
+            acme,
+            {"name": f"m{i}", "source": {"type": "demo"}, "schedule": {"every_seconds": 60}},
+        )
+    _make_due(queue_db)
+    app = distributed.make_app(queue_db.url)
+
+    async def check(deferred: int) -> bool:
+        async with app.open_async():
+            return await distributed._analyse_if_outgrown(app, deferred)
+
+    assert distributed._claim_and_defer(queue_db, *tick_parts) == (300, 300)
+    assert asyncio.run(check(300)) is True
+    # Statistics now count the queued jobs: the same tick size needs no second ANALYZE.
+    assert _stats_reltuples(queue_db) >= 250
+    assert asyncio.run(check(300)) is False
+    assert asyncio.run(check(20)) is False
