@@ -82,3 +82,57 @@ def test_a_failed_evaluation_keeps_the_result_and_is_done_again(
         (stored,) = MetricStore(conn, org_id).executions(metric_id)
     assert alert.state == "triggered"
     assert stored.status == "completed" and stored.evaluated_at is not None
+
+
+def _demo_metric(db: Database, org_id: uuid.UUID) -> uuid.UUID:
+    with db.begin() as conn:
+        metric = MetricStore(conn, org_id).create(
+            {"name": "Demo", "source": {"type": "demo"}, "schedule": {"every_seconds": 3600}}
+        )
+    return metric.id
+
+
+def test_a_run_of_a_metric_without_alerts_is_stored_evaluated(
+    db: Database, org_id: uuid.UUID
+) -> None:
+    metric_id = _demo_metric(db, org_id)
+    outcome = _run(db, metric_id)
+    assert outcome.execution.status == "completed"
+    assert outcome.evaluation.evaluated == []
+    with db.connect() as conn:
+        (stored,) = MetricStore(conn, org_id).executions(metric_id)
+    # Not left for the sweep: there was nothing to evaluate.
+    assert stored.evaluated_at is not None
+
+
+def test_an_alert_created_while_the_run_was_in_flight_evaluates_its_result(
+    db: Database, org_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run started with no alert on its metric; one is created before it finishes."""
+    metric_id = _demo_metric(db, org_id)
+
+    def create_alert() -> None:
+        with db.begin() as conn:
+            AlertStore(conn, org_id).create_alert(
+                {
+                    "metric_id": metric_id,
+                    "name": "Created mid-run",
+                    "comparison_op": "gt",
+                    "threshold_value": 5,
+                    "action_config": {"type": "log"},
+                }
+            )
+
+    class CreatesAnAlert:
+        async def fetch(self, ctx: Any) -> object:
+            await asyncio.to_thread(create_alert)
+            return 9
+
+    monkeypatch.setattr(scheduler, "build_source", lambda config: CreatesAnAlert())
+    outcome = _run(db, metric_id)
+    assert [e.decision.triggered for e in outcome.evaluation.evaluated] == [True]
+    with db.connect() as conn:
+        alert = AlertStore(conn, org_id).get_alert("Created mid-run")
+        (stored,) = MetricStore(conn, org_id).executions(metric_id)
+    assert alert.state == "triggered" and alert.last_value == 9
+    assert stored.evaluated_at is not None

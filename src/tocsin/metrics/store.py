@@ -6,15 +6,15 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, case, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tocsin.alerts.extract import ValueSelector, extract_value
 from tocsin.clock import utcnow
-from tocsin.db.schema import metric_executions, metrics
+from tocsin.db.schema import alerts, metric_executions, metrics
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.metrics.model import Execution, Metric, MetricDefinition
 from tocsin.metrics.sources import SOURCES
@@ -83,6 +83,35 @@ _BY_NAME = select(metrics).where(
     metrics.c.org_id == bindparam("org_id"), metrics.c.name == bindparam("name")
 )
 _INSERT_EXECUTION = insert(metric_executions)
+# Built once: a run finishes with one of these (building an UPDATE per call cost more
+# than executing it).
+_FINISH = (
+    update(metric_executions)
+    .where(
+        metric_executions.c.id == bindparam("b_id"),
+        metric_executions.c.org_id == bindparam("b_org_id"),
+    )
+    .values(
+        status=bindparam("status"),
+        result=bindparam("result"),
+        value=bindparam("value"),
+        error=bindparam("error"),
+        completed_at=bindparam("completed_at"),
+        evaluated_at=bindparam("evaluated_at"),
+    )
+    .returning(*metric_executions.c)
+)
+_FINISH_UNLESS_ALERTS = _FINISH.values(
+    evaluated_at=case(
+        (
+            exists().where(
+                alerts.c.metric_id == metric_executions.c.metric_id, alerts.c.enabled.is_(True)
+            ),
+            None,
+        ),
+        else_=bindparam("completed_at"),
+    )
+)
 
 
 class MetricStore:
@@ -205,26 +234,25 @@ class MetricStore:
         value: Decimal | None = None,
         error: str | None = None,
         completed_at: datetime | None = None,
-        evaluated: bool = False,
+        evaluated: bool | Literal["unless_alerts"] = False,
     ) -> Execution:
         """``evaluated``: the caller evaluates it in this same transaction (see
-        ``record_value``)."""
+        ``record_value``). ``"unless_alerts"``: stored as evaluated only if the metric has
+        no enabled alert (the caller need not look for them then)."""
         completed_at = completed_at or utcnow()
+        statement = _FINISH_UNLESS_ALERTS if evaluated == "unless_alerts" else _FINISH
         row = self.conn.execute(
-            update(metric_executions)
-            .where(
-                metric_executions.c.id == execution_id,
-                metric_executions.c.org_id == self.org_id,
-            )
-            .values(
-                status=status,
-                result=result,
-                value=value,
-                error=error,
-                completed_at=completed_at,
-                evaluated_at=completed_at if evaluated else None,
-            )
-            .returning(*metric_executions.c)
+            statement,
+            {
+                "b_id": execution_id,
+                "b_org_id": self.org_id,
+                "status": status,
+                "result": result,
+                "value": value,
+                "error": error,
+                "completed_at": completed_at,
+                "evaluated_at": completed_at if evaluated else None,
+            },
         ).first()
         if row is None:
             raise NotFound("execution", str(execution_id))
