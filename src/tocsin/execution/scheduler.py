@@ -13,15 +13,15 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
-from sqlalchemy import bindparam, case, exists, func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts, observe
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
-from tocsin.db.schema import alerts, metric_executions, metrics
+from tocsin.db.schema import metric_executions, metrics
 from tocsin.errors import InvalidInput
+from tocsin.execution.run_statements import begin_async_commit, finish_unless_alerts, start_run
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.schedule import Schedule
@@ -58,29 +58,14 @@ _ADVANCE = (
     .where(metrics.c.id == bindparam("b_id"), metrics.c.next_run_at == bindparam("seen"))
     .values(next_run_at=bindparam("following"))
 )
-# What a run reads, in one round trip: the metric, whether any alert waits on its result
-# (without one, finishing the run is all there is to it), and for the simulated series
-# its position, the count of completed runs (only then: counting is not free).
-_COMPLETED_RUNS = (
-    select(func.count())
-    .select_from(metric_executions)
-    .where(
-        metric_executions.c.metric_id == metrics.c.id,
-        metric_executions.c.status == "completed",
-    )
-    .scalar_subquery()
-)
-_METRIC_FOR_RUN = select(
-    metrics,
-    exists()
-    .where(alerts.c.metric_id == metrics.c.id, alerts.c.enabled.is_(True))
-    .label("has_alerts"),
-    case((metrics.c.source["type"].as_string() == "demo", _COMPLETED_RUNS), else_=0).label(
-        "completed_runs"
-    ),
-).where(metrics.c.id == bindparam("id"))
-_METRIC_COLUMNS = tuple(metrics.c.keys())
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+
+_ADVANCE_BATCH = text(
+    "UPDATE metrics SET next_run_at = v.following "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:seen AS timestamptz[]), "
+    "CAST(:following AS timestamptz[])) AS v(id, seen, following) "
+    "WHERE metrics.id = v.id AND metrics.next_run_at = v.seen "
+    "RETURNING metrics.id"
+).columns(metrics.c.id)
 
 
 def claim_due_metrics(
@@ -96,7 +81,7 @@ def claim_due_metrics(
     with db.begin() as conn:
         query = _DUE_LOCKED if not db.is_sqlite else _DUE
         due = conn.execute(query, {"now": now, "limit": limit}).all()
-        claimed = []
+        advances = []
         for row in due:
             schedule = Schedule.model_validate(row.schedule) if row.schedule else None
             if schedule is None:
@@ -104,12 +89,26 @@ def claim_due_metrics(
             following = schedule.next_after(row.next_run_at)
             if following <= now:
                 following = schedule.next_after(now)
-            result = conn.execute(
-                _ADVANCE, {"b_id": row.id, "seen": row.next_run_at, "following": following}
+            advances.append({"b_id": row.id, "seen": row.next_run_at, "following": following})
+        if not advances:
+            return []
+        if db.is_sqlite:
+            advanced = {a["b_id"] for a in advances if conn.execute(_ADVANCE, a).rowcount == 1}
+        else:
+            # One statement for the batch: a round trip per metric cost the tick more
+            # than the runs it deferred.
+            advanced = set(
+                conn.execute(
+                    _ADVANCE_BATCH,
+                    {
+                        "ids": [a["b_id"] for a in advances],
+                        "seen": [a["seen"] for a in advances],
+                        "following": [a["following"] for a in advances],
+                    },
+                ).scalars()
             )
-            if result.rowcount == 1:
-                claimed.append(DueMetric(row.id, row.next_run_at))
-        return claimed
+        # In the order they came due.
+        return [DueMetric(a["b_id"], a["seen"]) for a in advances if a["b_id"] in advanced]
 
 
 def next_due_at(db: Database) -> datetime | None:
@@ -158,28 +157,16 @@ async def run_metric(
     and no evaluation is returned: the caller evaluates it again (or the sweep does).
     """
 
-    def start() -> tuple[Metric, uuid.UUID, bool, int]:
-        with db.begin() as conn:
-            if not db.is_sqlite:
-                # Losing this commit to a database crash loses only the record of a run
-                # that had not finished; any later commit (the finish) flushes it too.
-                # Not waiting for the WAL flush saves a disk sync per run.
-                conn.execute(_ASYNC_COMMIT)
-            row = conn.execute(_METRIC_FOR_RUN, {"id": metric_id}).one()
-            fields = row._mapping
-            metric = Metric.model_validate({key: fields[key] for key in _METRIC_COLUMNS})
-            exec_id = MetricStore(conn, metric.org_id).start_execution(
-                metric_id, trigger=trigger, scheduled_for=scheduled_for
-            )
-            return metric, exec_id, bool(row.has_alerts), int(row.completed_runs)
-
-    metric, exec_id, has_alerts, runs = await asyncio.to_thread(start)
+    run = await asyncio.to_thread(
+        start_run, db, metric_id, trigger=trigger, scheduled_for=scheduled_for
+    )
+    metric, exec_id = run.metric, run.execution_id
     timeout = float(metric.source.get("timeout_seconds", 30.0))
     status, result, error = "completed", None, None
     try:
         # Inside the try: a stored metric whose plugin was uninstalled fails its run.
         source = build_source(metric.source)
-        ctx = FetchContext(settings=settings, http=http, run_number=runs)
+        ctx = FetchContext(settings=settings, http=http, run_number=run.completed_runs)
         result = await asyncio.wait_for(source.fetch(ctx), timeout + TIMEOUT_GRACE_SECONDS)
     except TimeoutError:
         status, error = "timed_out", f"no result within {timeout:g}s"
@@ -194,18 +181,23 @@ async def run_metric(
     value = value_of(result, metric.selector) if status == "completed" else None
 
     def finish(evaluated: bool) -> tuple[Metric, Execution, EvaluationResult | None]:
+        if evaluated and not run.has_alerts:
+            # Nothing to evaluate, unless an alert was enabled since the run started.
+            execution = finish_unless_alerts(
+                db, run, status=status, result=result, value=value, error=error
+            )
+            if execution.evaluated_at is None:
+                evaluation = evaluate_alerts(
+                    db, metric_id, execution, settings=settings, metric=metric
+                )
+            else:
+                evaluation = EvaluationResult(execution.id, observe(execution, metric.selector))
+            return metric, execution, evaluation
         with db.begin() as conn:
-            # Without an alert at the start, nothing to evaluate unless one was enabled
-            # since: the update marks the run evaluated only if there is still none.
-            mark: bool | Literal["unless_alerts"] = (
-                "unless_alerts" if evaluated and not has_alerts else evaluated
-            )
+            begin_async_commit(conn)
             execution = MetricStore(conn, metric.org_id).finish_execution(
-                exec_id, status=status, result=result, error=error, value=value, evaluated=mark
+                exec_id, status=status, result=result, error=error, value=value, evaluated=evaluated
             )
-            if mark == "unless_alerts" and execution.evaluated_at is not None:
-                nothing = EvaluationResult(execution.id, observe(execution, metric.selector))
-                return metric, execution, nothing
             if not evaluated:
                 return metric, execution, None
             evaluation = evaluate_alerts(

@@ -101,7 +101,7 @@ _FINISH = (
     )
     .returning(*metric_executions.c)
 )
-_FINISH_UNLESS_ALERTS = _FINISH.values(
+FINISH_UNLESS_ALERTS = _FINISH.values(
     evaluated_at=case(
         (
             exists().where(
@@ -209,8 +209,9 @@ class MetricStore:
         trigger: str,
         scheduled_for: datetime | None = None,
         started_at: datetime | None = None,
+        execution_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
-        exec_id = uuid.uuid4()
+        exec_id = execution_id or uuid.uuid4()
         self.conn.execute(
             _INSERT_EXECUTION,
             {
@@ -240,7 +241,7 @@ class MetricStore:
         ``record_value``). ``"unless_alerts"``: stored as evaluated only if the metric has
         no enabled alert (the caller need not look for them then)."""
         completed_at = completed_at or utcnow()
-        statement = _FINISH_UNLESS_ALERTS if evaluated == "unless_alerts" else _FINISH
+        statement = FINISH_UNLESS_ALERTS if evaluated == "unless_alerts" else _FINISH
         row = self.conn.execute(
             statement,
             {
