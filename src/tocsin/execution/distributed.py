@@ -67,6 +67,7 @@ from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.db.engine import normalize_url
 from tocsin.db.liveness import idle_checked_pool
+from tocsin.db.native import open_native_pool
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.execution.scheduler import claim_due_metrics, evaluate_execution
 from tocsin.execution.tasks import deliver_pending, run_and_evaluate, sweep
@@ -526,7 +527,11 @@ async def run_worker(
     db = Database(database_url)
     backoff = 1.0
     try:
-        async with HttpClient(settings) as http:
+        async with (
+            HttpClient(settings) as http,
+            open_native_pool(libpq_conninfo(database_url), max_size=concurrency + 2) as native,
+        ):
+            db.native = native
             _runtime = Runtime(db=db, settings=settings, http=http, tuning=tuning)
             await asyncio.to_thread(analyze_job_queue, database_url)
             while not stop.is_set():
@@ -554,6 +559,7 @@ async def run_worker(
                 backoff = 1.0 if ran_for > 60 else min(backoff * 2, 30.0)
     finally:
         _runtime = None
+        db.native = None
         db.dispose()
 
 

@@ -16,6 +16,7 @@ fetching the delivery job), and a commit flushes all the WAL before it.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import (
     Connection,
     bindparam,
@@ -36,9 +38,11 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.exc import NoResultFound
 
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
+from tocsin.db.native import compiled
 from tocsin.db.schema import alerts, metric_executions, metrics
 from tocsin.errors import NotFound
 from tocsin.metrics.model import Execution, Metric
@@ -106,6 +110,7 @@ def _start_in_one_statement() -> Any:
 
 
 _START = _start_in_one_statement()
+_START_NATIVE = compiled(_START)
 
 
 def _metric_of(row: Any) -> Metric:
@@ -183,6 +188,66 @@ def finish_unless_alerts(
 
 
 _FINISH_UNLESS_ALERTS = FINISH_UNLESS_ALERTS.returning(_NO_FLUSH_WAIT.label("flush"))
+_FINISH_NATIVE = compiled(_FINISH_UNLESS_ALERTS)
+
+
+async def start_run_async(
+    db: Database, metric_id: uuid.UUID, *, trigger: str, scheduled_for: datetime | None
+) -> StartedRun:
+    """``start_run`` from async code: on the event loop through ``db.native`` when the
+    runtime opened one, else in a worker thread."""
+    if db.native is None:
+        return await asyncio.to_thread(
+            start_run, db, metric_id, trigger=trigger, scheduled_for=scheduled_for
+        )
+    execution_id = uuid.uuid4()
+    row = await db.native.fetch_one(
+        _START_NATIVE,
+        {
+            "metric_id": metric_id,
+            "execution_id": execution_id,
+            "trigger": trigger,
+            "scheduled_for": scheduled_for,
+            "started_at": utcnow(),
+        },
+    )
+    if row is None:
+        raise NoResultFound(f"metric {metric_id} not found")
+    metric = Metric.model_validate({key: row[key] for key in _METRIC_COLUMNS})
+    return StartedRun(metric, execution_id, bool(row["has_alerts"]), int(row["completed_runs"]))
+
+
+async def finish_unless_alerts_async(
+    db: Database,
+    run: StartedRun,
+    *,
+    status: str,
+    result: Any,
+    value: Decimal | None,
+    error: str | None,
+) -> Execution:
+    """``finish_unless_alerts`` from async code (see ``start_run_async``)."""
+    if db.native is None:
+        return await asyncio.to_thread(
+            finish_unless_alerts, db, run, status=status, result=result, value=value, error=error
+        )
+    row = await db.native.fetch_one(
+        _FINISH_NATIVE,
+        {
+            "b_id": run.execution_id,
+            "b_org_id": run.metric.org_id,
+            "status": status,
+            # What SQLAlchemy's JSON type does: None is stored as JSON null.
+            "result": Jsonb(result),
+            "value": value,
+            "error": error,
+            "completed_at": utcnow(),
+        },
+    )
+    if row is None:
+        raise NotFound("execution", str(run.execution_id))
+    del row["flush"]
+    return Execution.model_validate(row)
 
 
 def begin_async_commit(conn: Connection) -> None:

@@ -21,7 +21,11 @@ from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.errors import InvalidInput
-from tocsin.execution.run_statements import begin_async_commit, finish_unless_alerts, start_run
+from tocsin.execution.run_statements import (
+    begin_async_commit,
+    finish_unless_alerts_async,
+    start_run_async,
+)
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.schedule import Schedule
@@ -157,9 +161,7 @@ async def run_metric(
     and no evaluation is returned: the caller evaluates it again (or the sweep does).
     """
 
-    run = await asyncio.to_thread(
-        start_run, db, metric_id, trigger=trigger, scheduled_for=scheduled_for
-    )
+    run = await start_run_async(db, metric_id, trigger=trigger, scheduled_for=scheduled_for)
     metric, exec_id = run.metric, run.execution_id
     timeout = float(metric.source.get("timeout_seconds", 30.0))
     status, result, error = "completed", None, None
@@ -180,19 +182,24 @@ async def run_metric(
 
     value = value_of(result, metric.selector) if status == "completed" else None
 
-    def finish(evaluated: bool) -> tuple[Metric, Execution, EvaluationResult | None]:
-        if evaluated and not run.has_alerts:
-            # Nothing to evaluate, unless an alert was enabled since the run started.
-            execution = finish_unless_alerts(
-                db, run, status=status, result=result, value=value, error=error
+    if evaluate and not run.has_alerts:
+        # Nothing to evaluate, unless an alert was enabled since the run started.
+        execution = await finish_unless_alerts_async(
+            db, run, status=status, result=result, value=value, error=error
+        )
+        if execution.evaluated_at is None:
+            return (
+                metric,
+                execution,
+                await evaluate_execution(db, execution, settings=settings, metric=metric),
             )
-            if execution.evaluated_at is None:
-                evaluation = evaluate_alerts(
-                    db, metric_id, execution, settings=settings, metric=metric
-                )
-            else:
-                evaluation = EvaluationResult(execution.id, observe(execution, metric.selector))
-            return metric, execution, evaluation
+        return (
+            metric,
+            execution,
+            EvaluationResult(execution.id, observe(execution, metric.selector)),
+        )
+
+    def finish(evaluated: bool) -> tuple[Metric, Execution, EvaluationResult | None]:
         with db.begin() as conn:
             begin_async_commit(conn)
             execution = MetricStore(conn, metric.org_id).finish_execution(

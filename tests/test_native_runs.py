@@ -1,0 +1,135 @@
+"""A worker's runs go through psycopg's async driver on the event loop (``db.native``);
+they record exactly what the thread path through SQLAlchemy records."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import NoResultFound
+
+from tocsin.alerts.store import AlertStore
+from tocsin.db.database import Database
+from tocsin.db.native import open_native_pool
+from tocsin.execution import scheduler
+from tocsin.execution.distributed import libpq_conninfo
+from tocsin.execution.tasks import RunOutcome, run_and_evaluate
+from tocsin.http import HttpClient
+from tocsin.metrics.model import Execution
+from tocsin.metrics.store import MetricStore
+from tocsin.orgs import get_or_create_org
+from tocsin.settings import Settings
+
+
+def _metric(db: Database, name: str) -> tuple[uuid.UUID, uuid.UUID]:
+    with db.begin() as conn:
+        org = get_or_create_org(conn, "acme")
+        metric = MetricStore(conn, org).create(
+            {"name": name, "source": {"type": "demo"}, "schedule": {"every_seconds": 3600}}
+        )
+    return org, metric.id
+
+
+def _run(db: Database, metric_id: uuid.UUID, *, native: bool) -> RunOutcome:
+    settings = Settings(database_url=db.url)
+
+    async def go() -> RunOutcome:
+        async with HttpClient(settings) as http:
+            if not native:
+                return await run_and_evaluate(db, settings, http, metric_id, scheduled_for=None)
+            async with open_native_pool(libpq_conninfo(db.url), max_size=2) as pool:
+                db.native = pool
+                try:
+                    return await run_and_evaluate(db, settings, http, metric_id, scheduled_for=None)
+                finally:
+                    db.native = None
+
+    return asyncio.run(go())
+
+
+def _stored(db: Database, org: uuid.UUID, metric_id: uuid.UUID) -> list[Execution]:
+    with db.connect() as conn:
+        return MetricStore(conn, org).executions(metric_id)
+
+
+def _result_json_type(db: Database, execution_id: uuid.UUID) -> str:
+    with db.connect() as conn:
+        found: str = conn.execute(
+            text("SELECT jsonb_typeof(result) FROM metric_executions WHERE id = :id"),
+            {"id": execution_id},
+        ).scalar_one()
+    return found
+
+
+def test_a_native_run_records_what_the_thread_path_records(pg_db: Database) -> None:
+    org, native_metric = _metric(pg_db, "native")
+    _, thread_metric = _metric(pg_db, "thread")
+    by_native = _run(pg_db, native_metric, native=True).execution
+    by_thread = _run(pg_db, thread_metric, native=False).execution
+    (stored,) = _stored(pg_db, org, native_metric)
+    # What the run handed back is what a reader finds: same values, UTC times.
+    assert by_native == stored
+    assert stored.started_at.utcoffset() is not None and stored.started_at.utcoffset() == (
+        by_thread.started_at.utcoffset()
+    )
+    same = {"status", "trigger", "result", "value", "error"}
+    assert by_native.model_dump(include=same) == by_thread.model_dump(include=same)
+    assert stored.evaluated_at is not None and stored.value is not None
+
+
+def test_a_failed_native_run_stores_json_null_like_the_thread_path(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Fails:
+        async def fetch(self, ctx: Any) -> object:
+            raise RuntimeError("source broke")
+
+    monkeypatch.setattr(scheduler, "build_source", lambda config: Fails())
+    org, native_metric = _metric(pg_db, "native")
+    _, thread_metric = _metric(pg_db, "thread")
+    by_native = _run(pg_db, native_metric, native=True).execution
+    by_thread = _run(pg_db, thread_metric, native=False).execution
+    assert by_native.status == by_thread.status == "failed"
+    assert by_native.error == by_thread.error
+    assert _result_json_type(pg_db, by_native.id) == _result_json_type(pg_db, by_thread.id)
+
+
+def test_a_native_run_of_a_deleted_metric_finds_no_metric(pg_db: Database) -> None:
+    with pytest.raises(NoResultFound):
+        _run(pg_db, uuid.uuid4(), native=True)
+
+
+def test_an_alert_created_during_a_native_run_evaluates_it(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org, metric_id = _metric(pg_db, "native")
+
+    def create_alert() -> None:
+        with pg_db.begin() as conn:
+            AlertStore(conn, org).create_alert(
+                {
+                    "metric_id": metric_id,
+                    "name": "Created mid-run",
+                    "comparison_op": "gt",
+                    "threshold_value": 5,
+                    "action_config": {"type": "log"},
+                }
+            )
+
+    def source(make: Callable[[], None]) -> Any:
+        class CreatesAnAlert:
+            async def fetch(self, ctx: Any) -> object:
+                await asyncio.to_thread(make)
+                return 9
+
+        return CreatesAnAlert()
+
+    monkeypatch.setattr(scheduler, "build_source", lambda config: source(create_alert))
+    outcome = _run(pg_db, metric_id, native=True)
+    assert [e.decision.triggered for e in outcome.evaluation.evaluated] == [True]
+    (stored,) = _stored(pg_db, org, metric_id)
+    assert stored.evaluated_at is not None
