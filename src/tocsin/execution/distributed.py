@@ -21,9 +21,10 @@ run one Procrastinate app. They run the same task functions as the embedded runt
   statistics fresh; ``tocsin.prune_jobs`` (hourly) drops failed jobs after a week
   (succeeded jobs are deleted as they finish).
 
-Runtime context: the tasks need a :class:`Database`, the :class:`Settings` and one
-shared :class:`HttpClient` (pooled connections, the SSRF guard). :func:`run_worker`
-creates them once per process when the worker starts, publishes them in the module-level
+Runtime context: the tasks need a :class:`Database` (with its ``native`` pool of async
+driver connections, which a run's two statements use on the event loop), the
+:class:`Settings` and one shared :class:`HttpClient` (pooled connections, the SSRF
+guard). :func:`run_worker` creates them once per process when the worker starts, publishes them in the module-level
 ``_runtime`` that the tasks read through :func:`runtime`, and tears them down when the
 worker stops. A process runs at most one worker, so a module-level slot is enough; a job
 that reaches a process without one fails loudly instead of building its own clients.
