@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -34,14 +35,17 @@ def _metric(db: Database, name: str) -> tuple[uuid.UUID, uuid.UUID]:
     return org, metric.id
 
 
-def _run(db: Database, metric_id: uuid.UUID, *, native: bool) -> RunOutcome:
+def _run(
+    db: Database, metric_id: uuid.UUID, *, native: bool, conninfo_suffix: str = ""
+) -> RunOutcome:
     settings = Settings(database_url=db.url)
 
     async def go() -> RunOutcome:
         async with HttpClient(settings) as http:
             if not native:
                 return await run_and_evaluate(db, settings, http, metric_id, scheduled_for=None)
-            async with open_native_pool(libpq_conninfo(db.url), max_size=2) as pool:
+            conninfo = libpq_conninfo(db.url) + conninfo_suffix
+            async with open_native_pool(conninfo, max_size=2) as pool:
                 db.native = pool
                 try:
                     return await run_and_evaluate(db, settings, http, metric_id, scheduled_for=None)
@@ -133,3 +137,17 @@ def test_an_alert_created_during_a_native_run_evaluates_it(
     assert [e.decision.triggered for e in outcome.evaluation.evaluated] == [True]
     (stored,) = _stored(pg_db, org, metric_id)
     assert stored.evaluated_at is not None
+
+
+def test_a_native_run_hands_back_utc_times_whatever_the_session_time_zone(
+    pg_db: Database,
+) -> None:
+    org, metric_id = _metric(pg_db, "native")
+    outcome = _run(
+        pg_db, metric_id, native=True, conninfo_suffix="?options=-c%20timezone%3DAsia/Kolkata"
+    )
+    execution = outcome.execution
+    assert execution.started_at.utcoffset() == timedelta(0)
+    assert execution.completed_at is not None and execution.completed_at.utcoffset() == timedelta(0)
+    (stored,) = _stored(pg_db, org, metric_id)
+    assert stored.started_at == execution.started_at

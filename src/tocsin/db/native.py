@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -49,18 +50,28 @@ class NativePool:
     async def fetch_one(
         self, statement: CompiledStatement, values: dict[str, Any]
     ) -> dict[str, Any] | None:
-        """Run ``statement`` in a transaction of its own; its first row as a dict."""
+        """Run ``statement`` in a transaction of its own; its first row as a dict, with
+        times in UTC as the UTCDateTime columns hand them out (the session's time zone
+        is left alone: a transaction pooler would not keep it)."""
         async with self._pool.connection() as conn:
             cursor = await conn.execute(statement.sql, statement.params(values))
             row: dict[str, Any] | None = await cursor.fetchone()
-            return row
+        if row is not None:
+            for key, value in row.items():
+                if isinstance(value, datetime):
+                    row[key] = value.astimezone(UTC)
+        return row
 
 
 @asynccontextmanager
-async def open_native_pool(conninfo: str, *, max_size: int) -> AsyncIterator[NativePool]:
+async def open_native_pool(
+    conninfo: str, *, max_size: int, pooler_safe: bool = False
+) -> AsyncIterator[NativePool]:
+    """``pooler_safe``: no prepared statements, which a transaction-mode pooler
+    (Supabase on port 6543) cannot keep."""
+
     async def configure(conn: Any) -> None:
-        # Autocommit: each statement is its own transaction, no BEGIN/COMMIT round
-        # trips. UTC: times come back as the UTCDateTime columns hand them out.
+        # Autocommit: each statement is its own transaction, no BEGIN/COMMIT round trips.
         await conn.set_autocommit(True)
         conn.row_factory = dict_row
 
@@ -70,7 +81,7 @@ async def open_native_pool(conninfo: str, *, max_size: int) -> AsyncIterator[Nat
         max_size=max_size,
         open=False,
         configure=configure,
-        kwargs={"options": "-c timezone=UTC"},
+        kwargs={"prepare_threshold": None} if pooler_safe else {},
     )
     await pool.open()
     try:

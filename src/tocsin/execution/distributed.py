@@ -24,10 +24,11 @@ run one Procrastinate app. They run the same task functions as the embedded runt
 Runtime context: the tasks need a :class:`Database` (with its ``native`` pool of async
 driver connections, which a run's two statements use on the event loop), the
 :class:`Settings` and one shared :class:`HttpClient` (pooled connections, the SSRF
-guard). :func:`run_worker` creates them once per process when the worker starts, publishes them in the module-level
-``_runtime`` that the tasks read through :func:`runtime`, and tears them down when the
-worker stops. A process runs at most one worker, so a module-level slot is enough; a job
-that reaches a process without one fails loudly instead of building its own clients.
+guard). :func:`run_worker` creates them once per process when the worker starts,
+publishes them in the module-level ``_runtime`` that the tasks read through
+:func:`runtime`, and tears them down when the worker stops. A process runs at most one
+worker, so a module-level slot is enough; a job that reaches a process without one fails
+loudly instead of building its own clients.
 
 Tuning comes from ``TOCSIN_WORKER_*`` variables (:class:`WorkerTuning`).
 
@@ -530,7 +531,11 @@ async def run_worker(
     try:
         async with (
             HttpClient(settings) as http,
-            open_native_pool(libpq_conninfo(database_url), max_size=concurrency + 2) as native,
+            open_native_pool(
+                libpq_conninfo(database_url),
+                max_size=concurrency + 2,
+                pooler_safe=not listen_notify,
+            ) as native,
         ):
             db.native = native
             _runtime = Runtime(db=db, settings=settings, http=http, tuning=tuning)
