@@ -118,6 +118,32 @@ def _metric_of(row: Any) -> Metric:
     return Metric.model_validate({key: fields[key] for key in _METRIC_COLUMNS})
 
 
+def _start_params(
+    metric_id: uuid.UUID, execution_id: uuid.UUID, trigger: str, scheduled_for: datetime | None
+) -> dict[str, Any]:
+    return {
+        "metric_id": metric_id,
+        "execution_id": execution_id,
+        "trigger": trigger,
+        "scheduled_for": scheduled_for,
+        "started_at": utcnow(),
+    }
+
+
+def _finish_params(
+    run: StartedRun, status: str, result: Any, value: Decimal | None, error: str | None
+) -> dict[str, Any]:
+    return {
+        "b_id": run.execution_id,
+        "b_org_id": run.metric.org_id,
+        "status": status,
+        "result": result,
+        "value": value,
+        "error": error,
+        "completed_at": utcnow(),
+    }
+
+
 def start_run(
     db: Database, metric_id: uuid.UUID, *, trigger: str, scheduled_for: datetime | None
 ) -> StartedRun:
@@ -134,13 +160,7 @@ def start_run(
             )
     else:
         with _autocommit(db) as conn:
-            params = {
-                "metric_id": metric_id,
-                "execution_id": execution_id,
-                "trigger": trigger,
-                "scheduled_for": scheduled_for,
-                "started_at": utcnow(),
-            }
+            params = _start_params(metric_id, execution_id, trigger, scheduled_for)
             row = conn.execute(_START, params).one()
             metric = _metric_of(row)
     return StartedRun(metric, execution_id, bool(row.has_alerts), int(row.completed_runs))
@@ -168,20 +188,9 @@ def finish_unless_alerts(
                 value=value,
                 evaluated="unless_alerts",
             )
-    completed_at = utcnow()
     with _autocommit(db) as conn:
-        row = conn.execute(
-            _FINISH_UNLESS_ALERTS,
-            {
-                "b_id": run.execution_id,
-                "b_org_id": run.metric.org_id,
-                "status": status,
-                "result": result,
-                "value": value,
-                "error": error,
-                "completed_at": completed_at,
-            },
-        ).first()
+        params = _finish_params(run, status, result, value, error)
+        row = conn.execute(_FINISH_UNLESS_ALERTS, params).first()
     if row is None:
         raise NotFound("execution", str(run.execution_id))
     return row_to_execution(row)
@@ -202,14 +211,7 @@ async def start_run_async(
         )
     execution_id = uuid.uuid4()
     row = await db.native.fetch_one(
-        _START_NATIVE,
-        {
-            "metric_id": metric_id,
-            "execution_id": execution_id,
-            "trigger": trigger,
-            "scheduled_for": scheduled_for,
-            "started_at": utcnow(),
-        },
+        _START_NATIVE, _start_params(metric_id, execution_id, trigger, scheduled_for)
     )
     if row is None:
         raise NoResultFound(f"metric {metric_id} not found")
@@ -231,19 +233,10 @@ async def finish_unless_alerts_async(
         return await asyncio.to_thread(
             finish_unless_alerts, db, run, status=status, result=result, value=value, error=error
         )
-    row = await db.native.fetch_one(
-        _FINISH_NATIVE,
-        {
-            "b_id": run.execution_id,
-            "b_org_id": run.metric.org_id,
-            "status": status,
-            # What SQLAlchemy's JSON type does: None is stored as JSON null.
-            "result": Jsonb(result),
-            "value": value,
-            "error": error,
-            "completed_at": utcnow(),
-        },
-    )
+    params = _finish_params(run, status, result, value, error)
+    # What SQLAlchemy's JSON type does for the thread path: None is stored as JSON null.
+    params["result"] = Jsonb(result)
+    row = await db.native.fetch_one(_FINISH_NATIVE, params)
     if row is None:
         raise NotFound("execution", str(run.execution_id))
     del row["flush"]
