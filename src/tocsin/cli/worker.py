@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -78,6 +79,11 @@ def worker(
 
 async def _main(url: str, settings: Settings, concurrency: int, listen_notify: bool) -> None:
     from tocsin.execution.distributed import run_worker
+
+    # Everything alive now lives as long as the process: keep the collector off it (as
+    # `tocsin serve` does).
+    gc.collect()
+    gc.freeze()
 
     log = logging.getLogger("tocsin.worker")
     stop = asyncio.Event()
