@@ -151,3 +151,21 @@ def test_a_tick_that_outgrows_the_job_statistics_refreshes_them(
     assert _stats_reltuples(queue_db) >= 250
     assert asyncio.run(check(300)) is False
     assert asyncio.run(check(20)) is False
+
+
+def _vacuums(db: Database) -> int:
+    with db.connect() as conn:
+        count: int = conn.execute(
+            text(
+                "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'procrastinate_jobs'"
+            )
+        ).scalar_one()
+    return count
+
+
+def test_the_tick_vacuums_the_job_table(queue_db: Database) -> None:
+    """Finished (deleted) jobs leave dead rows that every fetch walks past until a
+    VACUUM; the tick runs one every second instead of waiting for autovacuum."""
+    before = _vacuums(queue_db)
+    distributed._vacuum_queue(queue_db)
+    assert _vacuums(queue_db) == before + 1

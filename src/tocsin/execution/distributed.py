@@ -61,9 +61,9 @@ from procrastinate.manager import JobManager
 from procrastinate.schema import SchemaManager
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import NoResultFound
+from sqlalchemy.exc import DBAPIError, NoResultFound
 
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
@@ -288,7 +288,9 @@ def _register_tasks(app: procrastinate.App) -> None:
             if not analysed and batch:
                 analysed = await _analyse_if_outgrown(context.app, deferred)
             if claimed < CLAIM_BATCH or time.monotonic() > deadline:
-                return deferred
+                break
+        await asyncio.to_thread(_vacuum_queue, rt.db)
+        return deferred
 
     @app.task(name=DELIVER, queueing_lock=DELIVER_QUEUEING_LOCK, priority=PRIORITY_DELIVERY)
     async def deliver() -> int:
@@ -360,6 +362,25 @@ async def _analyse_if_outgrown(app: procrastinate.App, deferred: int) -> bool:
         return False
     await app.connector.execute_query_async("ANALYZE procrastinate_jobs")
     return True
+
+
+def _vacuum_queue(db: Database) -> None:
+    """VACUUM the job table (once a second, from the tick).
+
+    Every finished job leaves dead rows and index entries behind, and a worker's fetch
+    walks past them one job at a time: after a few minutes at 167 jobs/s, fetches took
+    3-7 ms and a burst ran at 240-340 runs/s; with the table vacuumed every second,
+    about 25% faster (bench/schedule.py, three pairs). Autovacuum waits for a fifth of
+    the table to be dead, which a table this small and this busy is within a second.
+    SKIP_LOCKED: another VACUUM (autovacuum's, another cluster's tick) already on it is
+    enough.
+    """
+    try:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM (SKIP_LOCKED) procrastinate_jobs"))
+    except DBAPIError as exc:
+        # Not fatal (autovacuum still runs), and the claim is already committed.
+        logger.warning("could not vacuum the job queue: %s", exc.orig or exc)
 
 
 async def defer_delivery(app: procrastinate.App) -> None:
