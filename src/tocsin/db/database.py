@@ -94,6 +94,13 @@ class Database:
         return await asyncio.to_thread(in_thread)
 
     @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection whose statements each commit on their own (one round trip each
+        on PostgreSQL; also what VACUUM needs)."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+
+    @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A connection for reading (on SQLite, it does not take the write lock)."""
         with self.engine.connect() as conn:

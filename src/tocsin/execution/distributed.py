@@ -376,7 +376,7 @@ def _vacuum_queue(db: Database) -> None:
     enough.
     """
     try:
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with db.autocommit() as conn:
             conn.execute(text("VACUUM (SKIP_LOCKED) procrastinate_jobs"))
     except DBAPIError as exc:
         # Not fatal (autovacuum still runs), and the claim is already committed.

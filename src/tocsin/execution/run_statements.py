@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -113,8 +112,8 @@ _START = _start_in_one_statement()
 _START_NATIVE = compiled(_START)
 
 
-def _metric_of(row: Any) -> Metric:
-    fields = row._mapping
+def _metric_of(fields: Mapping[Any, Any]) -> Metric:
+    """The metric's own columns of a row that carries more."""
     return Metric.model_validate({key: fields[key] for key in _METRIC_COLUMNS})
 
 
@@ -154,15 +153,15 @@ def start_run(
     if db.is_sqlite:
         with db.begin() as conn:
             row = conn.execute(_METRIC_FOR_RUN, {"metric_id": metric_id}).one()
-            metric = _metric_of(row)
+            metric = _metric_of(row._mapping)
             MetricStore(conn, metric.org_id).start_execution(
                 metric_id, trigger=trigger, scheduled_for=scheduled_for, execution_id=execution_id
             )
     else:
-        with _autocommit(db) as conn:
+        with db.autocommit() as conn:
             params = _start_params(metric_id, execution_id, trigger, scheduled_for)
             row = conn.execute(_START, params).one()
-            metric = _metric_of(row)
+            metric = _metric_of(row._mapping)
     return StartedRun(metric, execution_id, bool(row.has_alerts), int(row.completed_runs))
 
 
@@ -188,7 +187,7 @@ def finish_unless_alerts(
                 value=value,
                 evaluated="unless_alerts",
             )
-    with _autocommit(db) as conn:
+    with db.autocommit() as conn:
         params = _finish_params(run, status, result, value, error)
         row = conn.execute(_FINISH_UNLESS_ALERTS, params).first()
     if row is None:
@@ -215,7 +214,7 @@ async def start_run_async(
     )
     if row is None:
         raise NoResultFound(f"metric {metric_id} not found")
-    metric = Metric.model_validate({key: row[key] for key in _METRIC_COLUMNS})
+    metric = _metric_of(row)
     return StartedRun(metric, execution_id, bool(row["has_alerts"]), int(row["completed_runs"]))
 
 
@@ -247,10 +246,3 @@ def begin_async_commit(conn: Connection) -> None:
     """Make ``conn``'s transaction commit without waiting for the WAL flush (PostgreSQL)."""
     if conn.dialect.name == "postgresql":
         conn.execute(_ASYNC_COMMIT)
-
-
-@contextmanager
-def _autocommit(db: Database) -> Iterator[Connection]:
-    """A pooled connection whose statements each commit on their own."""
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        yield conn
