@@ -121,3 +121,34 @@ def test_update_guarded_by_not_after(db: Database, org_id: uuid.UUID) -> None:
     # NULL and "two hours ago" are not after the cutoff; "five minutes ago" is.
     assert changed == 2
     assert after == [at, at, at - timedelta(minutes=5)]
+
+
+def test_update_keeps_awkward_text_and_exact_decimals(db: Database, org_id: uuid.UUID) -> None:
+    # Quotes, braces, commas and backslashes are what an array's text form must escape.
+    awkward = ['say "hi", {x}\\y', "", "NULL", "ü €"]
+    values = [Decimal("1E-30"), Decimal("-12345678901234567890.5"), None, Decimal("0")]
+    with db.begin() as conn:
+        metric = MetricStore(conn, org_id).create({"name": "m", "source": {"type": "push"}})
+        store = AlertStore(conn, org_id)
+        made = [
+            store.create_alert(
+                {
+                    "metric_id": metric.id,
+                    "name": f"a{i}",
+                    "comparison_op": "gt",
+                    "threshold_value": 1,
+                    "action_config": {"type": "log"},
+                }
+            )
+            for i in range(len(awkward))
+        ]
+        rows = [
+            {"id": a.id, "description": text, "last_value": value}
+            for a, text, value in zip(made, awkward, values, strict=True)
+        ]
+        assert update_rows(conn, alerts, "id", rows) == len(made)
+    with db.connect() as conn:
+        store = AlertStore(conn, org_id)
+        back = [store.get_alert(a.id) for a in made]
+    assert [a.description for a in back] == awkward
+    assert [a.last_value for a in back] == values
