@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -188,7 +187,7 @@ def test_describe_condition() -> None:
 
 
 def test_pending_until_enough_consecutive_breaches() -> None:
-    rule = replace(GT5, pending_evaluations=3)
+    rule = GT5._replace(pending_evaluations=3)
     decisions = run(rule, obs(0, 6), obs(1, 7), obs(2, 8))
     assert [d.state_to for d in decisions] == ["pending", "pending", "triggered"]
     assert notified(decisions) == [None, None, "trigger"]
@@ -198,7 +197,7 @@ def test_pending_until_enough_consecutive_breaches() -> None:
 
 
 def test_a_non_breach_or_an_error_resets_pending() -> None:
-    rule = replace(GT5, pending_evaluations=2)
+    rule = GT5._replace(pending_evaluations=2)
     decisions = run(rule, obs(0, 6), obs(1, 4), obs(2, 6), failed(3), obs(4, 6), obs(5, 6))
     states = [d.state_to for d in decisions]
     assert states == ["pending", "ok", "pending", "error", "pending", "triggered"]
@@ -221,7 +220,7 @@ def test_repeat_reminder_once_the_cooldown_has_passed() -> None:
 
 
 def test_cooldown_zero_notifies_every_breaching_evaluation() -> None:
-    rule = replace(GT5, cooldown_seconds=0)
+    rule = GT5._replace(cooldown_seconds=0)
     decisions = run(rule, obs(0, 6), obs(0, 7), obs(1, 8))
     assert notified(decisions) == ["trigger", "trigger", "trigger"]
 
@@ -246,13 +245,13 @@ def test_cooldown_allows_is_the_stores_predicate() -> None:
     assert cooldown_allows(GT5, None, at(0))
     assert not cooldown_allows(GT5, at(0), at(59.99))
     assert cooldown_allows(GT5, at(0), at(60))  # last <= at - cooldown: boundary allowed
-    assert cooldown_allows(replace(GT5, cooldown_seconds=0), at(0), at(0))
+    assert cooldown_allows(GT5._replace(cooldown_seconds=0), at(0), at(0))
     naive = at(0).replace(tzinfo=None)
     assert cooldown_allows(GT5, naive, at(61)) and not cooldown_allows(GT5, naive, at(1))
 
 
 def test_no_resolve_when_notify_on_resolve_is_off() -> None:
-    rule = replace(GT5, notify_on_resolve=False)
+    rule = GT5._replace(notify_on_resolve=False)
     decisions = run(rule, obs(0, 6), obs(1, 4))
     assert notified(decisions) == ["trigger", None]
     assert decisions[1].state_to == "ok" and decisions[1].suppressed is None
@@ -260,7 +259,7 @@ def test_no_resolve_when_notify_on_resolve_is_off() -> None:
 
 
 def test_pending_to_ok_never_resolves() -> None:
-    rule = replace(GT5, pending_evaluations=2)
+    rule = GT5._replace(pending_evaluations=2)
     assert notified(run(rule, obs(0, 6), obs(1, 4))) == [None, None]
 
 
@@ -288,7 +287,7 @@ def test_notified_episode_resolves_after_a_gap() -> None:
 
 
 def test_notified_episode_continues_through_a_gap_without_renotifying() -> None:
-    rule = replace(GT5, pending_evaluations=3)
+    rule = GT5._replace(pending_evaluations=3)
     decisions = run(rule, obs(0, 6), obs(1, 6), obs(2, 6), failed(3), obs(4, 7), obs(70, 7))
     assert [d.state_to for d in decisions][3:] == ["error", "triggered", "triggered"]
     assert notified(decisions) == [None, None, "trigger", None, None, "trigger"]
@@ -297,7 +296,7 @@ def test_notified_episode_continues_through_a_gap_without_renotifying() -> None:
 
 
 def test_gap_after_unnotified_firing_behaves_like_ok() -> None:
-    muted = replace(GT5, muted_until=at(3))
+    muted = GT5._replace(muted_until=at(3))
     decisions = run(muted, obs(0, 6), failed(1), obs(2, 4), obs(4, 6))
     assert notified(decisions) == [None, None, None, "trigger"]
     assert "never notified" not in decisions[2].reason  # no episode left after the gap
@@ -305,23 +304,23 @@ def test_gap_after_unnotified_firing_behaves_like_ok() -> None:
 
 
 def test_muted_firing_changes_state_but_sends_nothing() -> None:
-    rule = replace(GT5, muted_until=at(120))
+    rule = GT5._replace(muted_until=at(120))
     [d] = run(rule, obs(0, 6))
     assert d.state_to == "triggered" and d.notify is None
     assert d.suppressed == "muted until 14:00 UTC"
     assert d.reason == "6 > 5; triggered; not sent: muted until 14:00 UTC"
     assert d.new_status.last_triggered_at is None and not d.new_status.episode_notified
-    assert notified(run(replace(GT5, muted_until=at(-1)), obs(0, 6))) == ["trigger"]  # past mute
+    assert notified(run(GT5._replace(muted_until=at(-1)), obs(0, 6))) == ["trigger"]  # past mute
 
 
 def test_mute_across_days_shows_the_date() -> None:
-    rule = replace(GT5, muted_until=datetime(2026, 1, 2, 9, 30, tzinfo=UTC))
+    rule = GT5._replace(muted_until=datetime(2026, 1, 2, 9, 30, tzinfo=UTC))
     [d] = run(rule, obs(0, 6))
     assert d.suppressed == "muted until 2026-01-02 09:30 UTC"
 
 
 def test_firing_while_muted_is_notified_once_the_mute_ends() -> None:
-    rule = replace(GT5, muted_until=at(30))
+    rule = GT5._replace(muted_until=at(30))
     decisions = run(rule, obs(0, 6), obs(10, 7), obs(29, 7), obs(30, 8))
     assert notified(decisions) == [None, None, None, "trigger"]
     assert decisions[3].new_status.last_triggered_at == at(30)
@@ -329,7 +328,7 @@ def test_firing_while_muted_is_notified_once_the_mute_ends() -> None:
 
 def test_resolve_while_muted_is_suppressed() -> None:
     status = AlertStatus("triggered", 1, at(-5), at(-5), episode_notified=True)
-    rule = replace(GT5, muted_until=at(60))
+    rule = GT5._replace(muted_until=at(60))
     [d] = run(rule, obs(0, 4), status=status)
     assert d.state_to == "ok" and d.notify is None
     assert d.suppressed == "muted until 13:00 UTC"

@@ -10,7 +10,6 @@ would have done, not an approximation of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -77,7 +76,7 @@ def dry_run(conn: Connection, metric: Metric, rule: core.AlertRule) -> dict[str,
         }
     execution, obs = observed[-1]
     # A fresh alert: no earlier breaches, no cooldown, not muted.
-    decision = core.evaluate(replace(rule, muted_until=None), core.AlertStatus(), obs)
+    decision = core.evaluate(rule._replace(muted_until=None), core.AlertStatus(), obs)
     fires = decision.notify == "trigger"
     shown = f"now {number_text(decision.value)}" if decision.value is not None else "latest run"
     if fires:

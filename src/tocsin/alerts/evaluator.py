@@ -184,7 +184,7 @@ def evaluate_alerts(
 
 # What a decision reads. The actions come along as JSON text, decoded only for the alerts
 # that notify: a second query for them cost more than carrying the text.
-_DECISION_COLUMNS = (
+_DECISION_COLUMNS: tuple[str, ...] = (
     "id", "name", "condition_type", "comparison_op", "threshold_value", "change_mode",
     "lookback", "cooldown_seconds", "pending_evaluations", "notify_on_resolve", "muted_until",
     "state", "consecutive_breaches", "last_triggered_at", "last_evaluated_at",
@@ -216,6 +216,18 @@ def _batch_query(*, after: bool, lock: bool) -> Select[Any]:
     query = query.order_by(alerts.c.id).limit(bindparam("size"))
     return query.with_for_update() if lock else query
 
+
+# A batch row holds the rule's and then the status's columns in their fields' order, so
+# each is built from a slice of the row, not field by field.
+_RULE = slice(2, 2 + len(core.AlertRule._fields))
+_STATUS = slice(_RULE.stop, _RULE.stop + len(core.AlertStatus._fields))
+if (_DECISION_COLUMNS[_RULE], _DECISION_COLUMNS[_STATUS]) != (
+    core.AlertRule._fields,
+    core.AlertStatus._fields,
+):
+    raise AssertionError("_DECISION_COLUMNS is out of step with AlertRule and AlertStatus")
+make_rule = core.AlertRule._make
+make_status = core.AlertStatus._make
 
 # Built once: building a statement costs several times what executing a small one does,
 # and these run on every execution of every metric.
@@ -302,19 +314,19 @@ def _evaluate_batch(
     plain = core.Observation(at=at, extracted=current)
     deeper = [core.Observation(at=at, extracted=current, baseline=b) for b in baselines]
     for alert in batch:
+        rule = make_rule(alert[_RULE])
         obs = plain
-        if alert.condition_type == "relative_change" and len(baselines) >= alert.lookback:
-            obs = deeper[alert.lookback - 1]
-        rule = rule_of(alert)
+        if rule.condition_type == "relative_change" and len(baselines) >= rule.lookback:
+            obs = deeper[rule.lookback - 1]
         rules.append(rule)
-        decisions.append(core.evaluate(rule, status_of(alert), obs))
+        decisions.append(core.evaluate(rule, make_status(alert[_STATUS]), obs))
 
     cutoffs = [_NO_CLAIM] * len(batch)
-    for i, (alert, d) in enumerate(zip(batch, decisions, strict=True)):
+    for i, (rule, d) in enumerate(zip(rules, decisions, strict=True)):
         if d.notify != "trigger":
             continue
-        cutoff = _claim_cutoff(alert.cooldown_seconds, at)
-        last = alert.last_triggered_at
+        cutoff = _claim_cutoff(rule.cooldown_seconds, at)
+        last = d.previous_status.last_triggered_at
         if last is None or last <= cutoff:
             cutoffs[i] = cutoff
         else:
