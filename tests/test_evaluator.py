@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tocsin.alerts.evaluator import evaluate_alerts
+from tocsin.alerts.evaluator import evaluate_alerts, fresh_uuids
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.db.schema import alert_history, notification_deliveries
@@ -155,6 +155,43 @@ def test_an_older_execution_is_recorded_but_never_moves_state_back(
     assert len(rows) == 2
 
 
+def test_a_batch_applies_the_execution_only_to_alerts_it_is_not_older_for(
+    db: Database, org_id: uuid.UUID
+) -> None:
+    # Given an alert already evaluated at T0+5min and one created after that run,
+    metric_id, seen_id = _setup(db, org_id)
+    _push(db, org_id, metric_id, 6, T0 + timedelta(minutes=5))
+    with db.begin() as conn:
+        fresh_id = (
+            AlertStore(conn, org_id)
+            .create_alert(
+                {
+                    "metric_id": metric_id,
+                    "name": "fresh",
+                    "comparison_op": "gt",
+                    "threshold_value": 5,
+                    "action_config": {"type": "log"},
+                }
+            )
+            .id
+        )
+    # when an older execution (T0, value 7) is evaluated,
+    late = _push(db, org_id, metric_id, 7, T0)
+    # then only the fresh alert moves and notifies; both record a history row.
+    by_alert = {e.alert_id: e for e in late.evaluated}
+    assert by_alert[seen_id].decision.applied is False
+    assert by_alert[fresh_id].decision.applied is True
+    assert by_alert[seen_id].delivery_ids == [] and len(by_alert[fresh_id].delivery_ids) == 1
+    assert by_alert[fresh_id].history["alert_id"] == fresh_id
+    with db.connect() as conn:
+        store = AlertStore(conn, org_id)
+        seen, fresh = store.get_alert(seen_id), store.get_alert(fresh_id)
+        rows = store.history(fresh_id)
+    assert seen.last_value == Decimal(6) and seen.last_evaluated_at == T0 + timedelta(minutes=5)
+    assert fresh.state == "triggered" and fresh.last_value == Decimal(7)
+    assert [r.id for r in rows] == [by_alert[fresh_id].history["id"]]
+
+
 def test_muted_alerts_record_but_send_nothing(db: Database, org_id: uuid.UUID) -> None:
     metric_id, alert_id = _setup(db, org_id, muted_until=T0 + timedelta(hours=1))
     outcome = _push(db, org_id, metric_id, 6, T0)
@@ -176,3 +213,10 @@ def test_table_results_with_a_column_selector(db: Database, org_id: uuid.UUID) -
 def test_disabled_alerts_are_not_evaluated(db: Database, org_id: uuid.UUID) -> None:
     metric_id, alert_id = _setup(db, org_id, enabled=False)
     assert _push(db, org_id, metric_id, 6, T0).evaluated == []
+
+
+def test_fresh_uuids_are_distinct_version_4_uuids() -> None:
+    made = list(fresh_uuids(2000))
+    assert len(set(made)) == 2000
+    assert {(u.version, u.variant) for u in made} == {(4, uuid.RFC_4122)}
+    assert all(uuid.UUID(str(u)) == u and uuid.UUID(bytes=u.bytes) == u for u in made)

@@ -20,7 +20,7 @@ import json
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,9 +31,9 @@ from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, select, u
 from tocsin.alerts import decision as core
 from tocsin.alerts.extract import Extracted, ValueSelector, extract_value
 from tocsin.alerts.model import Alert, AlertFields
-from tocsin.alerts.outbox import delivery_rows, notification_payload
+from tocsin.alerts.outbox import PayloadMaker, delivery_rows
 from tocsin.clock import utcnow
-from tocsin.db.bulk import insert_rows, update_rows
+from tocsin.db.bulk import insert_columns, insert_rows, update_columns
 from tocsin.db.database import Database, WouldWait
 from tocsin.db.schema import (
     alert_history,
@@ -50,14 +50,21 @@ from tocsin.telemetry import record_evaluation, suppression_category
 BATCH_SIZE = 5000
 
 
-@dataclass
+@dataclass(slots=True)
 class Evaluated:
     """One alert's evaluation, as recorded."""
 
     alert_id: uuid.UUID
-    history: dict[str, Any]
     delivery_ids: list[uuid.UUID]
     decision: core.Decision
+    # The batch's history rows, column by column, and this alert's row among them.
+    _history: Mapping[str, Sequence[Any]]
+    _row: int
+
+    @property
+    def history(self) -> dict[str, Any]:
+        """The ``alert_history`` row written for this evaluation."""
+        return {name: values[self._row] for name, values in self._history.items()}
 
 
 @dataclass
@@ -333,92 +340,93 @@ def _evaluate_batch(
             decisions[i] = core.suppress(d, "cooldown: another evaluation notified first")
 
     now = utcnow()
-    states = [
-        {
-            "id": alert.id,
-            "state": new.state,
-            "consecutive_breaches": new.consecutive_breaches,
-            "last_triggered_at": new.last_triggered_at,
-            "last_evaluated_at": new.last_evaluated_at,
-            "episode_notified": new.episode_notified,
-            "last_value": d.value,
-            "last_execution_id": execution.id,
-            "updated_at": now,
-            "claim_cutoff": cutoff,
-        }
-        for alert, d, cutoff in zip(batch, decisions, cutoffs, strict=True)
-        if d.applied and (new := d.new_status)
-    ]
-    # The claim: the UPDATE carries its condition. The rows are locked since they were
-    # read, so it holds for every row; a row it skipped was changed behind the lock.
-    changed = update_rows(
-        conn, alerts, "id", states, not_after=("last_triggered_at", "claim_cutoff")
-    )
-    if changed != len(states):
-        raise RuntimeError(
-            f"{len(states) - changed} alert row(s) changed during their evaluation's lock"
+    n = len(batch)
+    ids = [alert[0] for alert in batch]
+    # Column by column: one pass over the decisions per column (zip(*...) transposes in
+    # C) costs a fraction of a dict per row.
+    column = dict(zip(core.Decision._fields, zip(*decisions, strict=True), strict=True))
+    applied = column["applied"]
+    if all(applied):
+        kept_ids, kept, kept_cutoffs = ids, decisions, cutoffs
+    else:
+        keep = [i for i, flag in enumerate(applied) if flag]
+        kept_ids = [ids[i] for i in keep]
+        kept = [decisions[i] for i in keep]
+        kept_cutoffs = [cutoffs[i] for i in keep]
+    if kept:
+        states: dict[str, Sequence[Any]] = {"id": kept_ids}
+        states.update(
+            zip(
+                core.AlertStatus._fields,
+                zip(*(d.new_status for d in kept), strict=True),
+                strict=True,
+            )
         )
+        states["last_value"] = [d.value for d in kept]
+        states["last_execution_id"] = [execution.id] * len(kept)
+        states["updated_at"] = [now] * len(kept)
+        states["claim_cutoff"] = kept_cutoffs
+        # The claim: the UPDATE carries its condition. The rows are locked since they
+        # were read, so it holds for every row; a row it skipped was changed behind it.
+        changed = update_columns(
+            conn, alerts, "id", states, not_after=("last_triggered_at", "claim_cutoff")
+        )
+        if changed != len(kept):
+            raise RuntimeError(
+                f"{len(kept) - changed} alert row(s) changed during their evaluation's lock"
+            )
 
-    out: list[Evaluated] = []
-    history_rows: list[dict[str, Any]] = []
-    new_ids = fresh_uuids(len(batch))
-    tally: Counter[tuple[str, bool, str | None]] = Counter()
+    notified = [kind is not None for kind in column["notify"]]
+    history: dict[str, Sequence[Any]] = {
+        "id": list(fresh_uuids(n)),
+        "alert_id": ids,
+        "org_id": [org_id] * n,
+        "execution_id": [execution.id] * n,
+        "evaluated_at": [at] * n,
+        "value": column["value"],
+        "baseline_value": column["baseline_value"],
+        "triggered": column["triggered"],
+        "state_from": column["state_from"],
+        "state_to": column["state_to"],
+        "notified": notified,
+        "reason": column["reason"],
+    }
     lease_until = None if claim_for_seconds is None else now + timedelta(seconds=claim_for_seconds)
     first = len(outbox)
     decoded: dict[str, Any] = {}
     delivery_ids = _uuid_stream()
-    for alert, d, rule in zip(batch, decisions, rules, strict=True):
-        history_id = next(new_ids)
-        row = {
-            "id": history_id,
-            "alert_id": alert.id,
-            "org_id": org_id,
-            "execution_id": execution.id,
-            "evaluated_at": at,
-            "value": d.value,
-            "baseline_value": d.baseline_value,
-            "triggered": d.triggered,
-            "state_from": d.state_from,
-            "state_to": d.state_to,
-            "notified": d.notify is not None,
-            "reason": d.reason,
-        }
-        history_rows.append(row)
-        ids: list[uuid.UUID] = []
-        if d.notify is not None:
-            actions = decoded.get(alert.action_json)
-            if actions is None:
-                # Alerts of one metric often share their actions: decoded once, and then
-                # the outbox's bulk insert encodes the shared object once too. Nothing
-                # downstream mutates an action (redaction copies).
-                actions = decoded[alert.action_json] = json.loads(alert.action_json)
-            target = _Target(alert.id, org_id, metric_id, alert.name, actions)
-            payload = notification_payload(
-                kind=d.notify,
-                alert=target,
-                metric_name=metric_name,
-                decision=d,
-                condition=core.describe_condition(rule),
-                at=at,
-                settings=settings,
-            )
-            rows = delivery_rows(
-                target,
-                d.notify,
-                payload,
-                history_id,
-                now,
-                lease_until=lease_until,
-                new_id=delivery_ids.__next__,
-            )
-            outbox.extend(rows)
-            ids = [r["id"] for r in rows]
-        out.append(Evaluated(alert.id, row, ids, d))
-        tally[(d.state_to, d.notify is not None, _category(d.suppressed))] += 1
-    insert_rows(conn, alert_history, history_rows)
+    payload_for = PayloadMaker(org_id, metric_id, metric_name, at, settings)
+    out = [Evaluated(ids[i], [], decisions[i], history, i) for i in range(n)]
+    for i in (i for i, flag in enumerate(notified) if flag):
+        alert, d = batch[i], decisions[i]
+        assert d.notify is not None
+        actions = decoded.get(alert.action_json)
+        if actions is None:
+            # Alerts of one metric often share their actions: decoded once, and then the
+            # outbox's bulk insert encodes the shared object once too. Nothing downstream
+            # mutates an action (redaction copies).
+            actions = decoded[alert.action_json] = json.loads(alert.action_json)
+        target = _Target(ids[i], org_id, metric_id, alert.name, actions)
+        payload = payload_for(
+            d.notify, str(ids[i]), alert.name, d, core.describe_condition(rules[i])
+        )
+        rows = delivery_rows(
+            target,
+            d.notify,
+            payload,
+            history["id"][i],
+            now,
+            lease_until=lease_until,
+            new_id=delivery_ids.__next__,
+        )
+        outbox.extend(rows)
+        out[i].delivery_ids = [r["id"] for r in rows]
+    insert_columns(conn, alert_history, history)
     insert_rows(conn, notification_deliveries, outbox[first:])
-    for (state, notified, suppressed), count in tally.items():
-        record_evaluation(state, notified, suppressed, count=count)
+    categories = map(_category, column["suppressed"])
+    tally = Counter(zip(column["state_to"], notified, categories, strict=True))
+    for (state, sent, suppressed), count in tally.items():
+        record_evaluation(state, sent, suppressed, count=count)
     return out
 
 
@@ -426,11 +434,25 @@ def _category(suppressed: str | None) -> str | None:
     return None if suppressed is None else suppression_category(suppressed)
 
 
+# The version 4 and RFC 4122 variant bits of a UUID's integer.
+_V4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_V4_SET = (0x8000 << 48) | (4 << 76)
+
+
 def fresh_uuids(count: int) -> Iterator[uuid.UUID]:
-    """Random (version 4) UUIDs from one read of the OS's randomness, not one each."""
+    """Random (version 4) UUIDs from one read of the OS's randomness, not one each.
+
+    Built as Python 3.14's ``UUID._from_int`` does, without ``UUID.__init__``'s parsing
+    of its many argument forms, which cost more than the randomness: an evaluation makes
+    one per alert and one per delivery."""
     pool = os.urandom(16 * count)
+    new, setattr_, from_bytes = object.__new__, object.__setattr__, int.from_bytes
+    unknown = uuid.SafeUUID.unknown
     for start in range(0, 16 * count, 16):
-        yield uuid.UUID(bytes=pool[start : start + 16], version=4)
+        made = new(uuid.UUID)
+        setattr_(made, "int", from_bytes(pool[start : start + 16]) & _V4_CLEAR | _V4_SET)
+        setattr_(made, "is_safe", unknown)
+        yield made
 
 
 def _uuid_stream() -> Iterator[uuid.UUID]:

@@ -78,10 +78,6 @@ def row_to_delivery(row: Row[Any]) -> Delivery:
     return Delivery.model_construct(**row._asdict())
 
 
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
 def notification_payload(
     *,
     kind: str,
@@ -93,21 +89,88 @@ def notification_payload(
     settings: Settings,
 ) -> dict[str, Any]:
     """What the channel will render, frozen when the alert fired (decimals as text)."""
-    return {
-        "kind": kind,
-        "org_id": str(alert.org_id),
-        "alert_id": str(alert.id),
-        "alert_name": alert.name,
-        "metric_id": str(alert.metric_id),
-        "metric_name": metric_name,
-        "value": _text(decision.value if decision else getattr(alert, "last_value", None)),
-        "baseline_value": _text(decision.baseline_value if decision else None),
-        "condition": condition,
-        "state": decision.new_status.state if decision else getattr(alert, "state", "ok"),
-        "reason": decision.reason if decision else "test notification",
-        "evaluated_at": at.isoformat(),
-        "link": f"{settings.public_url}/alerts/{alert.id}",
-    }
+    make = PayloadMaker(alert.org_id, alert.metric_id, metric_name, at, settings)
+    if decision is not None:
+        return make(kind, str(alert.id), alert.name, decision, condition)
+    return make.without_decision(
+        kind,
+        alert.id,
+        alert.name,
+        condition,
+        getattr(alert, "last_value", None),
+        getattr(alert, "state", "ok"),
+    )
+
+
+class PayloadMaker:
+    """Payloads of one evaluation: what its notifications share is rendered once."""
+
+    def __init__(
+        self,
+        org_id: uuid.UUID,
+        metric_id: uuid.UUID,
+        metric_name: str,
+        at: datetime,
+        settings: Settings,
+    ) -> None:
+        self.org_id, self.metric_id = str(org_id), str(metric_id)
+        self.metric_name, self.evaluated_at = metric_name, at.isoformat()
+        self.links = f"{settings.public_url}/alerts/"
+
+    def __call__(
+        self, kind: str, alert_id: str, alert_name: str, decision: Decision, condition: str
+    ) -> dict[str, Any]:
+        return self._payload(
+            kind,
+            alert_id,
+            alert_name,
+            condition,
+            decision.value,
+            decision.baseline_value,
+            decision.new_status.state,
+            decision.reason,
+        )
+
+    def without_decision(
+        self,
+        kind: str,
+        alert_id: uuid.UUID,
+        alert_name: str,
+        condition: str,
+        value: Decimal | None,
+        state: str,
+    ) -> dict[str, Any]:
+        """A test notification's payload: the alert as it stands."""
+        return self._payload(
+            kind, str(alert_id), alert_name, condition, value, None, state, "test notification"
+        )
+
+    def _payload(
+        self,
+        kind: str,
+        alert_id: str,
+        alert_name: str,
+        condition: str,
+        value: Decimal | None,
+        baseline_value: Decimal | None,
+        state: str,
+        reason: str,
+    ) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "org_id": self.org_id,
+            "alert_id": alert_id,
+            "alert_name": alert_name,
+            "metric_id": self.metric_id,
+            "metric_name": self.metric_name,
+            "value": None if value is None else str(value),
+            "baseline_value": None if baseline_value is None else str(baseline_value),
+            "condition": condition,
+            "state": state,
+            "reason": reason,
+            "evaluated_at": self.evaluated_at,
+            "link": self.links + alert_id,
+        }
 
 
 def to_notification(delivery: Delivery) -> Notification:

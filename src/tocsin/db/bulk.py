@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -24,6 +24,7 @@ from sqlalchemy import JSON, Boolean, Connection, Integer, String, Table, Text, 
 from tocsin.db.types import ExactDecimal, UTCDateTime
 
 Convert = Callable[[Any], Any]
+Columns = Mapping[str, Sequence[Any]]
 _UNSET = object()
 
 
@@ -111,10 +112,9 @@ def _cached_converters(table: Table, columns: tuple[str, ...], dialect: str) -> 
     return tuple(_converter(table.c[name].type, dialect) for name in columns)
 
 
-def _converted(rows: Sequence[dict[str, Any]], column: str, convert: Convert) -> list[Any]:
-    """One column of ``rows``, converted. Column by column, so that a value repeated
-    from the row before (an evaluation's time, execution, org, value) is converted once."""
-    values = [row[column] for row in rows]
+def _converted(values: Sequence[Any], convert: Convert) -> Sequence[Any]:
+    """One column's values, converted. Column by column, so that a value repeated from
+    the row before (an evaluation's time, execution, org, value) is converted once."""
     if convert is _same:
         return values
     out = []
@@ -127,34 +127,50 @@ def _converted(rows: Sequence[dict[str, Any]], column: str, convert: Convert) ->
     return out
 
 
-def _tuples(
-    rows: Sequence[dict[str, Any]], columns: Sequence[str], convert: Sequence[Convert]
-) -> list[tuple[Any, ...]]:
-    if len(rows) < 4:
-        # A push writes single rows: one pass costs less than setting up one per column.
-        pairs = list(zip(convert, columns, strict=True))
-        return [tuple(f(row[c]) for f, c in pairs) for row in rows]
-    return list(
-        zip(*(_converted(rows, c, f) for c, f in zip(columns, convert, strict=True)), strict=True)
-    )
+def _by_column(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {column: [row[column] for row in rows] for column in rows[0]}
+
+
+def _length(columns: Columns) -> int:
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"columns of unequal lengths: {sorted(lengths)}")
+    return lengths.pop()
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT every row (all rows have the same keys)."""
-    if not rows:
+    if rows:
+        insert_columns(conn, table, _by_column(rows))
+
+
+def insert_columns(conn: Connection, table: Table, columns: Columns) -> None:
+    """INSERT rows given column by column: ``{name: [value of row 0, row 1, ...]}``.
+
+    The form a batch is built in when each column comes from one pass over the batch,
+    which costs less than a dict per row."""
+    if not columns or not _length(columns):
         return
-    columns = list(rows[0])
+    names = list(columns)
     dialect = conn.dialect.name
-    convert = _converters(table, columns, dialect)
-    tuples = _tuples(rows, columns, convert)
-    names = ", ".join(columns)
+    convert = _converters(table, names, dialect)
+    tuples = list(
+        zip(
+            *(_converted(v, f) for v, f in zip(columns.values(), convert, strict=True)),
+            strict=True,
+        )
+    )
+    listed = ", ".join(names)
     raw = conn.connection.dbapi_connection
     assert raw is not None
     if dialect == "sqlite":
-        marks = ", ".join("?" for _ in columns)
-        raw.cursor().executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", tuples)
+        marks = ", ".join("?" for _ in names)
+        raw.cursor().executemany(f"INSERT INTO {table.name} ({listed}) VALUES ({marks})", tuples)
         return
-    with _psycopg(raw).cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+    with (
+        _psycopg(raw).cursor() as cur,
+        cur.copy(f"COPY {table.name} ({listed}) FROM STDIN") as copy,
+    ):
         for item in tuples:
             copy.write_row(item)
 
@@ -193,11 +209,26 @@ def update_rows(
     or not after the row's ``field`` (which is compared, not written)."""
     if not rows:
         return 0
+    return update_columns(conn, table, key, _by_column(rows), where=where, not_after=not_after)
+
+
+def update_columns(
+    conn: Connection,
+    table: Table,
+    key: str | Sequence[str],
+    columns: Columns,
+    *,
+    where: str = "",
+    not_after: tuple[str, str] | None = None,
+) -> int:
+    """``update_rows`` for rows given column by column, as ``insert_columns`` takes them."""
+    if not columns or not _length(columns):
+        return 0
     keys = [key] if isinstance(key, str) else list(key)
     guard_column, guard_field = not_after if not_after is not None else (None, None)
-    columns = [c for c in rows[0] if c not in keys and c != guard_field]
+    written = [c for c in columns if c not in keys and c != guard_field]
     dialect = conn.dialect.name
-    ordered = [*keys, *columns]
+    ordered = [*keys, *written]
     convert = dict(zip(ordered, _converters(table, ordered, dialect), strict=True))
     compared: list[str] = []
     if guard_column is not None and guard_field is not None:
@@ -207,18 +238,18 @@ def update_rows(
     raw = conn.connection.dbapi_connection
     assert raw is not None
     if dialect == "sqlite":
-        sets = ", ".join(f"{c} = ?" for c in columns)
+        sets = ", ".join(f"{c} = ?" for c in written)
         match = " AND ".join(f"{k} = ?" for k in keys)
         if guard_column is not None:
             extra += f" AND ({guard_column} IS NULL OR {guard_column} <= ?)"
-        params = [*columns, *keys, *compared]
-        tuples = _tuples(rows, params, [convert[c] for c in params])
+        params = [*written, *keys, *compared]
+        tuples = list(zip(*(_converted(columns[c], convert[c]) for c in params), strict=True))
         cursor = raw.cursor()
         cursor.executemany(f"UPDATE {table.name} SET {sets} WHERE {match}{extra}", tuples)
         return int(cursor.rowcount)
     # One statement for all rows: unnest() of one array per column.
     given = [*ordered, *compared]
-    arrays = [_converted(rows, c, convert[c]) for c in given]
+    arrays = [list(_converted(columns[c], convert[c])) for c in given]
     types = [_pg_array_type(table.c[c].type) for c in ordered]
     if guard_column is not None:
         types.append(_pg_array_type(table.c[guard_column].type))
@@ -229,7 +260,7 @@ def update_rows(
     # Arrays as binary parameters: psycopg's text form of an array quotes and escapes
     # every element with regular expressions, which cost more than the UPDATE itself.
     unnest = ", ".join(f"%b::{t}[]" for t in types)
-    sets = ", ".join(f"{c} = v.{c}" for c in columns)
+    sets = ", ".join(f"{c} = v.{c}" for c in written)
     match = " AND ".join(f"{table.name}.{k} = v.{k}" for k in keys)
     sql = (
         f"UPDATE {table.name} SET {sets} FROM unnest({unnest}) AS v({', '.join(given)}) "
