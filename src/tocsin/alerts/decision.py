@@ -132,7 +132,7 @@ def compare(value: Decimal, op: ComparisonOp, threshold: Decimal) -> bool:
 def describe_condition(rule: AlertRule) -> str:
     """Short form of the condition: ``> 5``, ``change < -20%``, ``change >= 50 (absolute)``."""
     symbol = _OPS[rule.comparison_op][0]
-    threshold = format_decimal(rule.threshold_value)
+    threshold = _shown(rule.threshold_value)
     if rule.condition_type == "threshold":
         return f"{symbol} {threshold}"
     notes = ["absolute"] if rule.change_mode == "absolute" else []
@@ -259,7 +259,9 @@ def _comparison_text(left: str, rule: AlertRule, held: bool, tail: str) -> str:
     return text if held else f"{text}: condition not met"
 
 
-@lru_cache(maxsize=1024)
+# Sized for every threshold of a large deployment: evaluations cycle through the same
+# alerts, and an LRU smaller than that cycle evicts each entry just before it is needed.
+@lru_cache(maxsize=16384)
 def _shown_finite(value: Decimal) -> str:
     return format_decimal(value)
 
