@@ -249,3 +249,11 @@ def test_deliveries_cli_list_retry_and_alert_test(
     everything = run_cli(db_url, "deliveries", "list", "--json").stdout
     assert secret not in everything and secret not in tested.stdout
     assert all(secret not in r.getMessage() for r in caplog.records)
+
+
+def test_claimed_json_written_with_nan_by_pythons_json_still_reads() -> None:
+    from tocsin.alerts.outbox import _loads
+
+    assert _loads('{"a": [1, "x"]}') == {"a": [1, "x"]}
+    nan = _loads('{"v": NaN}')["v"]
+    assert nan != nan  # noqa: PLR0124 - NaN is the one value unequal to itself

@@ -405,3 +405,25 @@ def test_connections_are_reused(sink: Sink) -> None:
     # 20 sequential requests on one kept-alive connection, then at most 40 in parallel.
     assert len(peers) <= 41
     assert len({r.peer for r in sink.requests[:20]}) == 1
+
+
+def test_json_bodies_write_decimals_as_exact_numbers() -> None:
+    from decimal import Decimal
+
+    from tocsin.http import dump_json
+
+    body = dump_json(
+        {
+            "value": Decimal("6.50"),
+            "big": Decimal("123456789012345678901234567890.000000001"),
+            "thousand": Decimal("1E+3"),
+            "negative_zero": Decimal("-0"),
+            "missing": Decimal("NaN"),
+            "name": "Größe ✓",
+            "nested": [{"v": Decimal("-0.25")}],
+        }
+    )
+    assert body == (
+        '{"value":6.5,"big":123456789012345678901234567890.000000001,"thousand":1000,'
+        '"negative_zero":0,"missing":null,"name":"Größe ✓","nested":[{"v":-0.25}]}'
+    ).encode()

@@ -9,14 +9,23 @@ permanent failures (other 4xx, refused URLs, bad configs) go to ``failed`` at on
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from tocsin.alerts.actions import ActionConfigError, Channel, HttpError, build_channel
-from tocsin.alerts.outbox import Delivery, Outcome, claim_due, to_notification, write_outcomes
+from tocsin.alerts.outbox import (
+    Claim,
+    Delivery,
+    Outcome,
+    claim_due,
+    to_notification,
+    write_outcomes,
+)
 from tocsin.alerts.retry import RetryPolicy, decide_retry
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
@@ -51,7 +60,7 @@ class Deliverer:
         self.http = http
         self.policy = policy_from(settings)
         self._slots = asyncio.Semaphore(concurrency)
-        self._channels: dict[str, Channel[Any]] = {}
+        self._channels: dict[bytes, Channel[Any]] = {}
 
     async def deliver_due(self, limit: int = 500) -> list[Outcome]:
         """Claim up to ``limit`` due deliveries and make one attempt at each."""
@@ -63,7 +72,9 @@ class Deliverer:
     def _channel(self, action: dict[str, Any]) -> Channel[Any]:
         # Validating an action config costs more than signing and posting it; a batch
         # usually repeats the same few actions.
-        key = json.dumps(action, sort_keys=True, default=str)
+        key = orjson.dumps(
+            action, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+        )
         channel = self._channels.get(key)
         if channel is None:
             if len(self._channels) > 1000:
@@ -96,11 +107,11 @@ class Deliverer:
         )
         return await self._send_all(claimed)
 
-    async def send_claimed(self, claimed: list[Delivery]) -> list[Outcome]:
+    async def send_claimed(self, claimed: Sequence[Delivery | Claim]) -> list[Outcome]:
         """One attempt at deliveries this process already holds the claim of."""
         return await self._send_all(claimed)
 
-    async def _send_all(self, claimed: list[Delivery]) -> list[Outcome]:
+    async def _send_all(self, claimed: Sequence[Delivery | Claim]) -> list[Outcome]:
         if not claimed:
             return []
         outcomes = list(await asyncio.gather(*(self._send(d) for d in claimed)))
@@ -113,7 +124,7 @@ class Deliverer:
         )
         return outcomes
 
-    async def _send(self, delivery: Delivery) -> Outcome:
+    async def _send(self, delivery: Delivery | Claim) -> Outcome:
         async with self._slots:
             started = time.perf_counter()
             try:
@@ -143,7 +154,7 @@ class Deliverer:
 
     def _failure(
         self,
-        delivery: Delivery,
+        delivery: Delivery | Claim,
         started: float,
         error: str,
         status: int | None,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+import orjson
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -79,22 +79,15 @@ def raise_for_status(resp: HttpResponse) -> None:
 
 
 def dump_json(obj: Any) -> bytes:
-    """JSON bytes with Decimals written as exact JSON numbers (not floats, not strings)."""
-    nonce = secrets.token_hex(8)
-    numbers: list[str] = []
+    """JSON bytes with Decimals written as exact JSON numbers (not floats, not strings);
+    a non-finite Decimal, which JSON cannot hold, becomes null."""
+    return orjson.dumps(obj, default=_exact_number, option=orjson.OPT_NON_STR_KEYS)
 
-    def default(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            if not value.is_finite():
-                return None
-            numbers.append(_decimal_literal(value))
-            return f"\x00{nonce}:{len(numbers) - 1}\x00"
-        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
-    text = jsonlib.dumps(obj, default=default, separators=(",", ":"), ensure_ascii=False)
-    for index, literal in enumerate(numbers):
-        text = text.replace(f'"\\u0000{nonce}:{index}\\u0000"', literal, 1)
-    return text.encode()
+def _exact_number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(_decimal_literal(value)) if value.is_finite() else None
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _decimal_literal(value: Decimal) -> str:
