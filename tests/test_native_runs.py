@@ -151,3 +151,37 @@ def test_a_native_run_hands_back_utc_times_whatever_the_session_time_zone(
     assert execution.completed_at is not None and execution.completed_at.utcoffset() == timedelta(0)
     (stored,) = _stored(pg_db, org, metric_id)
     assert stored.started_at == execution.started_at
+
+
+def test_statements_inside_held_share_one_connection(pg_db: Database) -> None:
+    from sqlalchemy import func, select
+
+    from tocsin.db.native import compiled
+
+    backend = compiled(select(func.pg_backend_pid().label("pid")))
+
+    async def go() -> tuple[set[int], set[int]]:
+        async with open_native_pool(libpq_conninfo(pg_db.url), max_size=4) as pool:
+
+            async def pids(n: int) -> set[int]:
+                found = set()
+                for _ in range(n):
+                    row = await pool.fetch_one(backend, {})
+                    assert row is not None
+                    found.add(row["pid"])
+                    await asyncio.sleep(0)
+                return found
+
+            async def held_pids() -> set[int]:
+                async with pool.held(), pool.held():  # nested: still the same one
+                    return await pids(5)
+
+            # Other tasks take connections meanwhile, so an unheld task gets several.
+            busy = [asyncio.create_task(pids(20)) for _ in range(3)]
+            held = await held_pids()
+            await asyncio.gather(*busy)
+            return held, set().union(*(t.result() for t in busy))
+
+    held, spread = asyncio.run(go())
+    assert len(held) == 1
+    assert len(spread) > 1

@@ -423,7 +423,10 @@ def test_json_bodies_write_decimals_as_exact_numbers() -> None:
             "nested": [{"v": Decimal("-0.25")}],
         }
     )
-    assert body == (
-        '{"value":6.5,"big":123456789012345678901234567890.000000001,"thousand":1000,'
-        '"negative_zero":0,"missing":null,"name":"Größe ✓","nested":[{"v":-0.25}]}'
-    ).encode()
+    assert (
+        body
+        == (
+            '{"value":6.5,"big":123456789012345678901234567890.000000001,"thousand":1000,'
+            '"negative_zero":0,"missing":null,"name":"Größe ✓","nested":[{"v":-0.25}]}'
+        ).encode()
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,23 @@ def compiled(statement: ClauseElement) -> CompiledStatement:
 class NativePool:
     def __init__(self, pool: Any) -> None:
         self._pool = pool
+        # The connection the current task holds (``held``), if any.
+        self._held: ContextVar[Any] = ContextVar(f"native_held_{id(self)}", default=None)
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """Every ``fetch_one`` of the current task, inside this block, on one connection:
+        a run's statements take the pool's connection once, not once each (taking and
+        returning one cost a worker more than building the statements did)."""
+        if self._held.get() is not None:
+            yield
+            return
+        async with self._pool.connection() as conn:
+            token = self._held.set(conn)
+            try:
+                yield
+            finally:
+                self._held.reset(token)
 
     async def fetch_one(
         self, statement: CompiledStatement, values: dict[str, Any]
@@ -53,13 +71,24 @@ class NativePool:
         """Run ``statement`` in a transaction of its own; its first row as a dict, with
         times in UTC as the UTCDateTime columns hand them out (the session's time zone
         is left alone: a transaction pooler would not keep it)."""
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(statement.sql, statement.params(values))
-            row: dict[str, Any] | None = await cursor.fetchone()
+        conn = self._held.get()
+        if conn is None:
+            async with self._pool.connection() as conn:
+                row = await self._fetch_one(conn, statement, values)
+        else:
+            row = await self._fetch_one(conn, statement, values)
         if row is not None:
             for key, value in row.items():
                 if isinstance(value, datetime):
                     row[key] = value.astimezone(UTC)
+        return row
+
+    @staticmethod
+    async def _fetch_one(
+        conn: Any, statement: CompiledStatement, values: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        cursor = await conn.execute(statement.sql, statement.params(values))
+        row: dict[str, Any] | None = await cursor.fetchone()
         return row
 
 

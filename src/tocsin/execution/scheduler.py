@@ -160,7 +160,22 @@ async def run_metric(
     its evaluation. Should that evaluation fail, the execution is finished on its own
     and no evaluation is returned: the caller evaluates it again (or the sweep does).
     """
+    args = (db, metric_id, settings, http, trigger, scheduled_for, evaluate)
+    if db.native is None:
+        return await _run_metric(*args)
+    async with db.native.held():
+        return await _run_metric(*args)
 
+
+async def _run_metric(
+    db: Database,
+    metric_id: uuid.UUID,
+    settings: Settings,
+    http: HttpClient,
+    trigger: str,
+    scheduled_for: datetime | None,
+    evaluate: bool,
+) -> tuple[Metric, Execution, EvaluationResult | None]:
     run = await start_run_async(db, metric_id, trigger=trigger, scheduled_for=scheduled_for)
     metric, exec_id = run.metric, run.execution_id
     timeout = float(metric.source.get("timeout_seconds", 30.0))
