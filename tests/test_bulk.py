@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import Connection
 
+from tocsin.alerts.model import Alert
 from tocsin.alerts.store import AlertStore
 from tocsin.db.bulk import insert_rows, update_rows
 from tocsin.db.database import Database
@@ -84,23 +86,27 @@ def test_naive_times_are_refused(db: Database, org_id: uuid.UUID) -> None:
         )
 
 
+def _alerts(conn: Connection, org_id: uuid.UUID, names: list[str]) -> list[Alert]:
+    metric = MetricStore(conn, org_id).create({"name": "m", "source": {"type": "push"}})
+    store = AlertStore(conn, org_id)
+    return [
+        store.create_alert(
+            {
+                "metric_id": metric.id,
+                "name": name,
+                "comparison_op": "gt",
+                "threshold_value": 1,
+                "action_config": {"type": "log"},
+            }
+        )
+        for name in names
+    ]
+
+
 def test_update_guarded_by_not_after(db: Database, org_id: uuid.UUID) -> None:
     at = datetime(2026, 5, 1, 12, tzinfo=UTC)
     with db.begin() as conn:
-        metric = MetricStore(conn, org_id).create({"name": "m", "source": {"type": "push"}})
-        store = AlertStore(conn, org_id)
-        made = [
-            store.create_alert(
-                {
-                    "metric_id": metric.id,
-                    "name": name,
-                    "comparison_op": "gt",
-                    "threshold_value": 1,
-                    "action_config": {"type": "log"},
-                }
-            )
-            for name in ("never sent", "sent long ago", "sent just now")
-        ]
+        made = _alerts(conn, org_id, ["never sent", "sent long ago", "sent just now"])
         sent = {made[1].id: at - timedelta(hours=2), made[2].id: at - timedelta(minutes=5)}
         update_rows(
             conn, alerts, "id", [{"id": k, "last_triggered_at": v} for k, v in sent.items()]
@@ -128,20 +134,7 @@ def test_update_keeps_awkward_text_and_exact_decimals(db: Database, org_id: uuid
     awkward = ['say "hi", {x}\\y', "", "NULL", "ü €"]
     values = [Decimal("1E-30"), Decimal("-12345678901234567890.5"), None, Decimal("0")]
     with db.begin() as conn:
-        metric = MetricStore(conn, org_id).create({"name": "m", "source": {"type": "push"}})
-        store = AlertStore(conn, org_id)
-        made = [
-            store.create_alert(
-                {
-                    "metric_id": metric.id,
-                    "name": f"a{i}",
-                    "comparison_op": "gt",
-                    "threshold_value": 1,
-                    "action_config": {"type": "log"},
-                }
-            )
-            for i in range(len(awkward))
-        ]
+        made = _alerts(conn, org_id, [f"a{i}" for i in range(len(awkward))])
         rows = [
             {"id": a.id, "description": text, "last_value": value}
             for a, text, value in zip(made, awkward, values, strict=True)
