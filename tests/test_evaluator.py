@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tocsin.alerts.evaluator import evaluate_alerts, fresh_uuids
+from tocsin.alerts.evaluator import evaluate_alerts
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.db.schema import alert_history, notification_deliveries
+from tocsin.ids import fresh_uuids
 from tocsin.metrics.store import MetricStore
 from tocsin.settings import Settings
 

@@ -16,14 +16,11 @@ notify inside one cooldown.
 
 from __future__ import annotations
 
-import json
-import os
 import uuid
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, select, update
@@ -31,40 +28,19 @@ from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, select, u
 from tocsin.alerts import decision as core
 from tocsin.alerts.extract import Extracted, ValueSelector, extract_value
 from tocsin.alerts.model import Alert, AlertFields
-from tocsin.alerts.outbox import PayloadMaker, delivery_rows
+from tocsin.alerts.recording import Evaluated, record_batch
 from tocsin.clock import utcnow
-from tocsin.db.bulk import insert_columns, insert_rows, update_columns
 from tocsin.db.database import Database, WouldWait
 from tocsin.db.schema import (
-    alert_history,
     alerts,
     metric_executions,
     metrics,
-    notification_deliveries,
 )
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.store import row_to_execution, row_to_metric
 from tocsin.settings import Settings, get_settings
-from tocsin.telemetry import record_evaluation, suppression_category
 
 BATCH_SIZE = 5000
-
-
-@dataclass(slots=True)
-class Evaluated:
-    """One alert's evaluation, as recorded."""
-
-    alert_id: uuid.UUID
-    delivery_ids: list[uuid.UUID]
-    decision: core.Decision
-    # The batch's history rows, column by column, and this alert's row among them.
-    _history: Mapping[str, Sequence[Any]]
-    _row: int
-
-    @property
-    def history(self) -> dict[str, Any]:
-        """The ``alert_history`` row written for this evaluation."""
-        return {name: values[self._row] for name, values in self._history.items()}
 
 
 @dataclass
@@ -195,19 +171,8 @@ _DECISION_COLUMNS: tuple[str, ...] = (
     "id", "name", "condition_type", "comparison_op", "threshold_value", "change_mode",
     "lookback", "cooldown_seconds", "pending_evaluations", "notify_on_resolve", "muted_until",
     "state", "consecutive_breaches", "last_triggered_at", "last_evaluated_at",
-    "episode_notified", "last_value",
+    "episode_notified",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class _Target:
-    """The alert a notification is about (what the payload and outbox rows need)."""
-
-    id: uuid.UUID
-    org_id: uuid.UUID
-    metric_id: uuid.UUID
-    name: str
-    action_config: Any
 
 
 def _batch_query(*, after: bool, lock: bool) -> Select[Any]:
@@ -240,10 +205,6 @@ make_status = core.AlertStatus._make
 # and these run on every execution of every metric.
 _BATCH_QUERIES = {(after, lock): _batch_query(after=after, lock=lock)
                   for after in (False, True) for lock in (False, True)}  # fmt: skip
-# A claim's cutoff for alerts that claim nothing: every stored time is before it.
-_NO_CLAIM = datetime(9999, 12, 31, tzinfo=UTC)
-# Stored times have microsecond precision: "<= at - 1 µs" is "< at".
-_TICK = timedelta(microseconds=1)
 _MARK_EVALUATED = (
     update(metric_executions)
     .where(metric_executions.c.id == bindparam("execution_id"))
@@ -313,7 +274,6 @@ def _evaluate_batch(
     claim_for_seconds: float | None,
     outbox: list[dict[str, Any]],
 ) -> list[Evaluated]:
-    metric_id, org_id, metric_name = metric
     # Lists in batch order, not dicts by alert id: hashing UUIDs is a Python-level call.
     decisions: list[core.Decision] = []
     rules: list[core.AlertRule] = []
@@ -328,139 +288,16 @@ def _evaluate_batch(
         rules.append(rule)
         decisions.append(core.evaluate(rule, make_status(alert[_STATUS]), obs))
 
-    cutoffs = [_NO_CLAIM] * len(batch)
-    for i, (rule, d) in enumerate(zip(rules, decisions, strict=True)):
-        if d.notify != "trigger":
-            continue
-        cutoff = _claim_cutoff(rule.cooldown_seconds, at)
-        last = d.previous_status.last_triggered_at
-        if last is None or last <= cutoff:
-            cutoffs[i] = cutoff
-        else:
-            decisions[i] = core.suppress(d, "cooldown: another evaluation notified first")
-
-    now = utcnow()
-    n = len(batch)
-    ids = [alert[0] for alert in batch]
-    # Column by column: one pass over the decisions per column (zip(*...) transposes in
-    # C) costs a fraction of a dict per row.
-    column = dict(zip(core.Decision._fields, zip(*decisions, strict=True), strict=True))
-    applied = column["applied"]
-    if all(applied):
-        kept_ids, kept, kept_cutoffs = ids, decisions, cutoffs
-    else:
-        keep = [i for i, flag in enumerate(applied) if flag]
-        kept_ids = [ids[i] for i in keep]
-        kept = [decisions[i] for i in keep]
-        kept_cutoffs = [cutoffs[i] for i in keep]
-    if kept:
-        states: dict[str, Sequence[Any]] = {"id": kept_ids}
-        states.update(
-            zip(
-                core.AlertStatus._fields,
-                zip(*(d.new_status for d in kept), strict=True),
-                strict=True,
-            )
-        )
-        states["last_value"] = [d.value for d in kept]
-        states["last_execution_id"] = [execution.id] * len(kept)
-        states["updated_at"] = [now] * len(kept)
-        states["claim_cutoff"] = kept_cutoffs
-        # The claim: the UPDATE carries its condition. The rows are locked since they
-        # were read, so it holds for every row; a row it skipped was changed behind it.
-        changed = update_columns(
-            conn, alerts, "id", states, not_after=("last_triggered_at", "claim_cutoff")
-        )
-        if changed != len(kept):
-            raise RuntimeError(
-                f"{len(kept) - changed} alert row(s) changed during their evaluation's lock"
-            )
-
-    notified = [kind is not None for kind in column["notify"]]
-    history: dict[str, Sequence[Any]] = {
-        "id": list(fresh_uuids(n)),
-        "alert_id": ids,
-        "org_id": [org_id] * n,
-        "execution_id": [execution.id] * n,
-        "evaluated_at": [at] * n,
-        "value": column["value"],
-        "baseline_value": column["baseline_value"],
-        "triggered": column["triggered"],
-        "state_from": column["state_from"],
-        "state_to": column["state_to"],
-        "notified": notified,
-        "reason": column["reason"],
-    }
-    lease_until = None if claim_for_seconds is None else now + timedelta(seconds=claim_for_seconds)
-    first = len(outbox)
-    decoded: dict[str, Any] = {}
-    delivery_ids = _uuid_stream()
-    payload_for = PayloadMaker(org_id, metric_id, metric_name, at, settings)
-    out = [Evaluated(ids[i], [], decisions[i], history, i) for i in range(n)]
-    for i in (i for i, flag in enumerate(notified) if flag):
-        alert, d = batch[i], decisions[i]
-        assert d.notify is not None
-        actions = decoded.get(alert.action_json)
-        if actions is None:
-            # Alerts of one metric often share their actions: decoded once, and then the
-            # outbox's bulk insert encodes the shared object once too. Nothing downstream
-            # mutates an action (redaction copies).
-            actions = decoded[alert.action_json] = json.loads(alert.action_json)
-        target = _Target(ids[i], org_id, metric_id, alert.name, actions)
-        payload = payload_for(
-            d.notify, str(ids[i]), alert.name, d, core.describe_condition(rules[i])
-        )
-        rows = delivery_rows(
-            target,
-            d.notify,
-            payload,
-            history["id"][i],
-            now,
-            lease_until=lease_until,
-            new_id=delivery_ids.__next__,
-        )
-        outbox.extend(rows)
-        out[i].delivery_ids = [r["id"] for r in rows]
-    insert_columns(conn, alert_history, history)
-    insert_rows(conn, notification_deliveries, outbox[first:])
-    categories = map(_category, column["suppressed"])
-    tally = Counter(zip(column["state_to"], notified, categories, strict=True))
-    for (state, sent, suppressed), count in tally.items():
-        record_evaluation(state, sent, suppressed, count=count)
-    return out
-
-
-def _category(suppressed: str | None) -> str | None:
-    return None if suppressed is None else suppression_category(suppressed)
-
-
-# The version 4 and RFC 4122 variant bits of a UUID's integer.
-_V4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
-_V4_SET = (0x8000 << 48) | (4 << 76)
-
-
-def fresh_uuids(count: int) -> Iterator[uuid.UUID]:
-    """Random (version 4) UUIDs from one read of the OS's randomness, not one each.
-
-    Built as Python 3.14's ``UUID._from_int`` does, without ``UUID.__init__``'s parsing
-    of its many argument forms, which cost more than the randomness: an evaluation makes
-    one per alert and one per delivery."""
-    pool = os.urandom(16 * count)
-    new, setattr_, from_bytes = object.__new__, object.__setattr__, int.from_bytes
-    unknown = uuid.SafeUUID.unknown
-    for start in range(0, 16 * count, 16):
-        made = new(uuid.UUID)
-        setattr_(made, "int", from_bytes(pool[start : start + 16]) & _V4_CLEAR | _V4_SET)
-        setattr_(made, "is_safe", unknown)
-        yield made
-
-
-def _uuid_stream() -> Iterator[uuid.UUID]:
-    while True:
-        yield from fresh_uuids(256)
-
-
-def _claim_cutoff(cooldown_seconds: int, at: datetime) -> datetime:
-    """A trigger at ``at`` may be sent if ``last_triggered_at`` is NULL or not after this."""
-    # With no cooldown, still at most one trigger per moment, not two for one run.
-    return at - (_TICK if cooldown_seconds == 0 else timedelta(seconds=cooldown_seconds))
+    return record_batch(
+        conn,
+        [alert[0] for alert in batch],
+        [(alert.name, alert.action_json) for alert in batch],
+        rules,
+        decisions,
+        execution,
+        at,
+        metric,
+        settings,
+        claim_for_seconds,
+        outbox,
+    )

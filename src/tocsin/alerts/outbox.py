@@ -34,7 +34,6 @@ from sqlalchemy import (
 )
 
 from tocsin.alerts.actions import Notification, redact_action
-from tocsin.alerts.decision import Decision
 from tocsin.alerts.model import Alert
 from tocsin.clock import utcnow
 from tocsin.db.bulk import update_rows
@@ -42,7 +41,6 @@ from tocsin.db.database import Database
 from tocsin.db.schema import notification_deliveries as nd
 from tocsin.errors import InvalidInput, NotFound
 from tocsin.metrics.store import as_uuid
-from tocsin.settings import Settings
 
 DeliveryStatus = Literal["pending", "sent", "failed", "dead"]
 STATUSES = ("pending", "sent", "failed", "dead")
@@ -89,101 +87,6 @@ class Delivery(BaseModel):
 def row_to_delivery(row: Row[Any]) -> Delivery:
     # Typed by our own schema's columns already: workers claim hundreds at a time.
     return Delivery.model_construct(**row._asdict())
-
-
-def notification_payload(
-    *,
-    kind: str,
-    alert: Any,
-    metric_name: str,
-    decision: Decision | None,
-    condition: str,
-    at: datetime,
-    settings: Settings,
-) -> dict[str, Any]:
-    """What the channel will render, frozen when the alert fired (decimals as text)."""
-    make = PayloadMaker(alert.org_id, alert.metric_id, metric_name, at, settings)
-    if decision is not None:
-        return make(kind, str(alert.id), alert.name, decision, condition)
-    return make.without_decision(
-        kind,
-        alert.id,
-        alert.name,
-        condition,
-        getattr(alert, "last_value", None),
-        getattr(alert, "state", "ok"),
-    )
-
-
-class PayloadMaker:
-    """Payloads of one evaluation: what its notifications share is rendered once."""
-
-    def __init__(
-        self,
-        org_id: uuid.UUID,
-        metric_id: uuid.UUID,
-        metric_name: str,
-        at: datetime,
-        settings: Settings,
-    ) -> None:
-        self.org_id, self.metric_id = str(org_id), str(metric_id)
-        self.metric_name, self.evaluated_at = metric_name, at.isoformat()
-        self.links = f"{settings.public_url}/alerts/"
-
-    def __call__(
-        self, kind: str, alert_id: str, alert_name: str, decision: Decision, condition: str
-    ) -> dict[str, Any]:
-        return self._payload(
-            kind,
-            alert_id,
-            alert_name,
-            condition,
-            decision.value,
-            decision.baseline_value,
-            decision.new_status.state,
-            decision.reason,
-        )
-
-    def without_decision(
-        self,
-        kind: str,
-        alert_id: uuid.UUID,
-        alert_name: str,
-        condition: str,
-        value: Decimal | None,
-        state: str,
-    ) -> dict[str, Any]:
-        """A test notification's payload: the alert as it stands."""
-        return self._payload(
-            kind, str(alert_id), alert_name, condition, value, None, state, "test notification"
-        )
-
-    def _payload(
-        self,
-        kind: str,
-        alert_id: str,
-        alert_name: str,
-        condition: str,
-        value: Decimal | None,
-        baseline_value: Decimal | None,
-        state: str,
-        reason: str,
-    ) -> dict[str, Any]:
-        return {
-            "kind": kind,
-            "org_id": self.org_id,
-            "alert_id": alert_id,
-            "alert_name": alert_name,
-            "metric_id": self.metric_id,
-            "metric_name": self.metric_name,
-            "value": None if value is None else str(value),
-            "baseline_value": None if baseline_value is None else str(baseline_value),
-            "condition": condition,
-            "state": state,
-            "reason": reason,
-            "evaluated_at": self.evaluated_at,
-            "link": self.links + alert_id,
-        }
 
 
 def to_notification(delivery: Delivery | Claim) -> Notification:

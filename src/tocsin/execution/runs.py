@@ -155,7 +155,8 @@ async def send_test(
     def enqueue_tests() -> list[uuid.UUID]:
         from tocsin.alerts.decision import describe_condition
         from tocsin.alerts.evaluator import rule_of
-        from tocsin.alerts.outbox import enqueue, notification_payload
+        from tocsin.alerts.outbox import enqueue
+        from tocsin.alerts.payload import notification_payload
         from tocsin.clock import utcnow
 
         with db.begin() as conn:
