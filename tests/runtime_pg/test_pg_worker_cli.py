@@ -6,13 +6,18 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from tests.helpers import run_cli
 
 from tocsin.db.engine import normalize_url
-from tocsin.execution.distributed import apply_procrastinate_schema, has_procrastinate_schema
+from tocsin.execution.distributed import (
+    apply_procrastinate_schema,
+    has_procrastinate_schema,
+    libpq_conninfo,
+)
 
 
 def test_worker_refuses_sqlite_and_points_to_serve(tmp_path: Path) -> None:
@@ -69,3 +74,38 @@ def test_worker_asks_for_db_upgrade_when_the_queue_is_missing(empty_pg: str) -> 
     result = run_cli(empty_pg, "worker")
     assert result.exit_code == 1
     assert "tocsin db upgrade" in result.stderr
+
+
+def _lock_index_scans(url: str) -> int:
+    with psycopg.connect(libpq_conninfo(url), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT idx_scan FROM pg_stat_user_indexes "
+            "WHERE indexrelname = 'tocsin_procrastinate_jobs_lock_idx'"
+        ).fetchone()
+        return -1 if row is None else int(row[0])
+
+
+def test_job_fetch_finds_lock_conflicts_through_tocsins_index(empty_pg: str) -> None:
+    # Given a queue created before Tocsin added its index
+    apply_procrastinate_schema(empty_pg)
+    with psycopg.connect(libpq_conninfo(empty_pg), autocommit=True) as conn:
+        conn.execute("DROP INDEX tocsin_procrastinate_jobs_lock_idx")
+    assert _lock_index_scans(empty_pg) == -1
+    # When `tocsin db upgrade` runs again
+    result = run_cli(empty_pg, "db", "upgrade", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["job_queue"] == "present"
+    # Then a worker's fetch, with thousands of metric runs queued, checks each candidate's
+    # lock through that index
+    with psycopg.connect(libpq_conninfo(empty_pg), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, queueing_lock, args) "
+            "SELECT 'default', 'tocsin.run_metric', 'metric:' || g, 'metric:' || g, '{}' "
+            "FROM generate_series(1, 3000) AS g"
+        )
+        conn.execute("ANALYZE procrastinate_jobs")
+        before = _lock_index_scans(empty_pg)
+        fetched = conn.execute("SELECT lock FROM procrastinate_fetch_job_v2(NULL, NULL)").fetchone()
+        conn.execute("SELECT pg_stat_force_next_flush()")
+    assert fetched == ("metric:1",)
+    assert _lock_index_scans(empty_pg) > before

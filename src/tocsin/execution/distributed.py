@@ -173,7 +173,8 @@ def analyze_job_queue(database_url: str) -> None:
 
 
 def apply_procrastinate_schema(database_url: str) -> bool:
-    """Create Procrastinate's tables and functions unless they exist; True if it did.
+    """Create Procrastinate's tables and functions unless they exist, and Tocsin's index
+    on them (``JOB_LOCK_INDEX``) unless it exists; True if it created the tables.
 
     Procrastinate's own schema is not part of Tocsin's Alembic tree: it comes with the
     installed Procrastinate version. Upgrading Procrastinate across schema changes needs
@@ -183,11 +184,26 @@ def apply_procrastinate_schema(database_url: str) -> bool:
         # Two upgrades at once would both see no table and the second would fail.
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
         row = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
-        if row is not None and row[0] is not None:
-            return False
-        # No parameters: the schema's '%' signs must reach the server untouched.
-        conn.execute(SchemaManager.get_schema())
-    return True
+        created = row is None or row[0] is None
+        if created:
+            # No parameters: the schema's '%' signs must reach the server untouched.
+            conn.execute(SchemaManager.get_schema())
+        # Also on a queue created before Tocsin added it.
+        conn.execute(JOB_LOCK_INDEX)
+    return created
+
+
+# Procrastinate's fetch skips a queued job whose ``lock`` another queued or running job
+# holds, looking the lock up for each candidate. Its own index for that is on
+# (id, lock), where a lock is no prefix: every fetch read the whole index, 0.2 ms with
+# 10,000 metric runs queued (a burst), 0.01 ms with this one; and a worker fetches one
+# job at a time (upstream: procrastinate issues #393, #1242). Only jobs with a lock
+# (metric runs) are in it, so the other jobs pay nothing to keep it.
+JOB_LOCK_INDEX = (
+    "CREATE INDEX IF NOT EXISTS tocsin_procrastinate_jobs_lock_idx "
+    "ON procrastinate_jobs (lock) "
+    "WHERE status IN ('todo', 'doing') AND lock IS NOT NULL"
+)
 
 
 # The app ---------------------------------------------------------------------------
