@@ -48,6 +48,12 @@ def test_sqlite_migrates_from_empty_without_drift(tmp_path: Path) -> None:
     _check_no_drift(db)
     with db.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        # Every connection: no fsync per commit, a cache an evaluation's pages fit in,
+        # and checkpoints every 10,000 WAL pages rather than after each large commit.
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -65536
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10000
+        assert conn.exec_driver_sql("PRAGMA journal_size_limit").scalar() == 64 * 2**20
 
 
 def test_postgres_migrates_from_empty_without_drift(fresh_pg: str) -> None:

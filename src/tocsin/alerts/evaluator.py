@@ -229,7 +229,8 @@ def _lock_batch(
     params: dict[str, Any] = {"metric_id": metric_id, "execution_id": execution_id, "size": size}
     if after is not None:
         params["after"] = after
-    return list(conn.execute(query, params))
+    # all(): one fetchall, not a fetchone per row.
+    return list(conn.execute(query, params).all())
 
 
 def _baselines(
