@@ -15,7 +15,7 @@ from tests.runtime_pg.pg_runtime_support import create_metric, org, queue_db
 
 from tocsin.db.database import Database
 from tocsin.db.schema import metrics
-from tocsin.execution import distributed
+from tocsin.execution import distributed, upkeep
 
 __all__ = ["queue_db"]  # fixture, used by name
 
@@ -143,7 +143,7 @@ def test_a_tick_that_outgrows_the_job_statistics_refreshes_them(
 
     async def check(deferred: int) -> bool:
         async with app.open_async():
-            return await distributed._analyse_if_outgrown(app, deferred)
+            return await upkeep.analyse_queue_if_outgrown(app, deferred)
 
     assert distributed._claim_and_defer(queue_db, *tick_parts) == (300, 300)
     assert asyncio.run(check(300)) is True
@@ -167,5 +167,5 @@ def test_the_tick_vacuums_the_job_table(queue_db: Database) -> None:
     """Finished (deleted) jobs leave dead rows that every fetch walks past until a
     VACUUM; the tick runs one every second instead of waiting for autovacuum."""
     before = _vacuums(queue_db)
-    distributed._vacuum_queue(queue_db)
+    upkeep.vacuum_job_queue(queue_db)
     assert _vacuums(queue_db) == before + 1

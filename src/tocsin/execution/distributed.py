@@ -17,10 +17,10 @@ run one Procrastinate app. They run the same task functions as the embedded runt
   jobs of workers whose heartbeat stopped are retried. A retried ``run_metric`` finishes
   the execution the dead worker left (failed, then evaluated) rather than running the
   slot twice.
-- Upkeep of the job table: ``tocsin.analyze_queue`` (every 10 seconds) keeps its planner
-  statistics fresh, and those of Tocsin's tables that outgrew theirs
-  (:mod:`tocsin.execution.upkeep`); ``tocsin.prune_jobs`` (hourly) drops failed jobs after a week
-  (succeeded jobs are deleted as they finish).
+- Upkeep (:mod:`tocsin.execution.upkeep`): ``tocsin.analyze_queue`` (every 10 seconds)
+  keeps the planner statistics of the job table fresh, and of Tocsin's tables that
+  outgrew theirs; the tick VACUUMs the job table; ``tocsin.prune_jobs`` (hourly) drops
+  failed jobs after a week (succeeded jobs are deleted as they finish).
 
 Runtime context: the tasks need a :class:`Database` (with its ``native`` pool of async
 driver connections, which a run's two statements use on the event loop), the
@@ -62,9 +62,9 @@ from procrastinate.manager import JobManager
 from procrastinate.schema import SchemaManager
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, NoResultFound
+from sqlalchemy.exc import NoResultFound
 
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
@@ -74,7 +74,11 @@ from tocsin.db.native import open_native_pool
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.execution.scheduler import claim_due_metrics, evaluate_execution
 from tocsin.execution.tasks import deliver_pending, run_and_evaluate, sweep
-from tocsin.execution.upkeep import analyze_outgrown_tables
+from tocsin.execution.upkeep import (
+    analyse_queue_if_outgrown,
+    analyze_outgrown_tables,
+    vacuum_job_queue,
+)
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution
 from tocsin.metrics.store import row_to_execution
@@ -93,9 +97,6 @@ PRIORITY_CONTROL = 100
 PRIORITY_DELIVERY = 10
 # A tick stops claiming after this long, so the next second's tick is not held up.
 TICK_BUDGET_SECONDS = 0.8
-# A tick that defers this many more jobs than the job table's statistics count (twice
-# over) refreshes them: see _analyse_if_outgrown.
-ANALYZE_SLACK = 100
 # Serialises concurrent `tocsin db upgrade` runs around the "is the schema there?" check.
 _SCHEMA_LOCK_KEY = 0x70C5_1A_0001
 ABANDONED_BY_WORKER = "abandoned: the worker running it stopped before it finished"
@@ -304,10 +305,10 @@ def _register_tasks(app: procrastinate.App) -> None:
             )
             deferred += batch
             if not analysed and batch:
-                analysed = await _analyse_if_outgrown(context.app, deferred)
+                analysed = await analyse_queue_if_outgrown(context.app, deferred)
             if claimed < CLAIM_BATCH or time.monotonic() > deadline:
                 break
-        await asyncio.to_thread(_vacuum_queue, rt.db)
+        await asyncio.to_thread(vacuum_job_queue, rt.db)
         return deferred
 
     @app.task(name=DELIVER, queueing_lock=DELIVER_QUEUEING_LOCK, priority=PRIORITY_DELIVERY)
@@ -365,43 +366,6 @@ def _register_tasks(app: procrastinate.App) -> None:
         await context.app.job_manager.delete_old_jobs(
             nb_hours=7 * 24, include_failed=True, include_cancelled=True, include_aborted=True
         )
-
-
-async def _analyse_if_outgrown(app: procrastinate.App, deferred: int) -> bool:
-    """ANALYZE the job table when this tick grew it well past what its statistics say.
-
-    With statistics from a near-empty table, PostgreSQL plans Procrastinate's fetch as
-    an anti-join over every queued job, sorted afterwards: each fetch then takes about a
-    second with 3,000 jobs queued (seen in bench/schedule.py's burst, where every metric
-    comes due at once), and a worker fetches one job at a time. The periodic
-    ``analyze_queue`` comes too late: its own job waits behind those slow fetches.
-    """
-    believed = await app.connector.execute_query_one_async(
-        "SELECT reltuples FROM pg_class WHERE oid = 'procrastinate_jobs'::regclass"
-    )
-    if deferred <= 2 * max(float(believed["reltuples"]), 0.0) + ANALYZE_SLACK:
-        return False
-    await app.connector.execute_query_async("ANALYZE procrastinate_jobs")
-    return True
-
-
-def _vacuum_queue(db: Database) -> None:
-    """VACUUM the job table (once a second, from the tick).
-
-    Every finished job leaves dead rows and index entries behind, and a worker's fetch
-    walks past them one job at a time: after a few minutes at 167 jobs/s, fetches took
-    3-7 ms and a burst ran at 240-340 runs/s; with the table vacuumed every second,
-    about 25% faster (bench/schedule.py, three pairs). Autovacuum waits for a fifth of
-    the table to be dead, which a table this small and this busy is within a second.
-    SKIP_LOCKED: another VACUUM (autovacuum's, another cluster's tick) already on it is
-    enough.
-    """
-    try:
-        with db.autocommit() as conn:
-            conn.execute(text("VACUUM (SKIP_LOCKED) procrastinate_jobs"))
-    except DBAPIError as exc:
-        # Not fatal (autovacuum still runs), and the claim is already committed.
-        logger.warning("could not vacuum the job queue: %s", exc.orig or exc)
 
 
 async def defer_delivery(app: procrastinate.App) -> None:
