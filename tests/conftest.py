@@ -132,6 +132,17 @@ def org_id(db: Database) -> uuid.UUID:
 
 
 @pytest.fixture
+def fresh_pg(pg_url: str) -> Iterator[str]:
+    """A brand-new, empty PostgreSQL database of the test's own: no tables, never
+    analysed. Its URL; dropped afterwards."""
+    url = _create_pg_database()
+    try:
+        yield url
+    finally:
+        _drop_pg_database(url)
+
+
+@pytest.fixture
 def pg_db(pg_url: str) -> Iterator[Database]:
     """The PostgreSQL database alone, empty, for PostgreSQL-only behaviour."""
     database = Database(pg_url)

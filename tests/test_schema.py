@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +22,6 @@ from .conftest import _admin_engine, _create_pg_database, _drop_pg_database
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_TABLES = {t.name for t in metadata.sorted_tables}
-
-
-@pytest.fixture
-def fresh_pg(pg_url: str) -> Iterator[str]:
-    url = _create_pg_database()
-    yield url
-    _drop_pg_database(url)
 
 
 def _check_no_drift(db: Database) -> None:

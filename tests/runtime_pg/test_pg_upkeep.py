@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 from sqlalchemy import insert, text
-from tests.conftest import _create_pg_database, _drop_pg_database
 from tests.runtime_pg.pg_runtime_support import create_metric, org, wait_for
 
 from tocsin.db.database import Database
@@ -20,16 +19,12 @@ from tocsin.execution.upkeep import analyze_outgrown_tables
 
 
 @pytest.fixture
-def new_db(pg_url: str) -> Iterator[Database]:
-    """A database of its own: its tables have never been analysed."""
-    url = _create_pg_database()
-    db = Database(url)
+def new_db(fresh_pg: str) -> Iterator[Database]:
+    """Tocsin's tables in a database of their own: never analysed."""
+    db = Database(fresh_pg)
     db.ensure_schema()
-    try:
-        yield db
-    finally:
-        db.dispose()
-        _drop_pg_database(url)
+    yield db
+    db.dispose()
 
 
 def _add_runs(db: Database, metric_id: uuid.UUID, org_id: uuid.UUID, n: int) -> None:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from tests.helpers import run_cli
 
-from tocsin.db.engine import normalize_url
 from tocsin.execution.distributed import (
     apply_procrastinate_schema,
     has_procrastinate_schema,
@@ -36,24 +30,9 @@ def test_worker_refuses_bad_tuning(pg_url: str) -> None:
     assert "TOCSIN_WORKER_" in result.stderr
 
 
-@pytest.fixture
-def empty_pg(pg_url: str) -> Iterator[str]:
-    """A brand-new, empty PostgreSQL database (no Tocsin or Procrastinate tables)."""
-    admin = create_engine(normalize_url(pg_url), isolation_level="AUTOCOMMIT")
-    name = f"tocsin_upgrade_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(normalize_url(pg_url)).set(database=name).render_as_string(False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def test_db_upgrade_creates_the_job_queue_once(empty_pg: str) -> None:
+def test_db_upgrade_creates_the_job_queue_once(fresh_pg: str) -> None:
     # Users paste plain postgresql:// URLs; the worker's libpq form is derived from them.
-    plain = empty_pg.replace("postgresql+psycopg://", "postgresql://")
+    plain = fresh_pg.replace("postgresql+psycopg://", "postgresql://")
     assert not has_procrastinate_schema(plain)
     first = run_cli(plain, "db", "upgrade", "--json")
     assert first.exit_code == 0, first.stderr
@@ -62,16 +41,16 @@ def test_db_upgrade_creates_the_job_queue_once(empty_pg: str) -> None:
     second = run_cli(plain, "db", "upgrade", "--json")
     assert second.exit_code == 0, second.stderr
     assert second.json()["job_queue"] == "present"
-    assert apply_procrastinate_schema(empty_pg) is False
+    assert apply_procrastinate_schema(fresh_pg) is False
 
 
-def test_worker_asks_for_db_upgrade_when_the_queue_is_missing(empty_pg: str) -> None:
+def test_worker_asks_for_db_upgrade_when_the_queue_is_missing(fresh_pg: str) -> None:
     from tocsin.db.database import Database
 
-    db = Database(empty_pg)
+    db = Database(fresh_pg)
     db.ensure_schema()  # Tocsin's tables, but not the job queue's
     db.dispose()
-    result = run_cli(empty_pg, "worker")
+    result = run_cli(fresh_pg, "worker")
     assert result.exit_code == 1
     assert "tocsin db upgrade" in result.stderr
 
@@ -85,27 +64,27 @@ def _lock_index_scans(url: str) -> int:
         return -1 if row is None else int(row[0])
 
 
-def test_job_fetch_finds_lock_conflicts_through_tocsins_index(empty_pg: str) -> None:
+def test_job_fetch_finds_lock_conflicts_through_tocsins_index(fresh_pg: str) -> None:
     # Given a queue created before Tocsin added its index
-    apply_procrastinate_schema(empty_pg)
-    with psycopg.connect(libpq_conninfo(empty_pg), autocommit=True) as conn:
+    apply_procrastinate_schema(fresh_pg)
+    with psycopg.connect(libpq_conninfo(fresh_pg), autocommit=True) as conn:
         conn.execute("DROP INDEX tocsin_procrastinate_jobs_lock_idx")
-    assert _lock_index_scans(empty_pg) == -1
+    assert _lock_index_scans(fresh_pg) == -1
     # When `tocsin db upgrade` runs again
-    result = run_cli(empty_pg, "db", "upgrade", "--json")
+    result = run_cli(fresh_pg, "db", "upgrade", "--json")
     assert result.exit_code == 0, result.stderr
     assert result.json()["job_queue"] == "present"
     # Then a worker's fetch, with thousands of metric runs queued, checks each candidate's
     # lock through that index
-    with psycopg.connect(libpq_conninfo(empty_pg), autocommit=True) as conn:
+    with psycopg.connect(libpq_conninfo(fresh_pg), autocommit=True) as conn:
         conn.execute(
             "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, queueing_lock, args) "
             "SELECT 'default', 'tocsin.run_metric', 'metric:' || g, 'metric:' || g, '{}' "
             "FROM generate_series(1, 3000) AS g"
         )
         conn.execute("ANALYZE procrastinate_jobs")
-        before = _lock_index_scans(empty_pg)
+        before = _lock_index_scans(fresh_pg)
         fetched = conn.execute("SELECT lock FROM procrastinate_fetch_job_v2(NULL, NULL)").fetchone()
         conn.execute("SELECT pg_stat_force_next_flush()")
     assert fetched == ("metric:1",)
-    assert _lock_index_scans(empty_pg) > before
+    assert _lock_index_scans(fresh_pg) > before
