@@ -219,7 +219,7 @@ def _lock_batch(
     execution_id: uuid.UUID,
     after: uuid.UUID | None,
     size: int,
-) -> list[Row[Any]]:
+) -> Sequence[Row[Any]]:
     """The next batch of enabled alerts, locked on PostgreSQL.
 
     Plain rows, not models: they come typed from our own schema, and skipping model
@@ -230,7 +230,7 @@ def _lock_batch(
     if after is not None:
         params["after"] = after
     # all(): one fetchall, not a fetchone per row.
-    return list(conn.execute(query, params).all())
+    return conn.execute(query, params).all()
 
 
 def _baselines(
