@@ -25,6 +25,11 @@ from tocsin.db.schema import metadata
 PG_URL = os.environ.get("TOCSIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("TOCSIN_REQUIRE_POSTGRES") == "1"
 
+# Secrets at rest need a key; on PostgreSQL nothing else supplies one. A fixed test key
+# (never a real one) so that subprocesses (tocsin worker, the CLI) share it.
+TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1kby1ub3QtdXNlLWFueXdoZXI="
+os.environ.setdefault("TOCSIN_ENCRYPTION_KEY", TEST_ENCRYPTION_KEY)
+
 _pg_state: dict[str, Any] = {"error": None, "url": None, "skipped": 0}
 
 

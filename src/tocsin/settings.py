@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -31,6 +32,13 @@ class Settings(BaseSettings):
     # asks for an API key otherwise; "required" always asks.
     ui_auth: Literal["auto", "required"] = "auto"
 
+    # Fernet keys, comma-separated, newest first (tocsin.crypto). Without it the
+    # embedded default generates one beside its SQLite file; PostgreSQL requires it.
+    encryption_key: SecretStr | None = None
+    # Environment variables metric sources may reference (``${VAR}``, ``dsn_env``):
+    # names or ``PREFIX_*``, comma-separated. Empty: none. Never a TOCSIN_* name.
+    source_env_allow: str = ""
+
     # Outbound HTTP
     http_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
@@ -59,6 +67,39 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/") if not value.endswith("/enqueue") else value
+
+    @field_validator("source_env_allow")
+    @classmethod
+    def _env_allow(cls, value: str) -> str:
+        for entry in env_allow_entries(value):
+            if not _ENV_PATTERN.match(entry):
+                raise ValueError(
+                    f"{entry!r}: expected variable names or PREFIX_* patterns, comma-separated"
+                )
+            # A prefix such as TOC* would take in TOCSIN_DATABASE_URL too.
+            if entry.upper().startswith("TOCSIN_") or (
+                entry.endswith("*") and "TOCSIN_".startswith(entry[:-1].upper())
+            ):
+                raise ValueError(
+                    f"{entry!r}: Tocsin's own TOCSIN_* settings can never be read by a source"
+                )
+        return value
+
+    def env_allowed(self, name: str) -> bool:
+        """Whether a metric source may read the environment variable ``name``."""
+        if name.upper().startswith("TOCSIN_"):
+            return False
+        for entry in env_allow_entries(self.source_env_allow):
+            if entry.endswith("*") and name.startswith(entry[:-1]) or name == entry:
+                return True
+        return False
+
+
+_ENV_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\*?$")
+
+
+def env_allow_entries(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def load_settings() -> Settings:

@@ -63,9 +63,27 @@ api_keys = Table(
     Column("name", String(100), nullable=False),
     Column("prefix", String(32), nullable=False, unique=True),
     Column("key_hash", String(128), nullable=False),
+    # admin | editor | viewer (tocsin.api.roles). Keys made before roles existed were
+    # given everything, so the migration makes them admin; a new key is an editor.
+    Column("role", String(16), nullable=False, server_default="editor"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_used_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
+)
+
+# Named secrets of one org (database URLs, tokens) that its metric sources reference
+# as ``dsn_credential`` or ``${cred:NAME}``. The value is only ever stored encrypted
+# (tocsin.crypto) and is decrypted by the source that uses it, at fetch time.
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    _org_fk(),
+    Column("name", String(100), nullable=False),
+    Column("value_ciphertext", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("org_id", "name"),
 )
 
 metrics = Table(
@@ -212,6 +230,7 @@ notification_deliveries = Table(
 TENANT_TABLES = (
     "org_members",
     "api_keys",
+    "credentials",
     "metrics",
     "metric_executions",
     "alerts",
