@@ -9,7 +9,8 @@ import typer
 from tocsin.cli.common import emit, guarded, run_async, state, table
 from tocsin.durations import parse_duration
 from tocsin.errors import InvalidInput
-from tocsin.execution.runs import RunReport, parse_value, run_now
+from tocsin.execution.runs import NeedsValue, RunReport, parse_value, run_now
+from tocsin.http import HttpClient
 from tocsin.metrics.model import Metric
 from tocsin.metrics.store import MetricStore
 
@@ -106,6 +107,7 @@ FLAG_NAMES = {
     "schedule.timezone": "--timezone",
     "schedule.every_seconds": "--every",
     "name": "NAME",
+    "value": "--value",
 }
 
 
@@ -284,16 +286,22 @@ def run(
     db = st.database()
 
     org_id = st.org_id()
-    report: RunReport = run_async(
-        st,
-        lambda http: run_now(
-            db,
-            org_id,
-            metric,
-            settings=st.settings,
-            http=http,
-            value=parse_value(value) if value is not None else None,
-            has_value=value is not None,
-        ),
-    )
+
+    async def go(http: HttpClient) -> RunReport:
+        try:
+            return await run_now(
+                db,
+                org_id,
+                metric,
+                settings=st.settings,
+                http=http,
+                value=parse_value(value) if value is not None else None,
+                has_value=value is not None,
+            )
+        except NeedsValue:
+            raise InvalidInput("--value", "a push metric needs a value: --value 6") from None
+        except InvalidInput as exc:
+            raise _flagged(exc) from None
+
+    report: RunReport = run_async(st, go)
     emit(st, report.public(), lambda: human_run(report))

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
+from tocsin.alerts.extract import extract_value
 from tocsin.alerts.model import HistoryRow
 from tocsin.alerts.outbox import Delivery, DeliveryStore
 from tocsin.alerts.store import AlertStore
@@ -46,6 +47,22 @@ class RunReport:
             "evaluations": [h.public() for h in self.evaluations],
             "deliveries": [d.public() for d in self.deliveries],
         }
+
+
+class NeedsValue(InvalidInput):
+    """A push metric asked to run without a value: each edge says how to give one."""
+
+    def __init__(self) -> None:
+        super().__init__("value", "a push metric needs a value")
+
+
+def check_value(value: Any, metric: Metric) -> None:
+    """Refuse a given value the metric's selector cannot read a number from (``abc``,
+    ``NaN``, ``1e400``, ``true``): bad input, nothing recorded. A *source* returning such a
+    value is different: that run is recorded, its alerts in ``error``, with the reason."""
+    extracted = extract_value(value, metric.selector)
+    if extracted.status == "error":
+        raise InvalidInput("value", f"expected a number the metric can read: {extracted.reason}")
 
 
 def parse_value(text: str) -> Any:
@@ -84,6 +101,7 @@ async def run_now(
         store = MetricStore(conn, org_id)
         metric = store.get(metric_ref)
         if has_value:
+            check_value(value, metric)
             trigger = "push" if metric.source["type"] == "push" else "manual"
             # Evaluated below, in this same transaction.
             recorded = store.record_value(
@@ -91,7 +109,7 @@ async def run_now(
             )
             return metric, recorded
         if not SOURCES[metric.source["type"]].scheduled:
-            raise InvalidInput("--value", "a push metric needs a value: --value 6")
+            raise NeedsValue()
         return metric, None
 
     def evaluate(

@@ -12,7 +12,8 @@ from tocsin.alerts.store import AlertStore
 from tocsin.cli.metrics import build_definition
 from tocsin.clock import utcnow
 from tocsin.errors import Conflict, InvalidInput
-from tocsin.execution.runs import parse_value, run_now
+from tocsin.execution.runs import NeedsValue, parse_value, run_now
+from tocsin.links import metric_path
 from tocsin.metrics.store import MetricStore
 from tocsin.web.deps import DbDep, FormDep, HttpDep, SettingsDep, ViewerDep
 from tocsin.web.queries import metric_rows
@@ -132,15 +133,20 @@ async def run_metric(
     metric_id: str,
 ) -> Response:
     text = str(form.get("value", "")).strip()
-    report = await run_now(
-        db,
-        who.org_id,
-        metric_id,
-        settings=cfg,
-        http=http,
-        value=parse_value(text) if text else None,
-        has_value=bool(text),
-    )
+    try:
+        report = await run_now(
+            db,
+            who.org_id,
+            metric_id,
+            settings=cfg,
+            http=http,
+            value=parse_value(text) if text else None,
+            has_value=bool(text),
+        )
+    except NeedsValue:
+        return redirect(request, metric_path(metric_id), flash="Not run: enter a value to record.")
+    except InvalidInput as exc:
+        return redirect(request, metric_path(metric_id), flash=f"Not recorded: {exc.message}.")
     execution = report.execution
     fired = sum(1 for h in report.evaluations if h.notified and h.state_to == "triggered")
     shown = f"Run {execution.status}"

@@ -32,7 +32,7 @@ from tocsin.api.schemas import MetricCreate, MetricPatch, ValuesIn
 from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.errors import InvalidInput
-from tocsin.execution.runs import run_now
+from tocsin.execution.runs import NeedsValue, run_now
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Metric
 from tocsin.metrics.store import MetricStore, row_to_execution, row_to_metric
@@ -126,9 +126,7 @@ async def run_metric(
 ) -> JSONResponse:
     try:
         report = await run_now(db, who.org_id, ref, settings=cfg, http=http)
-    except InvalidInput as exc:
-        if exc.field != "--value":
-            raise
+    except NeedsValue:
         raise InvalidInput(
             "id", 'a push metric takes values: POST /metrics/{id}/values {"value": 6}'
         ) from None
