@@ -70,3 +70,21 @@ def test_api_refuses_a_value_it_cannot_read(db: Database, db_url: str, value: ob
         assert runs["items"] == []
         ok = client.post("/api/v1/metrics/Open Issues/values", json={"value": "6"}, headers=headers)
         assert ok.status_code == 200
+
+
+def test_a_duration_needs_a_unit(db_url: str) -> None:
+    result = run_cli(db_url, "metric", "create", "Demo", "--source", "demo", "--every", "5")
+    assert result.exit_code == 2
+    assert "--every" in result.stderr
+    assert "expected a duration such as 30s, 5m, 1h" in result.stderr
+    assert run_cli(db_url, "--json", "metric", "list").json() == []
+
+
+@pytest.mark.parametrize("span", ["367d", "53w", "0s"])
+def test_a_mute_is_at_most_366_days(db_url: str, span: str) -> None:
+    run_cli(db_url, "metric", "create", "Open Issues", "--source", "push")
+    run_cli(db_url, "alert", "create", "--metric", "Open Issues", "--name", "a", "--when", "> 5")
+    result = run_cli(db_url, "alert", "mute", "a", "--for", span)
+    assert result.exit_code == 2 and "--for" in result.stderr and "366 days" in result.stderr
+    assert run_cli(db_url, "--json", "alert", "show", "a").json()["muted_until"] is None
+    assert run_cli(db_url, "alert", "mute", "a", "--for", "366d").exit_code == 0

@@ -5,18 +5,34 @@ from __future__ import annotations
 import re
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# The longest mute, everywhere (CLI, API, UI): a year and a day's grace.
+MAX_MUTE_SECONDS = 366 * 86400
 _PART = re.compile(r"(\d+)\s*([smhdw])")
 
 
 def parse_duration(text: str) -> int:
-    """Seconds in ``text``; a bare number is seconds. ValueError names what was expected."""
+    """Seconds in ``text``. ValueError names what was expected.
+
+    A bare number other than 0 is refused: ``--every 5`` could mean seconds or minutes,
+    and guessing wrong runs a query sixty times too often."""
     cleaned = text.strip().lower().replace(" ", "")
-    if cleaned.isdigit():
-        return int(cleaned)
+    if cleaned.isdigit() and int(cleaned) == 0:
+        return 0
     parts = _PART.findall(cleaned)
     if not parts or "".join(n + u for n, u in parts) != cleaned:
-        raise ValueError(f"{text!r} is not a duration: expected e.g. 30s, 5m, 1h, 2d or 1h30m")
+        unit = " (a number needs a unit)" if cleaned.isdigit() else ""
+        raise ValueError(
+            f"{text!r} is not a duration{unit}: expected a duration such as 30s, 5m, 1h"
+            " (or 2d, 1h30m)"
+        )
     return sum(int(n) * _UNITS[u] for n, u in parts)
+
+
+def check_mute_seconds(seconds: int) -> int:
+    """A mute's length, as every edge accepts it (ValueError says the limits)."""
+    if seconds <= 0 or seconds > MAX_MUTE_SECONDS:
+        raise ValueError("expected a duration between 1 second and 366 days, e.g. 2h")
+    return seconds
 
 
 def format_duration(seconds: int) -> str:

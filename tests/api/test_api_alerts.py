@@ -295,7 +295,7 @@ def test_bad_input_names_each_field(client: TestClient, acme: Tenant) -> None:
         },
         headers=acme.headers,
     )
-    assert resp.status_code == 404
+    assert resp.status_code == 422 and "metric_id" in fields_of(resp.json())
 
 
 def test_duplicate_name_is_a_conflict(client: TestClient, acme: Tenant) -> None:

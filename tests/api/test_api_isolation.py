@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from api_support import API, Tenant, create_alert, create_metric
+from api_support import API, Tenant, create_alert, create_metric, fields_of
 from fastapi.testclient import TestClient
 
 
@@ -30,15 +30,18 @@ def snapshot(client: TestClient, tenant: Tenant, objs: dict[str, Any]) -> dict[s
     }
 
 
-def routes(objs: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    m, a, d = objs["metric"]["id"], objs["alert"]["id"], objs["delivery"]["id"]
-    alert_body = {
-        "metric_id": m,
+def alert_body_for(objs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metric_id": objs["metric"]["id"],
         "name": "sneaky",
         "comparison_op": "gt",
         "threshold_value": 1,
         "action_config": {"type": "log"},
     }
+
+
+def routes(objs: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    m, a, d = objs["metric"]["id"], objs["alert"]["id"], objs["delivery"]["id"]
     return [
         ("GET", f"/metrics/{m}", None),
         ("PATCH", f"/metrics/{m}", {"description": "pwned"}),
@@ -54,8 +57,7 @@ def routes(objs: dict[str, Any]) -> list[tuple[str, str, Any]]:
         ("POST", f"/alerts/{a}/mute", {"for_seconds": 60}),
         ("POST", f"/alerts/{a}/unmute", None),
         ("POST", f"/deliveries/{d}/retry", None),
-        # Writes that point at the other org's objects from the body or the query.
-        ("POST", "/alerts", alert_body),
+        # Reads that point at the other org's objects from the query.
         ("GET", f"/alerts?metric_id={m}", None),
     ]
 
@@ -69,6 +71,13 @@ def test_other_orgs_objects_are_not_found(client: TestClient, acme: Tenant, glob
         resp = client.request(method, API + path, json=body, headers=globex.headers)
         assert resp.status_code == 404, (method, path, resp.status_code, resp.text)
         assert str(acme.org_id) not in resp.text
+    # A body field naming the other org's metric is bad input on that field, answered
+    # exactly as for a metric that exists nowhere.
+    resp = client.post(f"{API}/alerts", json=alert_body_for(theirs), headers=globex.headers)
+    assert resp.status_code == 422 and fields_of(resp.json()) == {
+        "metric_id": "no metric with this id or name in your organisation"
+    }
+    assert str(acme.org_id) not in resp.text
 
     # Guessed IDs that exist nowhere behave the same way.
     ghost = {

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from tocsin.alerts.extract import ValueSelector
+from tocsin.durations import MAX_MUTE_SECONDS
 from tocsin.metrics.schedule import Schedule
 
 MAX_NAME = 200
@@ -22,7 +23,6 @@ MAX_DESCRIPTION = 5000
 MAX_CONFIG_BYTES = 16 * 1024
 MAX_VALUE_BYTES = 32 * 1024
 MAX_ACTIONS = 20
-MAX_MUTE_SECONDS = 366 * 86400
 MAX_EXPONENT = 1000
 MAX_DIGITS = 1000
 # Beyond this a threshold is a typo, and huge exponents would cost the database dearly.

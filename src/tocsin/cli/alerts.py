@@ -15,7 +15,7 @@ from tocsin.alerts.model import OP_SYMBOLS, Alert, HistoryRow, parse_when
 from tocsin.alerts.store import AlertStore
 from tocsin.cli.common import CliState, emit, guarded, run_async, state, table
 from tocsin.clock import utcnow
-from tocsin.durations import format_duration, parse_duration
+from tocsin.durations import check_mute_seconds, format_duration, parse_duration
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import send_test
 from tocsin.metrics.store import MetricStore
@@ -252,11 +252,9 @@ def mute(
 
     def run(conn: Connection, org_id: uuid.UUID) -> Alert:
         try:
-            seconds = parse_duration(for_)
+            seconds = check_mute_seconds(parse_duration(for_))
         except ValueError as exc:
             raise InvalidInput("--for", str(exc)) from None
-        if seconds <= 0:
-            raise InvalidInput("--for", "expected a positive duration, e.g. 2h")
         return AlertStore(conn, org_id).mute(alert, utcnow() + timedelta(seconds=seconds))
 
     found: Alert = _in_org(st, run)

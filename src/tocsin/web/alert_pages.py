@@ -19,7 +19,7 @@ from tocsin.alerts.store import AlertStore
 from tocsin.api.routes.common import SortKey, page
 from tocsin.clock import utcnow
 from tocsin.db.schema import alert_history
-from tocsin.durations import parse_duration
+from tocsin.durations import check_mute_seconds, parse_duration
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import send_test
 from tocsin.metrics.store import MetricStore, as_uuid
@@ -31,7 +31,6 @@ from tocsin.web.render import redirect, render
 router = APIRouter()
 
 HISTORY_PAGE = 50
-MAX_MUTE = timedelta(days=365)
 
 
 StateFilter = Annotated[str | None, Query(max_length=20)]
@@ -165,13 +164,9 @@ def _mute_until(form: FormDep) -> timedelta:
     if not choice:
         raise InvalidInput("for", "expected a duration such as 30m, 1h or 1d")
     try:
-        seconds = parse_duration(choice)
+        return timedelta(seconds=check_mute_seconds(parse_duration(choice)))
     except ValueError as exc:
         raise InvalidInput("for", str(exc)) from None
-    span = timedelta(seconds=seconds)
-    if span <= timedelta(0) or span > MAX_MUTE:
-        raise InvalidInput("for", "expected a duration between 1 second and 365 days")
-    return span
 
 
 @router.post("/alerts/{alert_id}/mute")

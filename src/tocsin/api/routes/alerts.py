@@ -80,7 +80,12 @@ def create_alert(who: CallerDep, db: DbDep, body: AlertCreate) -> JSONResponse:
     # Nothing is stored yet, so a placeholder here stands for no secret at all.
     refuse_placeholders(definition["action_config"], "action_config")
     with db.begin() as conn:
-        definition["metric_id"] = MetricStore(conn, who.org_id).get(body.metric_id).id
+        metric = MetricStore(conn, who.org_id).find(body.metric_id)
+        if metric is None:
+            # A field of the body, not the URL: a 422 naming it (another org's metric
+            # is no different from none at all).
+            raise InvalidInput("metric_id", "no metric with this id or name in your organisation")
+        definition["metric_id"] = metric.id
         alert = AlertStore(conn, who.org_id).create_alert(definition)
     return respond(alert.public(), 201)
 
