@@ -190,7 +190,7 @@ def test_trigger_action_sends_each_action_independently(
     body = json.loads(good.body)
     assert body["value"] == 120 and body["condition"] == ">= 100" and body["reason"] == "120 >= 100"
     assert body["alert"] == {"id": "al-9", "name": "Queue depth"}
-    assert body["link"] == "https://tocsin.example/alerts/al-9"
+    assert body["link"] == "https://tocsin.example/ui/alerts/al-9"
     signature = hmac.new(b"k1", good.body, hashlib.sha256).hexdigest()
     assert good.headers["X-Tocsin-Signature"] == f"sha256={signature}"
     assert {r.headers["Idempotency-Key"] for r in sink.requests} != {None}

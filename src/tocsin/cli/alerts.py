@@ -10,10 +10,11 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Connection
 
-from tocsin.alerts.actions import ActionConfigError, parse_action_spec
-from tocsin.alerts.model import OP_SYMBOLS, Alert, HistoryRow, parse_when
+from tocsin.alerts.model import OP_SYMBOLS, Alert, HistoryRow
 from tocsin.alerts.store import AlertStore
+from tocsin.cli.alert_options import AlertOptions, flagged
 from tocsin.cli.common import CliState, emit, guarded, run_async, state, table
+from tocsin.cli.words import actions_words
 from tocsin.clock import utcnow
 from tocsin.durations import check_mute_seconds, format_duration, parse_duration
 from tocsin.errors import InvalidInput
@@ -43,7 +44,7 @@ def human_alert(a: Alert) -> str:
             f"{a.name}  [{a.state}]  ({a.id})",
             f"  metric:     {a.metric_id}",
             f"  condition:  {condition_text(a)}",
-            f"  actions:    {pub['action_config']}",
+            f"  actions:    {actions_words(a.action_config)}",
             f"  cooldown:   {format_duration(a.cooldown_seconds)}   pending: "
             f"{a.pending_evaluations}   resolve: {a.notify_on_resolve}",
             f"  enabled:    {a.enabled}   muted until: {muted}",
@@ -91,78 +92,90 @@ def create(
 ) -> None:
     """Create an alert on a metric."""
     st = state(ctx)
+    options = AlertOptions(
+        metric=metric,
+        name=name,
+        when=when,
+        op=op,
+        threshold=threshold,
+        condition=condition,
+        change_mode=change_mode,
+        lookback=lookback,
+        cooldown=cooldown,
+        pending=pending,
+        resolve=not no_resolve,
+        actions=action or ["log"],
+        description=description,
+    )
 
     def build(conn: Connection, org_id: uuid.UUID) -> Alert:
-        if when is not None and (op is not None or threshold is not None):
-            raise InvalidInput("--when", "give either --when or --op with --threshold")
-        mode = change_mode
-        if when is not None:
-            try:
-                comparison, value, percent = parse_when(when)
-            except ValueError as exc:
-                raise InvalidInput("--when", str(exc)) from None
-            if percent and mode is None:
-                mode = "percent"
-        elif op is not None and threshold is not None:
-            comparison, value = op, threshold  # type: ignore[assignment]
-        else:
+        if when is None and op is None and threshold is None:
             raise InvalidInput("--when", 'expected a condition such as --when "> 5"')
-        try:
-            cooldown_seconds = parse_duration(cooldown)
-        except ValueError as exc:
-            raise InvalidInput("--cooldown", str(exc)) from None
-        try:
-            actions = [parse_action_spec(s) for s in (action or ["log"])]
-        except ActionConfigError as exc:
-            raise InvalidInput("--action", str(exc)) from None
-        found = MetricStore(conn, org_id).find(metric)
-        if found is None:
-            names = MetricStore(conn, org_id).names()
-            known = f"; known metrics: {', '.join(names)}" if names else "; no metrics yet"
-            raise InvalidInput("--metric", f"no metric named {metric!r}{known}")
-        definition: dict[str, Any] = {
-            "metric_id": found.id,
-            "name": name,
-            "description": description,
-            "condition_type": condition,
-            "comparison_op": comparison,
-            "threshold_value": value,
-            "change_mode": mode or "percent",
-            "lookback": lookback,
-            "cooldown_seconds": cooldown_seconds,
-            "pending_evaluations": pending,
-            "notify_on_resolve": not no_resolve,
-            "action_config": actions[0] if len(actions) == 1 else actions,
-        }
+        definition = {"change_mode": "percent"} | options.fields(conn, org_id)
         try:
             return AlertStore(conn, org_id).create_alert(definition)
         except InvalidInput as exc:
-            raise _flagged(exc) from None
+            raise flagged(exc) from None
 
     alert = _in_org(st, build)
     emit(st, alert.public(), lambda: "created alert\n" + human_alert(alert))
 
 
-FLAG_NAMES = {
-    "comparison_op": "--op",
-    "threshold_value": "--threshold",
-    "condition_type": "--condition",
-    "change_mode": "--change-mode",
-    "lookback": "--lookback",
-    "cooldown_seconds": "--cooldown",
-    "pending_evaluations": "--pending",
-    "name": "--name",
-    "action_config": "--action",
-}
+@app.command("update")
+def update_(
+    ctx: typer.Context,
+    alert: Annotated[str, typer.Argument(help="NAME or ID")],
+    metric: Annotated[str | None, typer.Option("--metric", help="Metric NAME or ID.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
+    when: Annotated[str | None, typer.Option("--when", help='e.g. "> 5" or "lt -20"')] = None,
+    op: Annotated[str | None, typer.Option("--op", help="gt gte lt lte eq ne")] = None,
+    threshold: Annotated[str | None, typer.Option("--threshold")] = None,
+    condition: Annotated[
+        str | None, typer.Option("--condition", help="threshold | relative_change")
+    ] = None,
+    change_mode: Annotated[
+        str | None, typer.Option("--change-mode", help="percent | absolute")
+    ] = None,
+    lookback: Annotated[int | None, typer.Option("--lookback")] = None,
+    cooldown: Annotated[str | None, typer.Option("--cooldown", help="e.g. 1h")] = None,
+    pending: Annotated[int | None, typer.Option("--pending")] = None,
+    resolve: Annotated[
+        bool | None, typer.Option("--resolve/--no-resolve", help="Send resolve notices.")
+    ] = None,
+    action: Annotated[
+        list[str] | None, typer.Option("--action", help="Replaces every action; repeatable.")
+    ] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+) -> None:
+    """Change an alert: only the options given change; bad input changes nothing."""
+    st = state(ctx)
+    options = AlertOptions(
+        metric=metric,
+        name=name,
+        when=when,
+        op=op,
+        threshold=threshold,
+        condition=condition,
+        change_mode=change_mode,
+        lookback=lookback,
+        cooldown=cooldown,
+        pending=pending,
+        resolve=resolve,
+        actions=action,
+        description=description,
+    )
 
+    def change(conn: Connection, org_id: uuid.UUID) -> Alert:
+        changes = options.fields(conn, org_id)
+        if not changes:
+            raise InvalidInput("ALERT", "nothing to change: give at least one option, e.g. --when")
+        try:
+            return AlertStore(conn, org_id).update_alert(alert, changes)
+        except InvalidInput as exc:
+            raise flagged(exc) from None
 
-def _flagged(exc: InvalidInput) -> InvalidInput:
-    def flag(field: str) -> str:
-        head = field.split(".", 1)[0]
-        return FLAG_NAMES.get(head, field)
-
-    errors = [(flag(f), m) for f, m in exc.errors]
-    return InvalidInput(errors[0][0], errors[0][1], more=errors[1:])
+    found: Alert = _in_org(st, change)
+    emit(st, found.public(), lambda: "updated alert\n" + human_alert(found))
 
 
 @app.command("list")

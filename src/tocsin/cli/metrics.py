@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import sys
+from collections.abc import Callable
+from typing import Annotated
 
 import typer
 
-from tocsin.cli.common import emit, guarded, run_async, state, table
-from tocsin.durations import parse_duration
+from tocsin.cli.common import EXIT_RUNTIME, emit, fail, guarded, run_async, state, table
+from tocsin.cli.metric_options import build_definition, flagged, metric_changes, parse_headers
+from tocsin.cli.metric_output import human_metric, human_run
+from tocsin.cli.words import schedule_words
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import NeedsValue, RunReport, parse_value, run_now
 from tocsin.http import HttpClient
@@ -15,124 +19,6 @@ from tocsin.metrics.model import Metric
 from tocsin.metrics.store import MetricStore
 
 app = typer.Typer(help="Metrics: what Tocsin measures.", no_args_is_help=True)
-
-
-def parse_headers(pairs: list[str]) -> dict[str, str]:
-    headers = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInput("--header", f"{pair!r}: expected NAME=VALUE")
-        headers[key.strip()] = value
-    return headers
-
-
-def build_definition(
-    name: str,
-    source: str,
-    *,
-    sql: str | None,
-    dsn_env: str | None,
-    url: str | None,
-    method: str | None,
-    json_path: str | None,
-    column: str | None,
-    row: str | None,
-    headers: list[str],
-    every: str | None,
-    cron: str | None,
-    timezone: str | None,
-    description: str,
-    dsn_credential: str | None = None,
-) -> dict[str, Any]:
-    src: dict[str, Any] = {"type": source}
-    if source == "sql":
-        if (dsn_credential is None) == (dsn_env is None):
-            raise InvalidInput(
-                "--dsn-credential",
-                "expected the name of a credential holding the database URL "
-                "(`tocsin credential set SHOP_DB`), or --dsn-env, exactly one",
-            )
-        src |= {"sql": sql}
-        src |= {"dsn_credential": dsn_credential} if dsn_credential else {"dsn_env": dsn_env}
-    elif source == "http":
-        src |= {"url": url, "headers": parse_headers(headers)}
-        if method:
-            src["method"] = method.upper()
-    for flag, value, allowed in (
-        ("--sql", sql, "sql"),
-        ("--dsn-env", dsn_env, "sql"),
-        ("--dsn-credential", dsn_credential, "sql"),
-        ("--url", url, "http"),
-        ("--method", method, "http"),
-    ):
-        if value is not None and source != allowed:
-            raise InvalidInput(flag, f"applies to --source {allowed} only")
-    if headers and source != "http":
-        raise InvalidInput("--header", "applies to --source http only")
-    if every and cron:
-        raise InvalidInput("--every", "give either --every or --cron, not both")
-    schedule: dict[str, Any] | None = None
-    if every:
-        try:
-            schedule = {"every_seconds": parse_duration(every)}
-        except ValueError as exc:
-            raise InvalidInput("--every", str(exc)) from None
-    elif cron:
-        schedule = {"cron": cron, "timezone": timezone or "UTC"}
-    elif timezone:
-        raise InvalidInput("--timezone", "applies to --cron schedules only")
-    selector: dict[str, Any] | None = None
-    if json_path or column or row:
-        selector = {"json_path": json_path, "column": column, "row": row or "first"}
-    return {
-        "name": name,
-        "description": description,
-        "source": src,
-        "selector": selector,
-        "schedule": schedule,
-    }
-
-
-FLAG_NAMES = {
-    "source.sql": "--sql",
-    "source.dsn_env": "--dsn-env",
-    "source.dsn_credential": "--dsn-credential",
-    "source.url": "--url",
-    "source.type": "--source",
-    "selector.json_path": "--json-path",
-    "selector.column": "--column",
-    "selector.row": "--row",
-    "schedule.cron": "--cron",
-    "schedule.timezone": "--timezone",
-    "schedule.every_seconds": "--every",
-    "name": "NAME",
-    "value": "--value",
-}
-
-
-def _flagged(exc: InvalidInput) -> InvalidInput:
-    """Name the CLI flag, not the stored field, in messages for CLI users."""
-    errors = [
-        ("--header" if f.startswith("source.headers") else FLAG_NAMES.get(f, f), m)
-        for f, m in exc.errors
-    ]
-    return InvalidInput(errors[0][0], errors[0][1], more=errors[1:])
-
-
-def human_metric(m: Metric) -> str:
-    pub = m.public()
-    lines = [
-        f"{m.name}  ({m.id})",
-        f"  source:   {pub['source']}",
-        f"  selector: {pub['selector'] or '-'}",
-        f"  schedule: {pub['schedule'] or '-'}",
-        f"  enabled:  {m.enabled}",
-        f"  next run: {m.next_run_at.isoformat() if m.next_run_at else '-'}",
-    ]
-    if m.description:
-        lines.insert(1, f"  {m.description}")
-    return "\n".join(lines)
 
 
 @app.command("create")
@@ -194,7 +80,7 @@ def create(
             with st.transaction() as (conn, org_id):
                 return MetricStore(conn, org_id).create(definition)
         except InvalidInput as exc:
-            raise _flagged(exc) from None
+            raise flagged(exc) from None
 
     metric = guarded(run)
     emit(st, metric.public(), lambda: "created metric\n" + human_metric(metric))
@@ -217,7 +103,13 @@ def list_(ctx: typer.Context) -> None:
             table(
                 ["NAME", "SOURCE", "SCHEDULE", "NEXT RUN", "ID"],
                 [
-                    [m.name, m.source["type"], m.public()["schedule"], m.next_run_at, m.id]
+                    [
+                        m.name,
+                        m.source["type"],
+                        schedule_words(m.public()["schedule"]),
+                        m.next_run_at,
+                        m.id,
+                    ]
                     for m in found
                 ],
             )
@@ -241,36 +133,97 @@ def show(ctx: typer.Context, metric: Annotated[str, typer.Argument(help="NAME or
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, metric: Annotated[str, typer.Argument(help="NAME or ID")]) -> None:
-    """Delete a metric with its executions and alerts."""
+def delete(
+    ctx: typer.Context,
+    metric: Annotated[str, typer.Argument(help="NAME or ID")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
+) -> None:
+    """Delete a metric with its executions and alerts (asks first when it has any)."""
     st = state(ctx)
+
+    def inspect() -> tuple[Metric, int, int]:
+        with st.transaction() as (conn, org_id):
+            store = MetricStore(conn, org_id)
+            found = store.get(metric)
+            return found, *store.dependents(found.id)
+
+    found, alerts, runs = guarded(inspect)
+    if (alerts or runs) and not yes:
+        what = f"its {alerts} alert(s) and {runs} run(s)"
+        if not sys.stdin.isatty():
+            guarded(_refuse(f"{found.name!r} has {what}; deleting removes them: add --yes"))
+        if not typer.confirm(f"Delete metric {found.name!r} with {what}?", default=False):
+            fail("nothing deleted", EXIT_RUNTIME)
 
     def run() -> Metric:
         with st.transaction() as (conn, org_id):
-            return MetricStore(conn, org_id).delete(metric)
+            return MetricStore(conn, org_id).delete(found.id)
 
     gone = guarded(run)
     emit(st, {"deleted": gone.public()}, f"deleted metric {gone.name}")
 
 
-def human_run(report: RunReport) -> str:
-    ex = report.execution
-    pub = ex.public()
-    lines = [
-        f"execution {ex.id}: {ex.status}"
-        + (f", value {pub['value']}" if ex.value is not None else "")
-        + (f" ({ex.error})" if ex.error else "")
-    ]
-    if not report.evaluations:
-        lines.append("no enabled alerts on this metric")
-    for h in report.evaluations:
-        mark = "NOTIFIED" if h.notified else ("triggered" if h.triggered else "ok")
-        lines.append(f"  alert {h.alert_id}: {h.state_from} -> {h.state_to} [{mark}] {h.reason}")
-    for d in report.deliveries:
-        extra = f" HTTP {d.response_status}" if d.response_status else ""
-        error = f": {d.last_error}" if d.last_error else ""
-        lines.append(f"  delivery {d.kind} via {d.action.get('type')}: {d.status}{extra}{error}")
-    return "\n".join(lines)
+def _refuse(message: str) -> Callable[[], None]:
+    def raise_it() -> None:
+        raise InvalidInput("--yes", message)
+
+    return raise_it
+
+
+@app.command("update")
+def update_(
+    ctx: typer.Context,
+    metric: Annotated[str, typer.Argument(help="NAME or ID")],
+    name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
+    sql: Annotated[str | None, typer.Option("--sql")] = None,
+    dsn_credential: Annotated[str | None, typer.Option("--dsn-credential")] = None,
+    dsn_env: Annotated[str | None, typer.Option("--dsn-env")] = None,
+    url: Annotated[str | None, typer.Option("--url")] = None,
+    method: Annotated[str | None, typer.Option("--method")] = None,
+    header: Annotated[
+        list[str] | None, typer.Option("--header", help="K=V; replaces every header.")
+    ] = None,
+    json_path: Annotated[str | None, typer.Option("--json-path")] = None,
+    column: Annotated[str | None, typer.Option("--column")] = None,
+    row: Annotated[str | None, typer.Option("--row")] = None,
+    every: Annotated[str | None, typer.Option("--every", help="30s, 5m, 1h ...")] = None,
+    cron: Annotated[str | None, typer.Option("--cron")] = None,
+    timezone: Annotated[str | None, typer.Option("--timezone")] = None,
+    enabled: Annotated[bool | None, typer.Option("--enable/--disable")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+) -> None:
+    """Change a metric: only the options given change; bad input changes nothing."""
+    st = state(ctx)
+
+    def run() -> Metric:
+        try:
+            with st.transaction() as (conn, org_id):
+                store = MetricStore(conn, org_id)
+                current = store.get(metric)
+                changes = metric_changes(
+                    current,
+                    name=name,
+                    source={
+                        "sql": sql,
+                        "dsn_credential": dsn_credential,
+                        "dsn_env": dsn_env,
+                        "url": url,
+                        "method": method.upper() if method else None,
+                        "headers": parse_headers(header) if header is not None else None,
+                    },
+                    selector={"json_path": json_path, "column": column, "row": row},
+                    every=every,
+                    cron=cron,
+                    timezone=timezone,
+                    enabled=enabled,
+                    description=description,
+                )
+                return store.update(current.id, changes)
+        except InvalidInput as exc:
+            raise flagged(exc) from None
+
+    found = guarded(run)
+    emit(st, found.public(), lambda: "updated metric\n" + human_metric(found))
 
 
 @app.command("run")
@@ -301,7 +254,7 @@ def run(
         except NeedsValue:
             raise InvalidInput("--value", "a push metric needs a value: --value 6") from None
         except InvalidInput as exc:
-            raise _flagged(exc) from None
+            raise flagged(exc) from None
 
     report: RunReport = run_async(st, go)
     emit(st, report.public(), lambda: human_run(report))

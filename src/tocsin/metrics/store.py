@@ -9,7 +9,18 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, Row, bindparam, case, delete, exists, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from tocsin.alerts.extract import ValueSelector, extract_value
@@ -175,6 +186,18 @@ class MetricStore:
         except IntegrityError:
             raise Conflict(f"a metric named {definition.name!r} already exists") from None
         return self.get(current.id)
+
+    def dependents(self, metric_id: uuid.UUID) -> tuple[int, int]:
+        """How many alerts and executions deleting the metric would take with it."""
+        n_alerts = self.conn.execute(
+            select(func.count()).select_from(alerts).where(alerts.c.metric_id == metric_id)
+        ).scalar_one()
+        n_runs = self.conn.execute(
+            select(func.count())
+            .select_from(metric_executions)
+            .where(metric_executions.c.metric_id == metric_id)
+        ).scalar_one()
+        return int(n_alerts), int(n_runs)
 
     def find(self, ref: str | uuid.UUID) -> Metric | None:
         ident = as_uuid(ref)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tocsin.alerts.store import AlertStore
-from tocsin.cli.metrics import build_definition
+from tocsin.cli.metric_options import build_definition
 from tocsin.clock import utcnow
 from tocsin.errors import Conflict, InvalidInput
 from tocsin.execution.runs import NeedsValue, parse_value, run_now

@@ -1,0 +1,112 @@
+"""The options ``alert create`` and ``alert update`` share, read into alert fields.
+
+Each option is optional here: ``update`` changes only what was given, ``create`` fills
+in its defaults first. Errors name the flag, as everywhere in the CLI."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tocsin.alerts.actions import ActionConfigError, parse_action_spec
+from tocsin.alerts.model import parse_when
+from tocsin.durations import parse_duration
+from tocsin.errors import InvalidInput
+from tocsin.metrics.store import MetricStore
+
+FLAG_NAMES = {
+    "comparison_op": "--op",
+    "threshold_value": "--threshold",
+    "condition_type": "--condition",
+    "change_mode": "--change-mode",
+    "lookback": "--lookback",
+    "cooldown_seconds": "--cooldown",
+    "pending_evaluations": "--pending",
+    "notify_on_resolve": "--resolve",
+    "name": "--name",
+    "description": "--description",
+    "metric_id": "--metric",
+    "action_config": "--action",
+}
+
+
+def flagged(exc: InvalidInput) -> InvalidInput:
+    """Name the CLI flag, not the stored field, in messages for CLI users."""
+
+    def flag(field: str) -> str:
+        return FLAG_NAMES.get(field.split(".", 1)[0], field)
+
+    errors = [(flag(f), m) for f, m in exc.errors]
+    return InvalidInput(errors[0][0], errors[0][1], more=errors[1:])
+
+
+@dataclass
+class AlertOptions:
+    metric: str | None = None
+    name: str | None = None
+    when: str | None = None
+    op: str | None = None
+    threshold: str | None = None
+    condition: str | None = None
+    change_mode: str | None = None
+    lookback: int | None = None
+    cooldown: str | None = None
+    pending: int | None = None
+    resolve: bool | None = None
+    actions: list[str] | None = None
+    description: str | None = None
+
+    def fields(self, conn: Connection, org_id: uuid.UUID) -> dict[str, Any]:
+        """The alert fields these options set (an option not given sets nothing)."""
+        out: dict[str, Any] = {}
+        if self.when is not None and (self.op is not None or self.threshold is not None):
+            raise InvalidInput("--when", "give either --when or --op with --threshold")
+        if self.when is not None:
+            try:
+                comparison, value, percent = parse_when(self.when)
+            except ValueError as exc:
+                raise InvalidInput("--when", str(exc)) from None
+            out |= {"comparison_op": comparison, "threshold_value": value}
+            if percent and self.change_mode is None:
+                out["change_mode"] = "percent"
+        elif (self.op is None) != (self.threshold is None):
+            raise InvalidInput(
+                "--op" if self.op is None else "--threshold", "give --op and --threshold together"
+            )
+        elif self.op is not None:
+            out |= {"comparison_op": self.op, "threshold_value": self.threshold}
+        if self.cooldown is not None:
+            try:
+                out["cooldown_seconds"] = parse_duration(self.cooldown)
+            except ValueError as exc:
+                raise InvalidInput("--cooldown", str(exc)) from None
+        if self.actions is not None:
+            try:
+                parsed = [parse_action_spec(s) for s in self.actions]
+            except ActionConfigError as exc:
+                # The spec parser speaks of --action itself: say the flag once.
+                raise InvalidInput("--action", str(exc).removeprefix("--action: ")) from None
+            out["action_config"] = parsed[0] if len(parsed) == 1 else parsed
+        if self.metric is not None:
+            store = MetricStore(conn, org_id)
+            found = store.find(self.metric)
+            if found is None:
+                names = store.names()
+                known = f"; known metrics: {', '.join(names)}" if names else "; no metrics yet"
+                raise InvalidInput("--metric", f"no metric named {self.metric!r}{known}")
+            out["metric_id"] = found.id
+        for key, given in (
+            ("name", self.name),
+            ("description", self.description),
+            ("condition_type", self.condition),
+            ("change_mode", self.change_mode),
+            ("lookback", self.lookback),
+            ("pending_evaluations", self.pending),
+            ("notify_on_resolve", self.resolve),
+        ):
+            if given is not None:
+                out[key] = given
+        return out
