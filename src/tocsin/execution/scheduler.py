@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, select, text, update
 
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts, observe
 from tocsin.clock import utcnow
+from tocsin.credentials import open_credentials
 from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.errors import InvalidInput
@@ -29,7 +30,13 @@ from tocsin.execution.run_statements import (
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.schedule import Schedule
-from tocsin.metrics.sources.base import FetchContext, SourceError, build_source
+from tocsin.metrics.sources.base import (
+    AllowedEnviron,
+    FetchContext,
+    Source,
+    SourceError,
+    build_source,
+)
 from tocsin.metrics.store import MetricStore, row_to_execution, value_of
 from tocsin.settings import Settings
 
@@ -167,6 +174,35 @@ async def run_metric(
         return await _run_metric(*args)
 
 
+async def fetch_context(
+    db: Database,
+    metric: Metric,
+    source: Source,
+    settings: Settings,
+    http: HttpClient,
+    run_number: int = 0,
+) -> FetchContext:
+    """What ``source`` may read when it runs for ``metric``: the credentials it names,
+    of the metric's own org only, and the environment variables the operator allowed."""
+    names = [r.name for r in source.config.references() if r.kind == "credential"]
+    credentials: dict[str, str] = {}
+    if names:
+
+        def read() -> dict[str, str]:
+            with db.connect() as conn:
+                return open_credentials(conn, metric.org_id, names)
+
+        credentials = await asyncio.to_thread(read)
+    return FetchContext(
+        settings=settings,
+        http=http,
+        run_number=run_number,
+        environ=AllowedEnviron(settings),
+        credentials=credentials,
+        own_database_url=db.url,
+    )
+
+
 async def _run_metric(
     db: Database,
     metric_id: uuid.UUID,
@@ -183,7 +219,7 @@ async def _run_metric(
     try:
         # Inside the try: a stored metric whose plugin was uninstalled fails its run.
         source = build_source(metric.source)
-        ctx = FetchContext(settings=settings, http=http, run_number=run.completed_runs)
+        ctx = await fetch_context(db, metric, source, settings, http, run.completed_runs)
         result = await asyncio.wait_for(source.fetch(ctx), timeout + TIMEOUT_GRACE_SECONDS)
     except TimeoutError:
         status, error = "timed_out", f"no result within {timeout:g}s"

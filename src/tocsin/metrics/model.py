@@ -16,7 +16,8 @@ from tocsin.metrics.sources import validate_source
 from tocsin.numbers import json_number
 
 MAX_NAME = 200
-_ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$|^\$[A-Za-z_][A-Za-z0-9_]*$")
+# A header that is only a reference names a secret without holding one.
+_ENV_REF = re.compile(r"^\$\{(?:cred:)?[A-Za-z_][A-Za-z0-9_]*\}$|^\$[A-Za-z_][A-Za-z0-9_]*$")
 REDACTED = "***redacted***"
 
 

@@ -14,10 +14,12 @@ from sqlalchemy.exc import IntegrityError
 
 from tocsin.alerts.extract import ValueSelector, extract_value
 from tocsin.clock import utcnow
+from tocsin.credentials import check_references
 from tocsin.db.schema import alerts, metric_executions, metrics
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.metrics.model import Execution, Metric, MetricDefinition
-from tocsin.metrics.sources import SOURCES
+from tocsin.metrics.sources import SOURCES, build_source
+from tocsin.settings import get_settings
 
 
 def as_uuid(ref: str | uuid.UUID) -> uuid.UUID | None:
@@ -119,8 +121,14 @@ class MetricStore:
         self.conn = conn
         self.org_id = org_id
 
+    def _check_references(self, definition: MetricDefinition) -> None:
+        refs = build_source(definition.source).config.references()
+        if refs:
+            check_references(self.conn, self.org_id, refs, get_settings())
+
     def create(self, definition: MetricDefinition | dict[str, Any]) -> Metric:
         definition = _validated(definition)
+        self._check_references(definition)
         now = utcnow()
         metric_id = uuid.uuid4()
         values = _columns(definition) | {
@@ -150,6 +158,8 @@ class MetricStore:
             "enabled": current.enabled,
         } | changes
         definition = _validated(merged)
+        if "source" in changes:
+            self._check_references(definition)
         now = utcnow()
         values = _columns(definition) | {"updated_at": now}
         if definition.schedule != current.schedule:
