@@ -82,3 +82,43 @@ def test_delete(db_url: str) -> None:
     code, out = cli(db_url, "credential", "delete", "X")
     assert code == 2
     assert "not found" in out
+
+
+def test_metrics_made_before_the_allowlist_are_named_by_db_upgrade(
+    db_url: str, tmp_path: Path
+) -> None:
+    # Given a metric stored before credentials existed, reading a variable
+    shop = tmp_path / "legacy.db"
+    with sqlite3.connect(shop) as conn:
+        conn.execute("create table t (n integer)")
+        conn.execute("insert into t values (4)")
+    from sqlalchemy import update
+
+    from tocsin.db.database import Database
+    from tocsin.db.schema import metrics
+
+    made = run_cli(db_url, "--json", "metric", "create", "legacy", "--source", "push", org="acme")
+    db = Database(db_url)
+    with db.begin() as conn:
+        conn.execute(
+            update(metrics).values(
+                source={"type": "sql", "sql": "select n from t", "dsn_env": "LEGACY_DB"},
+                schedule={"every_seconds": 3600},
+            )
+        )
+    db.dispose()
+    env = {"LEGACY_DB": f"sqlite:///{shop}"}
+    # When the operator upgrades, Tocsin names the metric and what to do
+    upgraded = run_cli(db_url, "db", "upgrade", env=env)
+    assert upgraded.exit_code == 0
+    assert "metric 'legacy' (org acme) reads environment variable LEGACY_DB" in upgraded.stdout
+    assert "TOCSIN_SOURCE_ENV_ALLOW" in upgraded.stdout
+    # Until the variable is allowed its runs fail, saying why
+    ran = run_cli(db_url, "--json", "metric", "run", made.json()["id"], org="acme", env=env)
+    assert ran.json()["execution"]["status"] == "failed"
+    assert "TOCSIN_SOURCE_ENV_ALLOW" in ran.json()["execution"]["error"]
+    # Once it is, the metric works as before, and upgrade has nothing left to say
+    env["TOCSIN_SOURCE_ENV_ALLOW"] = "LEGACY_*"
+    ran = run_cli(db_url, "--json", "metric", "run", "legacy", org="acme", env=env)
+    assert ran.json()["execution"]["value"] == 4
+    assert "reads environment variable" not in run_cli(db_url, "db", "upgrade", env=env).stdout

@@ -19,9 +19,11 @@ from tocsin.api.routes import alerts, chat, credentials, deliveries, health, met
 from tocsin.api.routes.common import refuse_unknown_query
 from tocsin.db.database import Database
 from tocsin.http import HttpClient
+from tocsin.links import API_PREFIX
 from tocsin.settings import Settings
 
-API_PREFIX = "/api/v1"
+__all__ = ["API_PREFIX", "create_app"]
+
 MAX_BODY_BYTES = 64 * 1024
 
 DESCRIPTION = """\
