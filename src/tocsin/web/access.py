@@ -56,7 +56,7 @@ class Viewer:
     org_id: uuid.UUID
     org_name: str
     key_name: str | None  # None: the loopback operator, no login
-    role: Role = OPERATOR_ROLE
+    role: Role
 
     @property
     def can_edit(self) -> bool:
@@ -130,7 +130,7 @@ class Access:
 
     def viewer(self, request: Request) -> Viewer:
         if not self.needs_login:
-            return Viewer(self.default_org(), self.org, None)
+            return Viewer(self.default_org(), self.org, None, OPERATOR_ROLE)
         session = request.session
         key_id, binding = session.get("key_id"), session.get("bind")
         if not isinstance(key_id, str) or not isinstance(binding, str):
