@@ -42,3 +42,17 @@ class NotFound(TocsinError):
 
 class Conflict(TocsinError):
     """The object clashes with an existing one (a duplicate name)."""
+
+
+class RoleRefused(TocsinError):
+    """The caller's role is too small for this (in its own org: another org's object is
+    NotFound, whatever the role)."""
+
+    def __init__(self, need: str, have: str) -> None:
+        self.need = need
+        self.have = have
+        super().__init__(f"role {need} needed; this key is {_article(have)} {have}")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"

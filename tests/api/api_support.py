@@ -25,10 +25,10 @@ class Tenant:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-def make_tenant(db: Database, org: str) -> Tenant:
+def make_tenant(db: Database, org: str, role: str = "editor") -> Tenant:
     with db.begin() as conn:
         org_id = get_or_create_org(conn, org)
-        _, key = create_api_key(conn, org_id, f"{org} tests")
+        _, key = create_api_key(conn, org_id, f"{org} {role} tests", role)
     return Tenant(org_id, key)
 
 

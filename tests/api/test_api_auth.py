@@ -113,7 +113,7 @@ def test_cli_create_list_revoke(db_url: str, db: Database) -> None:
     made = run_cli(db_url, "apikey", "create", "--name", "grafana", "--json", org="initech")
     assert made.exit_code == 0, made.stderr
     data = made.json()
-    assert set(data) == {"id", "name", "org", "key"}
+    assert set(data) == {"id", "name", "org", "role", "key"}
     assert data["org"] == "initech" and data["name"] == "grafana"
     with db.begin() as conn:
         found = authenticate(conn, data["key"])

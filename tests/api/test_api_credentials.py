@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import API, Tenant, create_metric, fields_of
+from api_support import API, Tenant, create_metric, fields_of, make_tenant
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
@@ -48,6 +48,18 @@ def run(client: TestClient, who: Tenant, metric_id: str) -> dict[str, Any]:
     assert resp.status_code == 200, resp.text
     data: dict[str, Any] = resp.json()["execution"]
     return data
+
+
+# Both orgs' keys manage credentials here, which only an admin's may (test_api_roles
+# has the editor's and viewer's refusals).
+@pytest.fixture
+def acme(db: Database) -> Tenant:
+    return make_tenant(db, "acme", "admin")
+
+
+@pytest.fixture
+def globex(db: Database) -> Tenant:
+    return make_tenant(db, "globex", "admin")
 
 
 @pytest.fixture

@@ -30,8 +30,10 @@ DESCRIPTION = """\
 Metric alerting over HTTP: everything `tocsin` does on the command line.
 
 Every `/api/v1` request carries `Authorization: Bearer <key>` (from
-`tocsin apikey create --name N --org O`) and acts within that key's organisation;
-another organisation's objects are simply not found (404). Paths take an ID or a name.
+`tocsin apikey create --name N --org O --role R`) and acts within that key's
+organisation; another organisation's objects are simply not found (404). A `viewer` key
+reads; an `editor` key (the default) also writes; an `admin` key also manages
+credentials. A role too small for a route is a 403. Paths take an ID or a name.
 Lists answer `{"items": [...], "next_cursor": ...}`; pass `cursor` for the next page.
 Bad input is a 422 naming each field and what was expected. Secrets in action configs
 are write-only: responses show them as `***redacted***`, and a PATCH that sends the

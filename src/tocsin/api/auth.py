@@ -25,6 +25,7 @@ from tocsin.clock import utcnow
 from tocsin.db.schema import api_keys
 from tocsin.errors import InvalidInput, NotFound
 from tocsin.metrics.store import as_uuid
+from tocsin.roles import DEFAULT_ROLE, Role, as_role, parse_role
 
 KEY_SCHEME = "tsn"
 MAX_KEY_NAME = 100
@@ -41,6 +42,7 @@ class ApiKey(BaseModel):
     org_id: uuid.UUID
     name: str
     prefix: str
+    role: Role
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
@@ -52,6 +54,7 @@ class ApiKey(BaseModel):
 def _row(row: Row[Any]) -> ApiKey:
     data = row._asdict()
     data.pop("key_hash", None)
+    data["role"] = as_role(str(data.get("role", "")))
     return ApiKey.model_validate(data)
 
 
@@ -71,8 +74,12 @@ def new_key() -> tuple[str, str]:
     return f"{KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}", prefix
 
 
-def create_api_key(conn: Connection, org_id: uuid.UUID, name: str) -> tuple[ApiKey, str]:
-    """Store a new key for ``org_id``; returns the row and the key (shown once)."""
+def create_api_key(
+    conn: Connection, org_id: uuid.UUID, name: str, role: str = DEFAULT_ROLE
+) -> tuple[ApiKey, str]:
+    """Store a new key for ``org_id`` with ``role``; returns the row and the key (shown
+    once)."""
+    found_role = parse_role(role)
     name = name.strip()
     if not name or len(name) > MAX_KEY_NAME:
         raise InvalidInput("name", f"expected a name of 1 to {MAX_KEY_NAME} characters")
@@ -85,6 +92,7 @@ def create_api_key(conn: Connection, org_id: uuid.UUID, name: str) -> tuple[ApiK
             name=name,
             prefix=prefix,
             key_hash=hash_key(key),
+            role=found_role,
             created_at=utcnow(),
         )
     )

@@ -8,6 +8,7 @@ import typer
 
 from tocsin.api.auth import ApiKey, create_api_key, list_api_keys, revoke_api_key
 from tocsin.cli.common import emit, guarded, state, table
+from tocsin.roles import DEFAULT_ROLE, ROLES, parse_role
 
 app = typer.Typer(help="API keys for the REST API (one org each).", no_args_is_help=True)
 
@@ -22,20 +23,29 @@ def _public(key: ApiKey, org: str) -> dict[str, object]:
 def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="What the key is for, e.g. 'grafana'.")],
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help=f"{' | '.join(reversed(ROLES))}: admin also manages credentials and keys; "
+            "viewer only reads.",
+        ),
+    ] = DEFAULT_ROLE,
 ) -> None:
     """Create a key for --org (created if missing). The key is shown once, never again."""
     st = state(ctx)
 
     def run() -> tuple[ApiKey, str]:
+        chosen = parse_role(role, "--role")
         with st.transaction() as (conn, org_id):
-            return create_api_key(conn, org_id, name)
+            return create_api_key(conn, org_id, name, chosen)
 
     found, key = guarded(run)
     emit(
         st,
-        {"id": str(found.id), "name": found.name, "org": st.org, "key": key},
+        {"id": str(found.id), "name": found.name, "org": st.org, "role": found.role, "key": key},
         lambda: (
-            f"created API key {found.name!r} ({found.id}) for org {st.org}\n"
+            f"created {found.role} API key {found.name!r} ({found.id}) for org {st.org}\n"
             f"{key}\n"
             "Store it now: Tocsin keeps only its hash and cannot show it again."
         ),
@@ -57,10 +67,11 @@ def list_(ctx: typer.Context) -> None:
         [_public(k, st.org) for k in found],
         lambda: (
             table(
-                ["NAME", "PREFIX", "CREATED", "LAST USED", "REVOKED", "ID"],
+                ["NAME", "ROLE", "PREFIX", "CREATED", "LAST USED", "REVOKED", "ID"],
                 [
                     [
                         k.name,
+                        k.role,
                         f"tsn_{k.prefix}_…",
                         k.created_at.isoformat(timespec="seconds"),
                         k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else None,

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from tocsin.db.database import Database
-from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.errors import Conflict, InvalidInput, NotFound, RoleRefused
 from tocsin.links import UI_PREFIX
 from tocsin.settings import Settings
 from tocsin.web.access import (
@@ -74,6 +74,14 @@ def create_ui(
             status_code=403,
         )
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RoleRefused)
+        message = (
+            f"This API key's role is {exc.have}, and this needs {exc.need}: "
+            "it can look, not change. An admin can make you an editor's key."
+        )
+        return render(request, "error.html", {"title": "Not allowed", "message": message}, 403)
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return render(request, "error.html", {"title": "Not found", "message": str(exc)}, 404)
 
@@ -94,6 +102,7 @@ def create_ui(
 
     ui.add_exception_handler(LoginRequired, login_first)
     ui.add_exception_handler(CsrfRefused, csrf_refused)
+    ui.add_exception_handler(RoleRefused, refused)
     ui.add_exception_handler(NotFound, not_found)
     ui.add_exception_handler(Conflict, conflict)
     ui.add_exception_handler(StarletteHTTPException, http_error)

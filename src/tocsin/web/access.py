@@ -1,16 +1,20 @@
 """Who is looking: the UI's access rule, its session cookie and CSRF protection.
 
 Bound to loopback, the UI is the operator's own screen and serves the default org
-without a login (as ``tocsin`` on the same machine would). Bound anywhere else, or with
-``TOCSIN_UI_AUTH=required``, it asks for an API key once and keeps a signed, HttpOnly,
-SameSite session cookie naming the key; the key is checked on every request, so revoking
-it ends the session. Every form and htmx request carries a CSRF token tied to the
-session, in loopback mode too: any web page the operator visits could otherwise post to
-``127.0.0.1``.
+without a login (as ``tocsin`` on the same machine would), as an admin. Bound anywhere
+else, or with ``TOCSIN_UI_AUTH=required``, it asks for an API key once and keeps a
+signed, HttpOnly, SameSite session cookie naming the key; the key is checked on every
+request, so revoking it ends the session. The cookie also holds a digest of the key's
+stored hash, refused unless it matches the key's row: whoever has the signing key and
+a key's ID, but not the key, can sign a cookie that opens nothing. The key's role is
+read from its row on every request, never from the cookie. Every form and htmx request
+carries a CSRF token tied to the session, in loopback mode too: any web page the
+operator visits could otherwise post to ``127.0.0.1``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import logging
@@ -25,6 +29,7 @@ from sqlalchemy import bindparam, select
 from tocsin.db.database import Database
 from tocsin.db.schema import api_keys, orgs
 from tocsin.orgs import get_or_create_org
+from tocsin.roles import OPERATOR_ROLE, Role, as_role, role_allows
 from tocsin.settings import Settings
 
 logger = logging.getLogger("tocsin.web")
@@ -35,6 +40,7 @@ SESSION_MAX_AGE = 14 * 24 * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 _UNSAFE_DEFAULT_SECRET = "change-me"
+_BINDING_LABEL = b"tocsin ui session binding v1"
 
 
 class LoginRequired(Exception):
@@ -50,6 +56,11 @@ class Viewer:
     org_id: uuid.UUID
     org_name: str
     key_name: str | None  # None: the loopback operator, no login
+    role: Role
+
+    @property
+    def can_edit(self) -> bool:
+        return role_allows(self.role, "editor")
 
 
 def is_loopback(host: str) -> bool:
@@ -78,8 +89,25 @@ def session_secret(settings: Settings, needs_login: bool) -> str:
     return configured
 
 
+def session_binding(key_hash: str) -> str:
+    """What the session keeps of its key: a digest of the stored hash, which only the
+    database (or the key itself) can give, and which gives back neither."""
+    return hmac.new(_BINDING_LABEL, key_hash.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def bind_session(session: dict[str, Any], key_id: uuid.UUID, key_hash: str) -> None:
+    session["key_id"] = str(key_id)
+    session["bind"] = session_binding(key_hash)
+
+
 _KEY_BY_ID = (
-    select(api_keys.c.name, api_keys.c.org_id, orgs.c.name.label("org_name"))
+    select(
+        api_keys.c.name,
+        api_keys.c.org_id,
+        api_keys.c.key_hash,
+        api_keys.c.role,
+        orgs.c.name.label("org_name"),
+    )
     .join(orgs, orgs.c.id == api_keys.c.org_id)
     .where(api_keys.c.id == bindparam("key_id"), api_keys.c.revoked_at.is_(None))
 )
@@ -102,10 +130,10 @@ class Access:
 
     def viewer(self, request: Request) -> Viewer:
         if not self.needs_login:
-            return Viewer(self.default_org(), self.org, None)
+            return Viewer(self.default_org(), self.org, None, OPERATOR_ROLE)
         session = request.session
-        key_id = session.get("key_id")
-        if not isinstance(key_id, str):
+        key_id, binding = session.get("key_id"), session.get("bind")
+        if not isinstance(key_id, str) or not isinstance(binding, str):
             raise LoginRequired
         try:
             ident = uuid.UUID(key_id)
@@ -113,11 +141,13 @@ class Access:
             raise LoginRequired from None
         with self.db.connect() as conn:
             row = conn.execute(_KEY_BY_ID, {"key_id": ident}).first()
-        if row is None:
-            # Revoked (or deleted) since the login: the session ends with the key.
+        expected = session_binding(row.key_hash) if row is not None else ""
+        if row is None or not hmac.compare_digest(expected.encode(), binding.encode()):
+            # Revoked (or deleted) since the login, or a cookie that never came from a
+            # login with this key: the session ends.
             session.clear()
             raise LoginRequired
-        return Viewer(row.org_id, row.org_name, row.name)
+        return Viewer(row.org_id, row.org_name, row.name, as_role(row.role))
 
 
 def csrf_token(request: Request) -> str:

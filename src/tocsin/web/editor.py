@@ -27,7 +27,7 @@ from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.metrics.model import Metric
 from tocsin.metrics.store import MetricStore
-from tocsin.web.deps import DbDep, FormDep, ViewerDep
+from tocsin.web.deps import DbDep, EditorDep, FormDep, ViewerDep
 from tocsin.web.render import redirect, render
 
 router = APIRouter()
@@ -262,7 +262,7 @@ def _form_page(
 
 @router.get("/alerts/new", response_class=HTMLResponse)
 def new_alert(
-    request: Request, who: ViewerDep, db: DbDep, metric: str | None = None
+    request: Request, who: EditorDep, db: DbDep, metric: str | None = None
 ) -> HTMLResponse:
     with db.connect() as conn:
         return _form_page(request, conn, who.org_id, _values(None, metric), alert=None, errors=[])
@@ -285,7 +285,7 @@ def create_alert(request: Request, who: ViewerDep, db: DbDep, form: FormDep) -> 
 
 
 @router.get("/alerts/{alert_id}/edit", response_class=HTMLResponse)
-def edit_alert(request: Request, who: ViewerDep, db: DbDep, alert_id: str) -> HTMLResponse:
+def edit_alert(request: Request, who: EditorDep, db: DbDep, alert_id: str) -> HTMLResponse:
     with db.connect() as conn:
         alert = AlertStore(conn, who.org_id).get_alert(alert_id)
         return _form_page(request, conn, who.org_id, _values(alert, None), alert=alert, errors=[])

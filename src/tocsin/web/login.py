@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tocsin.api.auth import authenticate
-from tocsin.web.access import safe_next
+from tocsin.api.auth import authenticate, hash_key
+from tocsin.web.access import bind_session, safe_next
 from tocsin.web.deps import DbDep, FormDep
 from tocsin.web.render import redirect, render
 
@@ -29,7 +29,8 @@ def login(request: Request, db: DbDep, form: FormDep) -> Response:
         context = {"next": target, "error": "That API key is not valid (or was revoked)."}
         return render(request, "login.html", context, 401)
     request.session.clear()  # a fresh session (and CSRF token) for the new identity
-    request.session["key_id"] = str(found.id)
+    # The presented key hashes to the row's key_hash: it matched just now.
+    bind_session(request.session, found.id, hash_key(key))
     return redirect(request, target)
 
 

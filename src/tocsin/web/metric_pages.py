@@ -15,7 +15,7 @@ from tocsin.errors import Conflict, InvalidInput
 from tocsin.execution.runs import NeedsValue, parse_value, run_now
 from tocsin.links import metric_path
 from tocsin.metrics.store import MetricStore
-from tocsin.web.deps import DbDep, FormDep, HttpDep, SettingsDep, ViewerDep
+from tocsin.web.deps import DbDep, EditorDep, FormDep, HttpDep, SettingsDep, ViewerDep
 from tocsin.web.queries import metric_rows
 from tocsin.web.render import redirect, render
 
@@ -57,7 +57,7 @@ def _form_page(
 
 
 @router.get("/metrics/new", response_class=HTMLResponse)
-def new_metric(request: Request, who: ViewerDep) -> HTMLResponse:
+def new_metric(request: Request, who: EditorDep) -> HTMLResponse:
     values = dict.fromkeys(_FORM_FIELDS, "") | {"source": "push", "timezone": "UTC"}
     return _form_page(request, values, [])
 

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from tocsin.alerts.model import HistoryRow
 from tocsin.alerts.store import AlertStore, row_to_alert
+from tocsin.api.roles import Editor, require_role
 from tocsin.api.routes.common import (
     CONFLICT,
+    FORBIDDEN,
     RESPONSES,
+    Caller,
     CallerDep,
     SortKey,
     page,
@@ -51,6 +55,13 @@ AlertRef = Annotated[
 ]
 
 
+def _owned(conn: Connection, org_id: uuid.UUID, ref: str) -> object:
+    return AlertStore(conn, org_id).get_alert(ref)
+
+
+AlertEditor = Annotated[Caller, Depends(require_role("editor", owns=_owned))]
+
+
 @router.get("", response_model=AlertPage, summary="List alerts, by name")
 def list_alerts(
     who: CallerDep,
@@ -73,9 +84,13 @@ def list_alerts(
 
 
 @router.post(
-    "", response_model=AlertOut, status_code=201, responses=CONFLICT, summary="Create an alert"
+    "",
+    response_model=AlertOut,
+    status_code=201,
+    responses={**CONFLICT, **FORBIDDEN},
+    summary="Create an alert",
 )
-def create_alert(who: CallerDep, db: DbDep, body: AlertCreate) -> JSONResponse:
+def create_alert(who: Editor, db: DbDep, body: AlertCreate) -> JSONResponse:
     definition = body.model_dump(exclude_unset=True)
     # Nothing is stored yet, so a placeholder here stands for no secret at all.
     refuse_placeholders(definition["action_config"], "action_config")
@@ -99,12 +114,12 @@ def get_alert(who: CallerDep, db: DbDep, ref: AlertRef) -> JSONResponse:
 @router.patch(
     "/{id}",
     response_model=AlertOut,
-    responses=CONFLICT,
+    responses={**CONFLICT, **FORBIDDEN},
     summary="Change an alert",
     description="Only the fields given change. Secrets in `action_config` shown as "
     "***redacted*** may be sent back as they are: the stored secrets are kept.",
 )
-def patch_alert(who: CallerDep, db: DbDep, ref: AlertRef, body: AlertPatch) -> JSONResponse:
+def patch_alert(who: AlertEditor, db: DbDep, ref: AlertRef, body: AlertPatch) -> JSONResponse:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     with db.begin() as conn:
         store = AlertStore(conn, who.org_id)
@@ -119,8 +134,13 @@ def patch_alert(who: CallerDep, db: DbDep, ref: AlertRef, body: AlertPatch) -> J
     return respond(alert.public())
 
 
-@router.delete("/{id}", response_model=AlertDeleted, summary="Delete an alert and its history")
-def delete_alert(who: CallerDep, db: DbDep, ref: AlertRef) -> JSONResponse:
+@router.delete(
+    "/{id}",
+    response_model=AlertDeleted,
+    responses=FORBIDDEN,
+    summary="Delete an alert and its history",
+)
+def delete_alert(who: AlertEditor, db: DbDep, ref: AlertRef) -> JSONResponse:
     with db.begin() as conn:
         gone = AlertStore(conn, who.org_id).delete_alert(ref)
     return respond({"deleted": gone.public()})
@@ -157,11 +177,12 @@ def alert_history_page(
 @router.post(
     "/{id}/test",
     response_model=list[DeliveryOut],
+    responses=FORBIDDEN,
     summary="Send a test notification through every action",
     description="Answers after the first attempt at each delivery, like `tocsin alert test`.",
 )
 async def test_alert(
-    who: CallerDep, db: DbDep, cfg: SettingsDep, http: HttpDep, ref: AlertRef
+    who: AlertEditor, db: DbDep, cfg: SettingsDep, http: HttpDep, ref: AlertRef
 ) -> JSONResponse:
     sent = await send_test(db, who.org_id, ref, settings=cfg, http=http)
     return respond([d.public() for d in sent])
@@ -170,10 +191,11 @@ async def test_alert(
 @router.post(
     "/{id}/mute",
     response_model=AlertOut,
+    responses=FORBIDDEN,
     summary="Mute: evaluate and record as usual, send nothing",
     description='Give either `{"for_seconds": 3600}` or `{"until": "2026-01-05T14:00:00Z"}`.',
 )
-def mute_alert(who: CallerDep, db: DbDep, ref: AlertRef, body: MuteIn) -> JSONResponse:
+def mute_alert(who: AlertEditor, db: DbDep, ref: AlertRef, body: MuteIn) -> JSONResponse:
     if (body.for_seconds is None) == (body.until is None):
         raise InvalidInput("for_seconds", "give either for_seconds or until, not both or neither")
     now = utcnow()
@@ -185,8 +207,13 @@ def mute_alert(who: CallerDep, db: DbDep, ref: AlertRef, body: MuteIn) -> JSONRe
     return respond(alert.public())
 
 
-@router.post("/{id}/unmute", response_model=AlertOut, summary="Send notifications again")
-def unmute_alert(who: CallerDep, db: DbDep, ref: AlertRef) -> JSONResponse:
+@router.post(
+    "/{id}/unmute",
+    response_model=AlertOut,
+    responses=FORBIDDEN,
+    summary="Send notifications again",
+)
+def unmute_alert(who: AlertEditor, db: DbDep, ref: AlertRef) -> JSONResponse:
     with db.begin() as conn:
         alert = AlertStore(conn, who.org_id).mute(ref, None)
     return respond(alert.public())

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from tocsin.api.routes.common import RESPONSES, CallerDep, respond
+from tocsin.api.routes.common import FORBIDDEN, RESPONSES, CallerDep, respond
 from tocsin.api.routes.metrics import DbDep
 from tocsin.api.routes.responses import ErrorOut
 from tocsin.api.schemas import ChatIn
+from tocsin.roles import check_role
 
 router = APIRouter(tags=["chat"], responses=RESPONSES)
 
@@ -34,9 +35,15 @@ PlannerDep = Annotated[Any, Depends(_planner)]
     "/chat",
     response_model=dict[str, Any],
     summary="Plan an alert from a sentence; create it with confirm=true",
-    responses={503: {"model": ErrorOut, "description": "The chat planner is not installed."}},
+    responses={
+        **FORBIDDEN,
+        503: {"model": ErrorOut, "description": "The chat planner is not installed."},
+    },
 )
 async def chat(who: CallerDep, db: DbDep, body: ChatIn, planner: PlannerDep) -> JSONResponse:
+    if body.confirm and not body.dry_run:
+        # Planning only reads; saving what was planned is an edit.
+        check_role(who.role, "editor")
     if planner is None:
         raise HTTPException(503, "the chat planner is not available on this server")
     if inspect.iscoroutinefunction(planner):

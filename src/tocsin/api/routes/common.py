@@ -24,6 +24,7 @@ from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.errors import InvalidInput
 from tocsin.http import HttpClient
+from tocsin.roles import Role
 from tocsin.settings import Settings
 
 bearer = HTTPBearer(
@@ -43,6 +44,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Bad input: each field and what was expected.",
     },
 }
+FORBIDDEN: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorOut, "description": "The key's role is too small for this."}
+}
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "The name is already taken in the organisation."}
 }
@@ -52,6 +56,7 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 class Caller:
     key_id: uuid.UUID
     org_id: uuid.UUID
+    role: Role
 
 
 async def caller(
@@ -79,7 +84,7 @@ async def caller(
         stamp = cache.stamp()
         await run_in_threadpool(_touch, db, key.id)
         cache.put(digest, key.model_copy(update={"last_used_at": utcnow()}), stamp)
-    return Caller(key.id, key.org_id)
+    return Caller(key.id, key.org_id, key.role)
 
 
 def _authenticate(db: Database, presented: str) -> ApiKey | None:
@@ -94,8 +99,6 @@ def _touch(db: Database, key_id: uuid.UUID) -> None:
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
-# Credentials: admin only. Roles land separately; until then every key is its org's admin.
-AdminDep = CallerDep
 
 
 _QUERY_NAMES: dict[int, frozenset[str]] = {}

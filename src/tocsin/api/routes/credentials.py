@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
 
-from tocsin.api.routes.common import RESPONSES, AdminDep, respond
+from tocsin.api.roles import Admin, require_role
+from tocsin.api.routes.common import FORBIDDEN, RESPONSES, Caller, respond
 from tocsin.api.routes.metrics import DbDep
 from tocsin.api.routes.responses import Out
 from tocsin.credentials import CredentialStore
 from tocsin.credentials.store import MAX_VALUE_CHARS
 
-router = APIRouter(prefix="/credentials", tags=["credentials"], responses=RESPONSES)
+# Every route is an admin's: an editor's metrics may name a credential, never read one.
+router = APIRouter(
+    prefix="/credentials", tags=["credentials"], responses={**RESPONSES, **FORBIDDEN}
+)
+
+
+def _owned(conn: Connection, org_id: uuid.UUID, ref: str) -> object:
+    return CredentialStore(conn, org_id).get(ref)
+
+
+CredentialAdmin = Annotated[Caller, Depends(require_role("admin", owns=_owned, param="name"))]
 
 _NAME = Path(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -64,21 +77,21 @@ class CredentialDeleted(Out):
     description="201 when created, 200 when an existing value was replaced. The answer "
     "never holds the value.",
 )
-def set_credential(who: AdminDep, db: DbDep, body: CredentialIn) -> JSONResponse:
+def set_credential(who: Admin, db: DbDep, body: CredentialIn) -> JSONResponse:
     with db.begin() as conn:
         found, created = CredentialStore(conn, who.org_id).save(body.name, body.value)
     return respond(found.public(), 201 if created else 200)
 
 
 @router.get("", response_model=CredentialPage, summary="List credentials: names only (admin)")
-def list_credentials(who: AdminDep, db: DbDep) -> JSONResponse:
+def list_credentials(who: Admin, db: DbDep) -> JSONResponse:
     with db.connect() as conn:
         found = CredentialStore(conn, who.org_id).all()
     return respond({"items": [c.public() for c in found]})
 
 
 @router.delete("/{name}", response_model=CredentialDeleted, summary="Delete a credential (admin)")
-def delete_credential(who: AdminDep, db: DbDep, name: Annotated[str, _NAME]) -> JSONResponse:
+def delete_credential(who: CredentialAdmin, db: DbDep, name: Annotated[str, _NAME]) -> JSONResponse:
     with db.begin() as conn:
         found = CredentialStore(conn, who.org_id).delete(name)
     return respond({"deleted": found.public()})

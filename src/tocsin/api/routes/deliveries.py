@@ -5,17 +5,33 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from tocsin.alerts.outbox import DeliveryStore, row_to_delivery
-from tocsin.api.routes.common import RESPONSES, CallerDep, SortKey, page, respond
+from tocsin.api.roles import require_role
+from tocsin.api.routes.common import (
+    FORBIDDEN,
+    RESPONSES,
+    Caller,
+    CallerDep,
+    SortKey,
+    page,
+    respond,
+)
 from tocsin.api.routes.metrics import Cursor, DbDep, Limit
 from tocsin.api.routes.responses import DeliveryOut, DeliveryPage
 from tocsin.db.schema import notification_deliveries as nd
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"], responses=RESPONSES)
+
+
+def _owned(conn: Connection, org_id: uuid.UUID, ref: str) -> object:
+    return DeliveryStore(conn, org_id).get(ref)
+
+
+DeliveryEditor = Annotated[Caller, Depends(require_role("editor", owns=_owned))]
 
 
 @router.get("", response_model=DeliveryPage, summary="List deliveries, newest first")
@@ -44,11 +60,12 @@ def list_deliveries(
 @router.post(
     "/{id}/retry",
     response_model=DeliveryOut,
+    responses=FORBIDDEN,
     summary="Make a failed or dead delivery due again",
     description="The runner sends it at its next pass; a sent delivery is refused (422).",
 )
 def retry_delivery(
-    who: CallerDep,
+    who: DeliveryEditor,
     db: DbDep,
     ref: Annotated[str, Path(alias="id", min_length=1, max_length=100)],
 ) -> JSONResponse:

@@ -9,9 +9,12 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, select
 
+from tocsin.api.roles import Editor, require_role
 from tocsin.api.routes.common import (
     CONFLICT,
+    FORBIDDEN,
     RESPONSES,
+    Caller,
     CallerDep,
     SortKey,
     database,
@@ -59,6 +62,13 @@ SettingsDep = Annotated[Settings, Depends(settings)]
 HttpDep = Annotated[HttpClient, Depends(http_client)]
 
 
+def _owned(conn: Connection, org_id: uuid.UUID, ref: str) -> object:
+    return MetricStore(conn, org_id).get(ref)
+
+
+MetricEditor = Annotated[Caller, Depends(require_role("editor", owns=_owned))]
+
+
 @router.get("", response_model=MetricPage, summary="List metrics, by name")
 def list_metrics(
     who: CallerDep, db: DbDep, limit: Limit = 50, cursor: Cursor = None
@@ -74,10 +84,10 @@ def list_metrics(
     "",
     response_model=MetricOut,
     status_code=201,
-    responses=CONFLICT,
+    responses={**CONFLICT, **FORBIDDEN},
     summary="Create a metric",
 )
-def create_metric(who: CallerDep, db: DbDep, body: MetricCreate) -> JSONResponse:
+def create_metric(who: Editor, db: DbDep, body: MetricCreate) -> JSONResponse:
     with db.begin() as conn:
         metric = MetricStore(conn, who.org_id).create(body.model_dump(exclude_unset=True))
     return respond(metric.public(), 201)
@@ -92,12 +102,12 @@ def get_metric(who: CallerDep, db: DbDep, ref: MetricRef) -> JSONResponse:
 @router.patch(
     "/{id}",
     response_model=MetricOut,
-    responses=CONFLICT,
+    responses={**CONFLICT, **FORBIDDEN},
     summary="Change a metric",
     description="Only the fields given change. Header values shown as ***redacted*** may "
     "be sent back as they are: the stored values are kept.",
 )
-def patch_metric(who: CallerDep, db: DbDep, ref: MetricRef, body: MetricPatch) -> JSONResponse:
+def patch_metric(who: MetricEditor, db: DbDep, ref: MetricRef, body: MetricPatch) -> JSONResponse:
     changes = body.model_dump(exclude_unset=True)
     with db.begin() as conn:
         metric = update_metric(conn, who.org_id, ref, changes)
@@ -105,9 +115,12 @@ def patch_metric(who: CallerDep, db: DbDep, ref: MetricRef, body: MetricPatch) -
 
 
 @router.delete(
-    "/{id}", response_model=MetricDeleted, summary="Delete a metric, its executions and alerts"
+    "/{id}",
+    response_model=MetricDeleted,
+    responses=FORBIDDEN,
+    summary="Delete a metric, its executions and alerts",
 )
-def delete_metric(who: CallerDep, db: DbDep, ref: MetricRef) -> JSONResponse:
+def delete_metric(who: MetricEditor, db: DbDep, ref: MetricRef) -> JSONResponse:
     with db.begin() as conn:
         gone = MetricStore(conn, who.org_id).delete(ref)
     return respond({"deleted": gone.public()})
@@ -116,13 +129,14 @@ def delete_metric(who: CallerDep, db: DbDep, ref: MetricRef) -> JSONResponse:
 @router.post(
     "/{id}/run",
     response_model=RunReportOut,
+    responses=FORBIDDEN,
     summary="Run the metric now, evaluate its alerts, deliver",
     description="Answers like `tocsin metric run --json`, after the first attempt at each "
     "delivery; what failed stays pending for the runner. Push metrics take values "
     "through `/values` instead.",
 )
 async def run_metric(
-    who: CallerDep, db: DbDep, cfg: SettingsDep, http: HttpDep, ref: MetricRef
+    who: MetricEditor, db: DbDep, cfg: SettingsDep, http: HttpDep, ref: MetricRef
 ) -> JSONResponse:
     try:
         report = await run_now(db, who.org_id, ref, settings=cfg, http=http)
@@ -136,11 +150,12 @@ async def run_metric(
 @router.post(
     "/{id}/values",
     response_model=RunReportOut,
+    responses=FORBIDDEN,
     summary="Record a value, evaluate the metric's alerts, deliver",
     description="Answers like `tocsin metric run --value V --json`.",
 )
 async def push_value(
-    who: CallerDep, db: DbDep, cfg: SettingsDep, http: HttpDep, ref: MetricRef, body: ValuesIn
+    who: MetricEditor, db: DbDep, cfg: SettingsDep, http: HttpDep, ref: MetricRef, body: ValuesIn
 ) -> JSONResponse:
     report = await run_now(
         db, who.org_id, ref, settings=cfg, http=http, value=body.value, has_value=True
