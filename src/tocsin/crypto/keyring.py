@@ -16,12 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from tocsin.errors import TocsinError
 
 SEALED_PREFIX = "tocsin:fernet:"
 KEY_FILE_SUFFIX = ".key"
+# A sealed value may carry a public label after the token (the scheme and host of a
+# sealed URL, which redaction shows anyway); Fernet tokens never contain it.
+LABEL_SEPARATOR = "#"
 
 
 class EncryptionKeyError(TocsinError):
@@ -39,6 +42,13 @@ def generate_key() -> str:
 
 def is_sealed(value: object) -> bool:
     return isinstance(value, str) and value.startswith(SEALED_PREFIX)
+
+
+def label_of(sealed: str) -> str:
+    """The public label of a sealed value ("" when it has none)."""
+    if not is_sealed(sealed):
+        return ""
+    return sealed[len(SEALED_PREFIX) :].partition(LABEL_SEPARATOR)[2]
 
 
 class Keyring:
@@ -59,23 +69,26 @@ class Keyring:
         self._multi = MultiFernet(fernets)
         self.size = len(fernets)
 
-    def seal(self, plaintext: str) -> str:
-        return SEALED_PREFIX + self._multi.encrypt(plaintext.encode()).decode()
+    def seal(self, plaintext: str, label: str = "") -> str:
+        """``plaintext`` encrypted with the first key; ``label`` stays readable."""
+        token = SEALED_PREFIX + self._multi.encrypt(plaintext.encode()).decode()
+        return token + LABEL_SEPARATOR + label if label else token
 
     def open(self, sealed: str, what: str = "a stored secret") -> str:
         if not is_sealed(sealed):
             raise SecretUnreadable(f"{what} is not encrypted; run `tocsin db upgrade`")
+        token = sealed[len(SEALED_PREFIX) :].partition(LABEL_SEPARATOR)[0]
         try:
-            return self._multi.decrypt(sealed[len(SEALED_PREFIX) :].encode()).decode()
-        except InvalidToken:
+            return self._multi.decrypt(token.encode()).decode()
+        except (InvalidToken, UnicodeDecodeError):
             raise SecretUnreadable(
                 f"{what} cannot be decrypted with the configured TOCSIN_ENCRYPTION_KEY "
                 "(was it encrypted with another key?)"
             ) from None
 
     def reseal(self, sealed: str, what: str = "a stored secret") -> str:
-        """The same secret sealed with the first key (key rotation)."""
-        return self.seal(self.open(sealed, what))
+        """The same secret (and label) sealed with the first key (key rotation)."""
+        return self.seal(self.open(sealed, what), label_of(sealed))
 
 
 _cache: dict[tuple[str, str], Keyring] = {}
@@ -158,6 +171,11 @@ def keyring_for(database_url: str, env_value: str | None = None) -> Keyring:
     with _lock:
         _cache[cache_key] = ring
     return ring
+
+
+def keyring_for_engine(engine: Engine) -> Keyring:
+    """The keyring for the database ``engine`` talks to."""
+    return keyring_for(engine.url.render_as_string(hide_password=False))
 
 
 def forget_keyrings() -> None:

@@ -29,6 +29,7 @@ from tocsin.execution.run_statements import (
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.schedule import Schedule
+from tocsin.crypto.keyring import EncryptionKeyError, keyring_for
 from tocsin.metrics.sources.base import FetchContext, SourceError, build_source
 from tocsin.metrics.store import MetricStore, row_to_execution, value_of
 from tocsin.settings import Settings
@@ -183,7 +184,12 @@ async def _run_metric(
     try:
         # Inside the try: a stored metric whose plugin was uninstalled fails its run.
         source = build_source(metric.source)
-        ctx = FetchContext(settings=settings, http=http, run_number=run.completed_runs)
+        ctx = FetchContext(
+            settings=settings,
+            http=http,
+            run_number=run.completed_runs,
+            keyring=keyring_for(db.url),
+        )
         result = await asyncio.wait_for(source.fetch(ctx), timeout + TIMEOUT_GRACE_SECONDS)
     except TimeoutError:
         status, error = "timed_out", f"no result within {timeout:g}s"
@@ -191,6 +197,8 @@ async def _run_metric(
         status, error = ("timed_out" if exc.timed_out else "failed"), str(exc)
     except InvalidInput as exc:
         status, error = "failed", f"the metric's source cannot run: {exc}"
+    except EncryptionKeyError as exc:
+        status, error = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - recorded on the execution row and logged
         logger.exception("metric %s: source raised", metric_id)
         status, error = "failed", f"unexpected error: {type(exc).__name__}: {exc}"

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tocsin.crypto.keyring import Keyring
 from tocsin.errors import InvalidInput
 from tocsin.http import HttpClient
 from tocsin.settings import Settings
@@ -46,6 +47,9 @@ class FetchContext:
     run_number: int = 0
     # Secrets (DSNs, tokens) are read from here at fetch time, never stored with the metric.
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    # Opens the sealed header values of a stored source; None for a source given in
+    # clear (a library caller's own dict), whose values are used as they are.
+    keyring: Keyring | None = None
 
 
 class SourceError(Exception):

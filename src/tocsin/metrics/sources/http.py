@@ -2,6 +2,7 @@
 
 Header values may name environment variables (``Bearer ${GITHUB_TOKEN}``, ``$TOKEN``;
 ``$$`` is a literal ``$``), resolved at fetch time so tokens never sit in the database.
+Any other value is stored sealed (tocsin.crypto.fields) and opened here, at fetch time.
 Error messages show the host only (paths and queries carry tokens) and have every
 header value that could be a secret blanked out.
 """
@@ -17,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from tocsin.crypto.fields import open_header
+from tocsin.crypto.keyring import SecretUnreadable
 from tocsin.http import HttpError, HttpResponse, redact_url
 from tocsin.metrics.sources.base import FetchContext, Source, SourceConfig, SourceError, register
 
@@ -106,7 +109,13 @@ class HttpSource(Source):
         where = _host(config.url)
         headers: dict[str, str] = {}
         secrets: list[str] = []
-        for name, value in config.headers.items():
+        for name, stored in config.headers.items():
+            value = stored
+            if ctx.keyring is not None:
+                try:
+                    value = open_header(name, stored, ctx.keyring)
+                except SecretUnreadable as exc:
+                    raise SourceError(str(exc)) from None
             resolved, used = resolve_header(value, ctx.environ, name)
             headers[name] = resolved
             secrets += [value, resolved, *used]
