@@ -43,9 +43,7 @@ def _sealed_config(
 ) -> Any:
     """``config`` (validated) as stored: every secret sealed, ``kept`` ones as they were."""
     actions = _as_list(config)
-    sealed = [
-        seal_action(a, ring, kept[i] if kept else None) for i, a in enumerate(actions)
-    ]
+    sealed = [seal_action(a, ring, kept[i] if kept else None) for i, a in enumerate(actions)]
     return sealed[0] if isinstance(config, dict) else sealed
 
 

@@ -65,7 +65,7 @@ def source_secret_paths(source: Mapping[str, Any]) -> list[tuple[FieldPath, str]
     ]
 
 
-def _get(obj: Mapping[str, Any], path: FieldPath) -> Any:
+def get_at(obj: Mapping[str, Any], path: FieldPath) -> Any:
     value: Any = obj
     for part in path:
         if not isinstance(value, Mapping):
@@ -104,8 +104,8 @@ def kept_in_action(
     stored = [s for s in stored if s.get("type") == action.get("type")]
     kept: dict[FieldPath, str] = {}
     for path, _style in action_secret_paths(action):
-        value = _get(action, path)
-        if is_sealed(value) and any(_get(s, path) == value for s in stored):
+        value = get_at(action, path)
+        if is_sealed(value) and any(get_at(s, path) == value for s in stored):
             kept[path] = value
     return kept
 
@@ -117,8 +117,8 @@ def kept_in_source(
         return {}
     kept: dict[FieldPath, str] = {}
     for path, _style in source_secret_paths(source):
-        value = _get(source, path)
-        if is_sealed(value) and _get(stored, path) == value:
+        value = get_at(source, path)
+        if is_sealed(value) and get_at(stored, path) == value:
             kept[path] = value
     return kept
 
@@ -176,7 +176,7 @@ def seal_action(
         if path in kept:
             sealed[path] = kept[path]
         else:
-            plaintext = _get(action, path)
+            plaintext = get_at(action, path)
             sealed[path] = ring.seal(plaintext, _url_label(style, plaintext))
     return _replaced(action, sealed)
 
@@ -188,7 +188,7 @@ def open_action(action: Mapping[str, Any], ring: Keyring) -> dict[str, Any]:
     opened: dict[FieldPath, str] = {}
     for path, _style in action_secret_paths(action):
         what = f"the {action.get('type')} action's {'.'.join(path[:1])}"
-        opened[path] = ring.open(_get(action, path), what)
+        opened[path] = ring.open(get_at(action, path), what)
     return _replaced(action, opened)
 
 
@@ -197,7 +197,7 @@ def seal_source(
 ) -> dict[str, Any]:
     kept = kept or {}
     sealed = {
-        path: kept[path] if path in kept else ring.seal(_get(source, path))
+        path: kept[path] if path in kept else ring.seal(get_at(source, path))
         for path, _style in source_secret_paths(source)
     }
     return _replaced(source, sealed)

@@ -91,7 +91,7 @@ class Keyring:
         return self.seal(self.open(sealed, what), label_of(sealed))
 
 
-_cache: dict[tuple[str, str], Keyring] = {}
+_cache: dict[tuple[str, str], tuple[tuple[int, int], Keyring]] = {}
 _lock = threading.Lock()
 
 
@@ -130,13 +130,38 @@ def _read_or_create(path: Path) -> str:
     return key
 
 
+def write_key_file(path: Path, keys: Sequence[str]) -> None:
+    """Replace the key file with ``keys`` (newest first) in one step: a crash leaves
+    either the old file or the new one, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(",".join(keys) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def read_key_file(path: Path) -> list[str]:
+    return [k for k in (p.strip() for p in _read_or_create(path).split(",")) if k]
+
+
+def _file_stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
+
+
 def configured_keys(database_url: str, env_value: str | None) -> list[str]:
     """The keys in force for ``database_url``, newest first."""
     if env_value and env_value.strip():
         return [k for k in (part.strip() for part in env_value.split(",")) if k]
     path = key_file_for(database_url)
     if path is not None:
-        return [k for k in (p.strip() for p in _read_or_create(path).split(",")) if k]
+        return read_key_file(path)
     if make_url(database_url).get_backend_name() == "sqlite":
         # An in-memory database lives and dies with the process; so does its key.
         return [_process_key()]
@@ -163,13 +188,19 @@ def keyring_for(database_url: str, env_value: str | None = None) -> Keyring:
     if env_value is None:
         env_value = os.environ.get("TOCSIN_ENCRYPTION_KEY", "")
     cache_key = (database_url, env_value)
+    # A key file can change under a running process (`tocsin db rotate-key`): its
+    # keyring is read again when the file's stamp moves.
+    path = None if env_value.strip() else key_file_for(database_url)
+    stamp = _file_stamp(path) if path is not None else (0, 0)
     with _lock:
         found = _cache.get(cache_key)
-    if found is not None:
-        return found
+    if found is not None and found[0] == stamp:
+        return found[1]
     ring = Keyring(configured_keys(database_url, env_value))
+    if path is not None:
+        stamp = _file_stamp(path)
     with _lock:
-        _cache[cache_key] = ring
+        _cache[cache_key] = (stamp, ring)
     return ring
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, select, text, update
 
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts, observe
 from tocsin.clock import utcnow
+from tocsin.crypto.keyring import EncryptionKeyError, keyring_for
 from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.errors import InvalidInput
@@ -29,7 +30,6 @@ from tocsin.execution.run_statements import (
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.schedule import Schedule
-from tocsin.crypto.keyring import EncryptionKeyError, keyring_for
 from tocsin.metrics.sources.base import FetchContext, SourceError, build_source
 from tocsin.metrics.store import MetricStore, row_to_execution, value_of
 from tocsin.settings import Settings

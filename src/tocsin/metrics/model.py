@@ -70,10 +70,7 @@ def redact_source(source: dict[str, Any]) -> dict[str, Any]:
     headers = out.get("headers")
     if isinstance(headers, dict):
         # A header that names a variable is safe to show; a literal may be a token.
-        out["headers"] = {
-            k: REDACTED if is_secret_header(v) else v
-            for k, v in headers.items()
-        }
+        out["headers"] = {k: REDACTED if is_secret_header(v) else v for k, v in headers.items()}
     return out
 
 

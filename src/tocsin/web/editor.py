@@ -22,8 +22,8 @@ from tocsin.alerts.model import Alert, AlertDefinition
 from tocsin.alerts.store import AlertStore
 from tocsin.api.errors import field_name, message_for
 from tocsin.api.routes.common import restore_action_config
-from tocsin.crypto.fields import FieldPath, config_stand_ins, put_back
 from tocsin.api.schemas import AlertCreate
+from tocsin.crypto.fields import FieldPath, config_stand_ins, put_back
 from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.metrics.model import Metric
