@@ -90,9 +90,16 @@ def upgrade() -> None:
         return
     # Fails before anything changes when no key is configured (PostgreSQL).
     keyring_for_engine(op.get_bind().engine)
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        # Overwrite the old cells rather than free them: the clear text must not stay
+        # in the file's free pages (the WAL is checkpointed after the upgrade).
+        op.execute("PRAGMA secure_delete = ON")
     _rewrite("alerts", "action_config", _config(seal_action))
     _rewrite("notification_deliveries", "action", _config(seal_action))
     _rewrite("metrics", "source", _seal_source)
+    if sqlite:
+        op.execute("PRAGMA secure_delete = OFF")
 
 
 def downgrade() -> None:
