@@ -7,6 +7,7 @@ unless TOCSIN_REQUIRE_POSTGRES=1 (CI), where that is a failure.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -29,6 +30,45 @@ REQUIRE_PG = os.environ.get("TOCSIN_REQUIRE_POSTGRES") == "1"
 # (never a real one) so that subprocesses (tocsin worker, the CLI) share it.
 TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1kby1ub3QtdXNlLWFueXdoZXI="
 os.environ.setdefault("TOCSIN_ENCRYPTION_KEY", TEST_ENCRYPTION_KEY)
+
+# Secrets the tests set, which no log line of the whole run may hold (checked when the
+# session ends). New tests: put "s3cr3t" in a secret and it is watched.
+WATCHED_SECRETS = (
+    "s3cr3t",
+    "hunter2",
+    "whsec-leak-888",
+    "pdleak0123456789",
+    "R0UTINGKEY123",
+    "xyzSECRET",
+    "literal-token-123",
+    TEST_ENCRYPTION_KEY,
+)
+
+
+class _SecretWatch(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:  # noqa: BLE001 - a record that cannot format holds nothing to check
+            return
+        for secret in WATCHED_SECRETS:
+            if secret in text:
+                self.leaks.append(f"{record.name}: {text[:300]}")
+
+
+_watch = _SecretWatch()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = logging.getLogger()
+    root.addHandler(_watch)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+
 
 _pg_state: dict[str, Any] = {"error": None, "url": None, "skipped": 0}
 
@@ -78,9 +118,17 @@ def pg_url() -> Iterator[str]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _pg_state["url"]:
         _drop_pg_database(_pg_state["url"])
+    if _watch.leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _watch.leaks:
+        terminalreporter.write_sep(
+            "!", "SECRETS IN LOGS: a test's secret reached a log record", red=True
+        )
+        for leak in dict.fromkeys(_watch.leaks):
+            terminalreporter.write_line("  " + leak)
     if _pg_state["skipped"]:
         terminalreporter.write_sep(
             "!",

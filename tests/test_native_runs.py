@@ -21,6 +21,7 @@ from tocsin.execution.distributed import libpq_conninfo
 from tocsin.execution.tasks import RunOutcome, run_and_evaluate
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution
+from tocsin.metrics.sources.base import SourceConfig
 from tocsin.metrics.store import MetricStore
 from tocsin.orgs import get_or_create_org
 from tocsin.settings import Settings
@@ -126,6 +127,8 @@ def test_an_alert_created_during_a_native_run_evaluates_it(
 
     def source(make: Callable[[], None]) -> Any:
         class CreatesAnAlert:
+            config = SourceConfig(type="creates-an-alert")
+
             async def fetch(self, ctx: Any) -> object:
                 await asyncio.to_thread(make)
                 return 9

@@ -14,6 +14,7 @@ from tocsin.db.database import Database
 from tocsin.execution import scheduler
 from tocsin.execution.tasks import run_and_evaluate
 from tocsin.http import HttpClient
+from tocsin.metrics.sources.base import SourceConfig
 from tocsin.metrics.store import MetricStore
 from tocsin.settings import Settings
 
@@ -124,6 +125,8 @@ def test_an_alert_created_while_the_run_was_in_flight_evaluates_its_result(
             )
 
     class CreatesAnAlert:
+        config = SourceConfig(type="creates-an-alert")
+
         async def fetch(self, ctx: Any) -> object:
             await asyncio.to_thread(create_alert)
             return 9

@@ -26,6 +26,7 @@ from tocsin.alerts.store import AlertStore
 from tocsin.api import create_app
 from tocsin.api.auth import create_api_key
 from tocsin.clock import utcnow
+from tocsin.credentials.store import CredentialStore
 from tocsin.crypto import SecretUnreadable, generate_key, keyring_for
 from tocsin.crypto.fields import open_action, open_header
 from tocsin.crypto.keyring import Keyring, forget_keyrings, key_file_for
@@ -72,6 +73,7 @@ def _populate(db: Database, org_id: uuid.UUID, sink_url: str) -> uuid.UUID:
     """An http metric with a literal header, a push metric whose alert has a webhook
     (signed), a Slack and a PagerDuty action, fired once: a delivery snapshot each."""
     with db.begin() as conn:
+        CredentialStore(conn, org_id).save("TEAM", "ops")
         store = MetricStore(conn, org_id)
         store.create(
             {
@@ -79,7 +81,10 @@ def _populate(db: Database, org_id: uuid.UUID, sink_url: str) -> uuid.UUID:
                 "source": {
                     "type": "http",
                     "url": f"{sink_url}/count",
-                    "headers": {"Authorization": f"Bearer {HEADER_TOKEN}", "X-Team": "${TEAM}"},
+                    "headers": {
+                        "Authorization": f"Bearer {HEADER_TOKEN}",
+                        "X-Team": "${cred:TEAM}",
+                    },
                 },
                 "schedule": {"every_seconds": 3600},
             }
@@ -161,7 +166,10 @@ def test_sealed_actions_still_sign_and_output_stays_redacted(
         metric = client.get("/api/v1/metrics/remote", headers=auth).json()
     assert shown["action_config"][0]["url"] == f"{sink.url.rsplit(':', 1)[0]}:{sink.port}/***"
     assert shown["action_config"][1]["url"] == "https://hooks.slack.com/***"
-    assert metric["source"]["headers"] == {"Authorization": "***redacted***", "X-Team": "${TEAM}"}
+    assert metric["source"]["headers"] == {
+        "Authorization": "***redacted***",
+        "X-Team": "${cred:TEAM}",
+    }
     cli = run_cli(db.url, "alert", "show", "hot", "--json", org="acme").stdout
     for output in (str(shown), deliveries, str(metric), cli):
         assert "tocsin:fernet:" not in output
@@ -179,7 +187,7 @@ def test_http_source_opens_its_header_at_fetch(db: Database, org_id: uuid.UUID, 
         "remote",
         "--json",
         org="acme",
-        env={"TEAM": "ops", "TOCSIN_ALLOW_PRIVATE_NETWORKS": "true"},
+        env={"TOCSIN_ALLOW_PRIVATE_NETWORKS": "true"},
     )
     assert result.exit_code == 0, result.stdout + result.stderr
     (request,) = [r for r in sink.requests if r.path == "/count"]
@@ -367,18 +375,8 @@ def _sealed_values(db: Database) -> list[str]:
 
 
 def _add_credential(db: Database, org_id: uuid.UUID) -> None:
-    now = utcnow()
     with db.begin() as conn:
-        conn.execute(
-            insert(credentials).values(
-                id=uuid.uuid4(),
-                org_id=org_id,
-                name="dsn",
-                value_ciphertext=keyring_for(db.url).seal("postgresql://u:pw@h/db"),
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        CredentialStore(conn, org_id).save("dsn", "postgresql://u:pw@h/db")
 
 
 def _assert_rotated(values: list[str], new: Keyring, old: Keyring) -> None:

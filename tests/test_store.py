@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tocsin.alerts.store import AlertStore
+from tocsin.credentials import CredentialStore
 from tocsin.db.database import Database
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.metrics.store import MetricStore
@@ -269,6 +270,7 @@ def test_one_org_never_sees_another_orgs_objects(db: Database) -> None:
 
 def test_metric_store_round_trip_and_schedule(db: Database, org_id: uuid.UUID) -> None:
     with db.begin() as conn:
+        CredentialStore(conn, org_id).save("TOKEN", "token-value")
         store = MetricStore(conn, org_id)
         m = store.create(
             {
@@ -276,7 +278,7 @@ def test_metric_store_round_trip_and_schedule(db: Database, org_id: uuid.UUID) -
                 "source": {
                     "type": "http",
                     "url": "https://api.example.com/r",
-                    "headers": {"Authorization": "${TOKEN}", "X-Key": "literal-secret"},
+                    "headers": {"Authorization": "${cred:TOKEN}", "X-Key": "literal-secret"},
                 },
                 "selector": {"json_path": "$.stars"},
                 "schedule": {"cron": "*/5 * * * *", "timezone": "Europe/Paris"},
@@ -287,5 +289,8 @@ def test_metric_store_round_trip_and_schedule(db: Database, org_id: uuid.UUID) -
     pub = m.public()
     assert pub["schedule"] == {"cron": "*/5 * * * *", "timezone": "Europe/Paris"}
     assert pub["selector"] == {"json_path": "$.stars", "row": "first"}
-    assert pub["source"]["headers"] == {"Authorization": "${TOKEN}", "X-Key": "***redacted***"}
+    assert pub["source"]["headers"] == {
+        "Authorization": "${cred:TOKEN}",
+        "X-Key": "***redacted***",
+    }
     assert m.next_run_at is not None and m.next_run_at.tzinfo is not None

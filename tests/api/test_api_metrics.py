@@ -8,6 +8,7 @@ from api_support import API, Tenant, create_alert, create_metric, fields_of
 from fastapi.testclient import TestClient
 from tests.helpers import opened_headers
 
+from tocsin.credentials import CredentialStore
 from tocsin.db.database import Database
 from tocsin.metrics.model import REDACTED
 from tocsin.metrics.store import MetricStore
@@ -92,15 +93,17 @@ def test_patch_schedule_and_source_type(client: TestClient, acme: Tenant) -> Non
 def test_patch_keeps_redacted_header_secrets(
     client: TestClient, acme: Tenant, db: Database
 ) -> None:
+    with db.begin() as conn:
+        CredentialStore(conn, acme.org_id).save("TEAM_VAR", "team-7")
     source = {
         "type": "http",
         "url": "https://api.example.com/count",
-        "headers": {"Authorization": "Bearer literal-token-123", "X-Team": "${TEAM_VAR}"},
+        "headers": {"Authorization": "Bearer literal-token-123", "X-Team": "${cred:TEAM_VAR}"},
     }
     made = create_metric(
         client, acme.headers, name="Remote", source=source, schedule={"every_seconds": 60}
     )
-    assert made["source"]["headers"] == {"Authorization": REDACTED, "X-Team": "${TEAM_VAR}"}
+    assert made["source"]["headers"] == {"Authorization": REDACTED, "X-Team": "${cred:TEAM_VAR}"}
     assert "literal-token-123" not in str(made)
 
     shown = made["source"] | {"url": "https://api.example.com/v2/count"}

@@ -275,9 +275,7 @@ def test_sqlite_reads_while_a_writer_holds_the_file(sqlite_orders: OrdersDb) -> 
 
 def test_missing_env_var_names_the_variable() -> None:
     error = fetch_error(None, "SELECT 1", environ={})
-    assert error.message == (
-        "environment variable ORDERS_DB is not set; it should hold the database URL"
-    )
+    assert error.message == "environment variable ORDERS_DB (used in source.dsn_env) is not set"
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from tocsin.alerts.decision import Decision
+from tocsin.links import alert_url_prefix
 from tocsin.settings import Settings
 
 
@@ -50,7 +51,7 @@ class PayloadMaker:
     ) -> None:
         self.org_id, self.metric_id = str(org_id), str(metric_id)
         self.metric_name, self.evaluated_at = metric_name, at.isoformat()
-        self.links = f"{settings.public_url}/alerts/"
+        self.links = alert_url_prefix(settings.public_url)
 
     def __call__(
         self, kind: str, alert_id: str, alert_name: str, decision: Decision, condition: str

@@ -15,13 +15,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tocsin import __version__
 from tocsin.api import errors
 from tocsin.api.auth import KeyCache
-from tocsin.api.routes import alerts, chat, deliveries, health, metrics
+from tocsin.api.routes import alerts, chat, credentials, deliveries, health, metrics
 from tocsin.api.routes.common import refuse_unknown_query
 from tocsin.db.database import Database
 from tocsin.http import HttpClient
+from tocsin.links import API_PREFIX
 from tocsin.settings import Settings
 
-API_PREFIX = "/api/v1"
+__all__ = ["API_PREFIX", "create_app"]
+
 MAX_BODY_BYTES = 64 * 1024
 
 DESCRIPTION = """\
@@ -123,6 +125,7 @@ def create_app(
             {"name": "metrics", "description": "What Tocsin measures, and its runs."},
             {"name": "alerts", "description": "Conditions on metrics and their actions."},
             {"name": "deliveries", "description": "Notifications sent, pending and failed."},
+            {"name": "credentials", "description": "Named secrets metric sources use."},
             {"name": "chat", "description": "Alerts from a sentence."},
             {"name": "health", "description": "Tocsin's own health (no key needed)."},
         ],
@@ -133,7 +136,13 @@ def create_app(
     app.state.runner_status = runner_status
     app.state.http = None
     strict_query = [Depends(refuse_unknown_query)]
-    for router in (metrics.router, alerts.router, deliveries.router, chat.router):
+    for router in (
+        metrics.router,
+        alerts.router,
+        deliveries.router,
+        credentials.router,
+        chat.router,
+    ):
         app.include_router(router, prefix=API_PREFIX, dependencies=strict_query)
     app.include_router(health.router, dependencies=strict_query)
     if ui is not None:

@@ -11,6 +11,7 @@ import typer
 from tocsin.cli import alerts as alert_commands
 from tocsin.cli import apikeys as apikey_commands
 from tocsin.cli import chat as chat_command
+from tocsin.cli import credentials as credential_commands
 from tocsin.cli import deliveries as delivery_commands
 from tocsin.cli import keys as key_commands
 from tocsin.cli import metrics as metric_commands
@@ -33,6 +34,7 @@ app.add_typer(metric_commands.app, name="metric")
 app.add_typer(alert_commands.app, name="alert")
 app.add_typer(delivery_commands.app, name="deliveries")
 app.add_typer(apikey_commands.app, name="apikey")
+app.add_typer(credential_commands.app, name="credential")
 app.command("chat")(chat_command.chat)
 app.command("worker")(worker_command.worker)
 
@@ -86,6 +88,13 @@ def db_upgrade(ctx: typer.Context) -> None:
         applied = apply_procrastinate_schema(db.url)
         data["job_queue"] = "created" if applied else "present"
         message += "; job queue tables " + ("created" if applied else "present")
+    from tocsin.credentials.audit import unallowed_env_uses
+
+    with db.connect() as conn:
+        uses = unallowed_env_uses(conn, st.settings)
+    data["env_references"] = [u._asdict() for u in uses]
+    if uses:
+        message += "\n" + "\n".join(u.advice() for u in uses)
     emit(st, data, message)
 
 

@@ -42,10 +42,18 @@ def build_definition(
     cron: str | None,
     timezone: str | None,
     description: str,
+    dsn_credential: str | None = None,
 ) -> dict[str, Any]:
     src: dict[str, Any] = {"type": source}
     if source == "sql":
-        src |= {"sql": sql, "dsn_env": dsn_env}
+        if (dsn_credential is None) == (dsn_env is None):
+            raise InvalidInput(
+                "--dsn-credential",
+                "expected the name of a credential holding the database URL "
+                "(`tocsin credential set SHOP_DB`), or --dsn-env, exactly one",
+            )
+        src |= {"sql": sql}
+        src |= {"dsn_credential": dsn_credential} if dsn_credential else {"dsn_env": dsn_env}
     elif source == "http":
         src |= {"url": url, "headers": parse_headers(headers)}
         if method:
@@ -53,6 +61,7 @@ def build_definition(
     for flag, value, allowed in (
         ("--sql", sql, "sql"),
         ("--dsn-env", dsn_env, "sql"),
+        ("--dsn-credential", dsn_credential, "sql"),
         ("--url", url, "http"),
         ("--method", method, "http"),
     ):
@@ -87,6 +96,7 @@ def build_definition(
 FLAG_NAMES = {
     "source.sql": "--sql",
     "source.dsn_env": "--dsn-env",
+    "source.dsn_credential": "--dsn-credential",
     "source.url": "--url",
     "source.type": "--source",
     "selector.json_path": "--json-path",
@@ -101,7 +111,10 @@ FLAG_NAMES = {
 
 def _flagged(exc: InvalidInput) -> InvalidInput:
     """Name the CLI flag, not the stored field, in messages for CLI users."""
-    errors = [(FLAG_NAMES.get(f, f), m) for f, m in exc.errors]
+    errors = [
+        ("--header" if f.startswith("source.headers") else FLAG_NAMES.get(f, f), m)
+        for f, m in exc.errors
+    ]
     return InvalidInput(errors[0][0], errors[0][1], more=errors[1:])
 
 
@@ -126,8 +139,15 @@ def create(
     name: Annotated[str, typer.Argument(help="Unique name in the org, e.g. 'Open Issues'.")],
     source: Annotated[str, typer.Option("--source", help="push | sql | http | demo")] = "push",
     sql: Annotated[str | None, typer.Option("--sql", help="Query (sql source).")] = None,
+    dsn_credential: Annotated[
+        str | None,
+        typer.Option("--dsn-credential", help="Credential holding the database URL (sql)."),
+    ] = None,
     dsn_env: Annotated[
-        str | None, typer.Option("--dsn-env", help="Env var holding the database URL.")
+        str | None,
+        typer.Option(
+            "--dsn-env", help="Env var holding the database URL (if in TOCSIN_SOURCE_ENV_ALLOW)."
+        ),
     ] = None,
     url: Annotated[str | None, typer.Option("--url", help="JSON endpoint (http source).")] = None,
     method: Annotated[str | None, typer.Option("--method", help="GET or POST.")] = None,
@@ -139,7 +159,8 @@ def create(
         str | None, typer.Option("--row", help="first | min | max | sum | count")
     ] = None,
     header: Annotated[
-        list[str] | None, typer.Option("--header", help="K=V; V may be ${ENV_VAR}.")
+        list[str] | None,
+        typer.Option("--header", help="K=V; V may reference ${cred:NAME} (or an allowed ${VAR})."),
     ] = None,
     every: Annotated[str | None, typer.Option("--every", help="30s, 5m, 1h ...")] = None,
     cron: Annotated[str | None, typer.Option("--cron", help="Cron expression.")] = None,
@@ -156,6 +177,7 @@ def create(
                 source,
                 sql=sql,
                 dsn_env=dsn_env,
+                dsn_credential=dsn_credential,
                 url=url,
                 method=method,
                 json_path=json_path,

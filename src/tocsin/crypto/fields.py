@@ -24,9 +24,7 @@ from tocsin.http import redact_url
 #: A place in an action or source: ``("secret",)`` or ``("headers", "Authorization")``.
 FieldPath = tuple[str, ...]
 
-_REFERENCE = re.compile(
-    r"^(?:\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\{cred:[A-Za-z0-9_.-]+\})$"
-)
+_REFERENCE = re.compile(r"^\$\{(?:cred:)?[A-Za-z_][A-Za-z0-9_]*\}$|^\$[A-Za-z_][A-Za-z0-9_]*$")
 # What validation sees in place of a kept sealed value (it was checked when first
 # written, and checking it again would mean opening it).
 _STAND_IN = "sealed"
@@ -208,6 +206,19 @@ def open_header(name: str, value: str, ring: Keyring) -> str:
     if not is_secret_header(value):
         return value
     return ring.open(value, f"header {name}")
+
+
+def open_source(source: Mapping[str, Any], ring: Keyring) -> dict[str, Any]:
+    """A stored source with its header values in clear, for the run that fetches it.
+
+    Raises SecretUnreadable (naming the header, never the value)."""
+    return _replaced(
+        source,
+        {
+            path: open_header(path[1], get_at(source, path), ring)
+            for path, _style in source_secret_paths(source)
+        },
+    )
 
 
 def reseal_all(obj: Any, ring: Keyring) -> tuple[Any, int]:

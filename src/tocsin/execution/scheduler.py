@@ -18,7 +18,9 @@ from sqlalchemy import bindparam, func, select, text, update
 
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts, observe
 from tocsin.clock import utcnow
-from tocsin.crypto.keyring import EncryptionKeyError, keyring_for
+from tocsin.credentials import open_credentials
+from tocsin.crypto.fields import open_source
+from tocsin.crypto.keyring import EncryptionKeyError, SecretUnreadable, keyring_for
 from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.errors import InvalidInput
@@ -30,7 +32,13 @@ from tocsin.execution.run_statements import (
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.schedule import Schedule
-from tocsin.metrics.sources.base import FetchContext, SourceError, build_source
+from tocsin.metrics.sources.base import (
+    AllowedEnviron,
+    FetchContext,
+    Source,
+    SourceError,
+    build_source,
+)
 from tocsin.metrics.store import MetricStore, row_to_execution, value_of
 from tocsin.settings import Settings
 
@@ -168,6 +176,35 @@ async def run_metric(
         return await _run_metric(*args)
 
 
+async def fetch_context(
+    db: Database,
+    metric: Metric,
+    source: Source,
+    settings: Settings,
+    http: HttpClient,
+    run_number: int = 0,
+) -> FetchContext:
+    """What ``source`` may read when it runs for ``metric``: the credentials it names,
+    of the metric's own org only, and the environment variables the operator allowed."""
+    names = [r.name for r in source.config.references() if r.kind == "credential"]
+    credentials: dict[str, str] = {}
+    if names:
+
+        def read() -> dict[str, str]:
+            with db.connect() as conn:
+                return open_credentials(conn, metric.org_id, names)
+
+        credentials = await asyncio.to_thread(read)
+    return FetchContext(
+        settings=settings,
+        http=http,
+        run_number=run_number,
+        environ=AllowedEnviron(settings),
+        credentials=credentials,
+        own_database_url=db.url,
+    )
+
+
 async def _run_metric(
     db: Database,
     metric_id: uuid.UUID,
@@ -183,13 +220,10 @@ async def _run_metric(
     status, result, error = "completed", None, None
     try:
         # Inside the try: a stored metric whose plugin was uninstalled fails its run.
-        source = build_source(metric.source)
-        ctx = FetchContext(
-            settings=settings,
-            http=http,
-            run_number=run.completed_runs,
-            keyring=keyring_for(db.url),
-        )
+        # Header values are stored sealed; opened for this run only (they may hold the
+        # ${cred:NAME} references that say which credentials the run needs).
+        source = build_source(open_source(metric.source, keyring_for(db.url)))
+        ctx = await fetch_context(db, metric, source, settings, http, run.completed_runs)
         result = await asyncio.wait_for(source.fetch(ctx), timeout + TIMEOUT_GRACE_SECONDS)
     except TimeoutError:
         status, error = "timed_out", f"no result within {timeout:g}s"
@@ -197,7 +231,7 @@ async def _run_metric(
         status, error = ("timed_out" if exc.timed_out else "failed"), str(exc)
     except InvalidInput as exc:
         status, error = "failed", f"the metric's source cannot run: {exc}"
-    except EncryptionKeyError as exc:
+    except (EncryptionKeyError, SecretUnreadable) as exc:
         status, error = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - recorded on the execution row and logged
         logger.exception("metric %s: source raised", metric_id)

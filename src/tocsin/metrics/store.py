@@ -14,12 +14,14 @@ from sqlalchemy.exc import IntegrityError
 
 from tocsin.alerts.extract import ValueSelector, extract_value
 from tocsin.clock import utcnow
+from tocsin.credentials import check_references
 from tocsin.crypto.fields import kept_in_source, seal_source
 from tocsin.crypto.keyring import Keyring, keyring_for_engine
 from tocsin.db.schema import alerts, metric_executions, metrics
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.metrics.model import Execution, Metric, MetricDefinition
-from tocsin.metrics.sources import SOURCES
+from tocsin.metrics.sources import SOURCES, build_source
+from tocsin.settings import get_settings
 
 
 def as_uuid(ref: str | uuid.UUID) -> uuid.UUID | None:
@@ -125,8 +127,14 @@ class MetricStore:
     def ring(self) -> Keyring:
         return keyring_for_engine(self.conn.engine)
 
+    def _check_references(self, definition: MetricDefinition) -> None:
+        refs = build_source(definition.source).config.references()
+        if refs:
+            check_references(self.conn, self.org_id, refs, get_settings())
+
     def create(self, definition: MetricDefinition | dict[str, Any]) -> Metric:
         definition = _validated(definition)
+        self._check_references(definition)
         now = utcnow()
         metric_id = uuid.uuid4()
         values = _columns(definition) | {
@@ -157,6 +165,8 @@ class MetricStore:
             "enabled": current.enabled,
         } | changes
         definition = _validated(merged)
+        if "source" in changes:
+            self._check_references(definition)
         now = utcnow()
         # A header value that is what is stored under its name was sent back as shown
         # (or not sent at all): it stays sealed as it is; anything else is sealed anew.

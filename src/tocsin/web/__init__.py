@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from tocsin.db.database import Database
 from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.links import UI_PREFIX
 from tocsin.settings import Settings
 from tocsin.web.access import (
     DEFAULT_ORG,
@@ -33,7 +34,6 @@ from tocsin.web.render import STATIC_DIR, is_htmx, render
 
 logger = logging.getLogger("tocsin.web")
 
-UI_PREFIX = "/ui"
 # htmx injects its indicator <style>, hence 'unsafe-inline' for styles only.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

@@ -31,6 +31,7 @@ from tocsin.alerts.actions.registry import (
 )
 from tocsin.crypto.keyring import Keyring
 from tocsin.http import HttpClient, HttpError, UrlRefused
+from tocsin.links import alert_url
 from tocsin.settings import Settings, get_settings
 
 __all__ = [
@@ -139,7 +140,7 @@ def trigger_notification(alert: Any, value: Any, *, settings: Settings) -> Notif
         state="triggered",
         reason=reason,
         evaluated_at=datetime.now(UTC),
-        link=f"{settings.public_url}/alerts/{alert_id}",
+        link=alert_url(settings.public_url, alert_id),
         idempotency_key=f"trigger-{alert_id}-{uuid.uuid4().hex}",
     )
 

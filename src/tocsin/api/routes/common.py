@@ -94,6 +94,8 @@ def _touch(db: Database, key_id: uuid.UUID) -> None:
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
+# Credentials: admin only. Roles land separately; until then every key is its org's admin.
+AdminDep = CallerDep
 
 
 _QUERY_NAMES: dict[int, frozenset[str]] = {}

@@ -11,14 +11,13 @@ import builtins
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tocsin.crypto.keyring import Keyring
 from tocsin.errors import InvalidInput
 from tocsin.http import HttpClient
 from tocsin.settings import Settings
@@ -28,13 +27,61 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "tocsin.sources"
 
 
+class Reference(NamedTuple):
+    """A secret a source reads at fetch time: an org credential or an allowed variable."""
+
+    field: str  # where it is named, e.g. "source.dsn_credential", "source.headers.X"
+    kind: Literal["credential", "env"]
+    name: str
+
+
 class SourceConfig(BaseModel):
-    """Settings stored in ``metrics.source``; never secrets (those live in env vars)."""
+    """Settings stored in ``metrics.source``. Secrets are not written here: a source names
+    a credential of its org (or an allowed environment variable) and reads it at fetch
+    time; literal header values are sealed by the store."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+    def references(self) -> list[Reference]:
+        """Every credential and environment variable this source reads."""
+        return []
+
+
+class AllowedEnviron(Mapping[str, str]):
+    """The server's environment as a source may see it: only the names the operator
+    listed in ``TOCSIN_SOURCE_ENV_ALLOW``, and never a ``TOCSIN_*`` one."""
+
+    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+        self._settings = settings
+        self._environ = os.environ if environ is None else environ
+
+    def allowed(self, name: str) -> bool:
+        return self._settings.env_allowed(name)
+
+    def __getitem__(self, name: str) -> str:
+        if not self.allowed(name):
+            raise KeyError(name)
+        return self._environ[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._environ if self.allowed(name))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def env_refusal(name: str) -> str:
+    """Why a source may not read ``name`` (shown at create and at fetch)."""
+    if name.upper().startswith("TOCSIN_"):
+        return f"{name} is one of Tocsin's own settings and can never be read by a source"
+    return (
+        f"environment variable {name} is not allowed: the operator lists the variables "
+        "sources may read in TOCSIN_SOURCE_ENV_ALLOW; store it as a credential instead "
+        "(`tocsin credential set NAME`)"
+    )
 
 
 @dataclass(frozen=True)
@@ -45,11 +92,28 @@ class FetchContext:
     http: HttpClient
     # Completed executions of this metric so far; the demo series is indexed by it.
     run_number: int = 0
-    # Secrets (DSNs, tokens) are read from here at fetch time, never stored with the metric.
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    # Opens the sealed header values of a stored source; None for a source given in
-    # clear (a library caller's own dict), whose values are used as they are.
-    keyring: Keyring | None = None
+    # Allowed environment variables (an AllowedEnviron in the runtimes). Empty by
+    # default: a source never sees the server's environment unless the operator says so.
+    environ: Mapping[str, str] = field(default_factory=dict)
+    # The opened values of the org credentials this source references, by name.
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    # Tocsin's own database: a SQL source must never open it, whatever its URL.
+    own_database_url: str | None = None
+
+    def credential(self, name: str, used_in: str) -> str:
+        found = self.credentials.get(name)
+        if found is None:
+            raise SourceError(f"credential {name} (used in {used_in}) does not exist in this org")
+        return found
+
+    def env(self, name: str, used_in: str) -> str:
+        allowed = getattr(self.environ, "allowed", None)
+        if name.upper().startswith("TOCSIN_") or (allowed is not None and not allowed(name)):
+            raise SourceError(f"{env_refusal(name)} (used in {used_in})")
+        found = self.environ.get(name)
+        if found is None:
+            raise SourceError(f"environment variable {name} (used in {used_in}) is not set")
+        return found
 
 
 class SourceError(Exception):

@@ -1,8 +1,9 @@
 """A JSON endpoint fetched over HTTP through Tocsin's guarded client.
 
-Header values may name environment variables (``Bearer ${GITHUB_TOKEN}``, ``$TOKEN``;
-``$$`` is a literal ``$``), resolved at fetch time so tokens never sit in the database.
-Any other value is stored sealed (tocsin.crypto.fields) and opened here, at fetch time.
+Header values may name a credential of the metric's org (``Bearer ${cred:GITHUB_TOKEN}``)
+or an environment variable the operator allowed in ``TOCSIN_SOURCE_ENV_ALLOW``
+(``${TOKEN}``, ``$TOKEN``; ``$$`` is a literal ``$``), resolved at fetch time so tokens
+never sit in the database.
 Error messages show the host only (paths and queries carry tokens) and have every
 header value that could be a secret blanked out.
 """
@@ -12,16 +13,21 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from tocsin.crypto.fields import open_header
-from tocsin.crypto.keyring import SecretUnreadable
 from tocsin.http import HttpError, HttpResponse, redact_url
-from tocsin.metrics.sources.base import FetchContext, Source, SourceConfig, SourceError, register
+from tocsin.metrics.sources.base import (
+    FetchContext,
+    Reference,
+    Source,
+    SourceConfig,
+    SourceError,
+    register,
+)
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 # The guarded client bounds the exchange itself too; ours must fire first so a slow
@@ -32,7 +38,8 @@ _SNIPPET_CHARS = 120
 _MIN_SECRET_CHARS = 4
 
 _VAR_REF = re.compile(
-    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*)|(?P<dollar>\$))"
+    r"\$(?:\{cred:(?P<cred>[A-Za-z_][A-Za-z0-9_]*)\}"
+    r"|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*)|(?P<dollar>\$))"
 )
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
@@ -64,10 +71,23 @@ class HttpConfig(SourceConfig):
             leftover = _VAR_REF.sub("", text)
             if "${" in leftover:
                 raise ValueError(
-                    f"header {name}: expected ${{VAR}} with a variable name like "
-                    "API_TOKEN (write $$ for a literal $)"
+                    f"header {name}: expected ${{cred:NAME}} naming a credential such as "
+                    "API_TOKEN, or ${VAR} (write $$ for a literal $)"
                 )
         return value
+
+    def references(self) -> list[Reference]:
+        found = []
+        for header, text in self.headers.items():
+            for match in _VAR_REF.finditer(text):
+                if match.group("cred"):
+                    found.append(
+                        Reference(f"source.headers.{header}", "credential", match.group("cred"))
+                    )
+                elif not match.group("dollar"):
+                    name = match.group("braced") or match.group("bare")
+                    found.append(Reference(f"source.headers.{header}", "env", name))
+        return found
 
     @field_validator("body")
     @classmethod
@@ -77,21 +97,22 @@ class HttpConfig(SourceConfig):
         return value
 
 
-def resolve_header(value: str, environ: Mapping[str, str], header: str) -> tuple[str, list[str]]:
-    """``value`` with variable references replaced; also the values substituted."""
+def resolve_header(value: str, ctx: FetchContext, header: str) -> tuple[str, list[str]]:
+    """``value`` with its references replaced; also the values substituted."""
     used: list[str] = []
+    where = f"header {header}"
 
     def substitute(match: re.Match[str]) -> str:
         if match.group("dollar"):
             return "$"
-        name = match.group("braced") or match.group("bare")
-        found = environ.get(name)
-        if found is None:
-            raise SourceError(f"environment variable {name} (used in header {header}) is not set")
+        if match.group("cred"):
+            name = match.group("cred")
+            found, what = ctx.credential(name, where), f"credential {name}"
+        else:
+            name = match.group("braced") or match.group("bare")
+            found, what = ctx.env(name, where), f"environment variable {name}"
         if any(c in found for c in "\r\n\0"):
-            raise SourceError(
-                f"environment variable {name} (used in header {header}) contains a line break"
-            )
+            raise SourceError(f"{what} (used in {where}) contains a line break")
         used.append(found)
         return found
 
@@ -109,14 +130,8 @@ class HttpSource(Source):
         where = _host(config.url)
         headers: dict[str, str] = {}
         secrets: list[str] = []
-        for name, stored in config.headers.items():
-            value = stored
-            if ctx.keyring is not None:
-                try:
-                    value = open_header(name, stored, ctx.keyring)
-                except SecretUnreadable as exc:
-                    raise SourceError(str(exc)) from None
-            resolved, used = resolve_header(value, ctx.environ, name)
+        for name, value in config.headers.items():
+            resolved, used = resolve_header(value, ctx, name)
             headers[name] = resolved
             secrets += [value, resolved, *used]
         if not any(name.lower() == "accept" for name in headers):

@@ -1,4 +1,11 @@
-"""A SQL query against a database whose URL is in an environment variable.
+"""A SQL query against a database whose URL is an org credential (or an allowed variable).
+
+The URL is never stored with the metric: ``dsn_credential`` names a credential of the
+metric's org (``tocsin credential set SHOP_DB``), ``dsn_env`` an environment variable the
+operator allowed in ``TOCSIN_SOURCE_ENV_ALLOW``. Whatever the URL says, the query never
+runs against Tocsin's own database: on PostgreSQL the target's system identifier and
+database name are compared with Tocsin's after connecting, before the query; on SQLite
+the file's device and inode.
 
 The query runs read-only in a worker thread, bounded in time and in rows:
 
@@ -28,20 +35,28 @@ import time
 import urllib.parse
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from tocsin.db.engine import DatabaseUrlError, normalize_url
-from tocsin.metrics.sources.base import FetchContext, Source, SourceConfig, SourceError, register
+from tocsin.metrics.sources.base import (
+    FetchContext,
+    Reference,
+    Source,
+    SourceConfig,
+    SourceError,
+    register,
+)
+from tocsin.metrics.sources.own_database import OwnDatabaseGuard
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # The thread may still be unwinding when the query's own timeout fires; give it this
@@ -59,16 +74,34 @@ _SQLITE_PROGRESS_STEPS = 10_000
 class SqlConfig(SourceConfig):
     type: Literal["sql"] = "sql"
     sql: str = Field(min_length=1, max_length=20000)
-    # The name of the variable, never the URL: credentials stay out of the database.
-    dsn_env: str
+    # A name, never the URL: the URL is a secret of the org (or of the operator).
+    dsn_credential: str | None = None
+    dsn_env: str | None = None
     max_rows: int = Field(default=1000, ge=1, le=100000)
 
-    @field_validator("dsn_env")
+    @field_validator("dsn_env", "dsn_credential")
     @classmethod
-    def _env_name(cls, value: str) -> str:
-        if not _ENV_NAME.match(value):
-            raise ValueError(f"{value!r}: expected an environment variable name like DB_URL")
+    def _name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            if info.field_name == "dsn_env":
+                raise ValueError(f"{value!r}: expected an environment variable name like DB_URL")
+            raise ValueError(f"{value!r}: expected a credential name like SHOP_DB")
         return value
+
+    @model_validator(mode="after")
+    def _one_url(self) -> SqlConfig:
+        if (self.dsn_credential is None) == (self.dsn_env is None):
+            raise ValueError(
+                "expected dsn_credential (a credential of this org holding the database "
+                "URL) or dsn_env, exactly one"
+            )
+        return self
+
+    def references(self) -> list[Reference]:
+        if self.dsn_credential is not None:
+            return [Reference("source.dsn_credential", "credential", self.dsn_credential)]
+        assert self.dsn_env is not None
+        return [Reference("source.dsn_env", "env", self.dsn_env)]
 
     @field_validator("sql")
     @classmethod
@@ -86,22 +119,33 @@ class SqlSource(Source):
     async def fetch(self, ctx: FetchContext) -> object:
         config = self.config
         assert isinstance(config, SqlConfig)
-        url = database_url(ctx.environ, config.dsn_env)
+        (ref,) = config.references()
+        if ref.kind == "credential":
+            raw, label = ctx.credential(ref.name, ref.field), f"credential {ref.name}"
+        else:
+            raw, label = ctx.env(ref.name, ref.field), ref.name
+        url = database_url(raw, label)
         timeout = config.timeout_seconds
         try:
             async with asyncio.timeout(timeout + _GRACE_SECONDS):
                 return await asyncio.to_thread(
-                    run_query, url, config.sql, max_rows=config.max_rows, timeout=timeout
+                    run_query,
+                    url,
+                    config.sql,
+                    max_rows=config.max_rows,
+                    timeout=timeout,
+                    own_database_url=ctx.own_database_url,
+                    field=ref.field,
                 )
         except TimeoutError:
             raise _timed_out(timeout) from None
 
 
-def database_url(environ: Mapping[str, str], var: str) -> str:
-    """The normalised URL held in ``var``; errors name the variable, never its value."""
-    raw = environ.get(var, "").strip()
+def database_url(raw: str, var: str) -> str:
+    """The normalised URL ``raw`` (held in ``var``); errors name ``var``, never the URL."""
+    raw = raw.strip()
     if not raw:
-        raise SourceError(f"environment variable {var} is not set; it should hold the database URL")
+        raise SourceError(f"{var} is empty; it should hold the database URL")
     expected = "expected sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB"
     try:
         backend = make_url(raw).get_backend_name()
@@ -118,15 +162,26 @@ def database_url(environ: Mapping[str, str], var: str) -> str:
         raise SourceError(f"{var} does not hold a usable database URL ({expected})") from None
 
 
-def run_query(url: str, sql: str, *, max_rows: int, timeout: float) -> dict[str, Any]:
-    """Run ``sql`` read-only (blocking); ``{"columns", "rows"}`` plus ``truncated``."""
+def run_query(
+    url: str,
+    sql: str,
+    *,
+    max_rows: int,
+    timeout: float,
+    own_database_url: str | None = None,
+    field: str = "source.dsn_credential",
+) -> dict[str, Any]:
+    """Run ``sql`` read-only (blocking); ``{"columns", "rows"}`` plus ``truncated``.
+
+    Refused before the query runs when ``url`` reaches ``own_database_url``."""
     deadline = time.monotonic() + timeout
     parsed = make_url(url)
+    guard = OwnDatabaseGuard(own_database_url, field)
     try:
         if parsed.get_backend_name() == "sqlite":
-            columns, rows = _run_sqlite(parsed, sql, max_rows + 1, deadline, timeout)
+            columns, rows = _run_sqlite(parsed, sql, max_rows + 1, deadline, timeout, guard)
         else:
-            columns, rows = _run_postgres(url, sql, max_rows + 1, deadline, timeout)
+            columns, rows = _run_postgres(url, sql, max_rows + 1, deadline, timeout, guard)
     except SourceError as exc:
         raise SourceError(_scrub(exc.message, parsed), timed_out=exc.timed_out) from None
     result: dict[str, Any] = {
@@ -220,7 +275,7 @@ def _make_sqlite_engine(path: str) -> Engine:
 
 
 def _run_postgres(
-    url: str, sql: str, limit: int, deadline: float, timeout: float
+    url: str, sql: str, limit: int, deadline: float, timeout: float, guard: OwnDatabaseGuard
 ) -> tuple[list[str], list[Any]]:
     engine = _engine(url, lambda: _make_postgres_engine(url))
     _connect_budget.set(max(0.0, deadline - time.monotonic()))
@@ -236,6 +291,7 @@ def _run_postgres(
                 with raw.cursor() as cur:
                     cur.execute("SET TRANSACTION READ ONLY")
                     cur.execute(f"SET LOCAL statement_timeout = {remaining_ms}")
+                    guard.check_postgres(cur)
                 # Raw DBAPI cursor: SQLAlchemy would pass an empty parameter list,
                 # making psycopg read every '%' in the query as a placeholder.
                 with raw.cursor(name=_CURSOR_NAME) as cur:
@@ -296,12 +352,13 @@ def _sqlite_authorizer(action: int, *_args: Any) -> int:
 
 
 def _run_sqlite(
-    url: URL, sql: str, limit: int, deadline: float, timeout: float
+    url: URL, sql: str, limit: int, deadline: float, timeout: float, guard: OwnDatabaseGuard
 ) -> tuple[list[str], list[Any]]:
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
         raise SourceError("expected a SQLite file URL such as sqlite:///path/to/data.db")
     path = str(Path(database).expanduser().resolve())
+    guard.check_sqlite(path)
     engine = _engine(f"sqlite:{path}", lambda: _make_sqlite_engine(path))
     interrupted = False
 
