@@ -28,3 +28,23 @@ def run_cli(
     argv = ["--database-url", db_url, "--org", org, *args]
     result = runner.invoke(app, hoist_global_options(argv), env=env, catch_exceptions=False)
     return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def opened(db_url: str, config: Any) -> Any:
+    """A stored ``action_config`` (or one action) with its sealed secrets opened."""
+    from tocsin.crypto import keyring_for
+    from tocsin.crypto.fields import open_action
+
+    ring = keyring_for(db_url)
+    if isinstance(config, dict):
+        return open_action(config, ring)
+    return [open_action(a, ring) for a in config]
+
+
+def opened_headers(db_url: str, source: dict[str, Any]) -> dict[str, str]:
+    """A stored source's header values in clear."""
+    from tocsin.crypto import keyring_for
+    from tocsin.crypto.fields import open_header
+
+    ring = keyring_for(db_url)
+    return {k: open_header(k, v, ring) for k, v in source.get("headers", {}).items()}

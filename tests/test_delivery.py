@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import update
 
 from tests.channels.channel_support import Reply
+from tests.helpers import opened
 from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import evaluate_alerts
 from tocsin.alerts.outbox import DeliveryStore, Outcome, claim_due, record_outcomes
@@ -71,7 +72,8 @@ def _make_due(db: Database) -> None:
 def _rows(db: Database, org_id: uuid.UUID) -> dict[str, Any]:
     with db.connect() as conn:
         return {
-            d.action.get("url", d.action["type"]): d for d in DeliveryStore(conn, org_id).list()
+            opened(db.url, d.action).get("url", d.action["type"]): d
+            for d in DeliveryStore(conn, org_id).list()
         }
 
 

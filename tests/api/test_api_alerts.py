@@ -7,6 +7,7 @@ from typing import Any
 
 from api_support import API, Tenant, create_alert, create_metric, fields_of
 from fastapi.testclient import TestClient
+from tests.helpers import opened
 
 from tocsin.alerts.actions import REDACTED
 from tocsin.alerts.store import AlertStore
@@ -212,7 +213,7 @@ def test_secrets_are_write_only_and_kept_on_patch(
     assert resp.status_code == 200, resp.text
     assert "hmac-secret-xyz" not in resp.text
     with db.connect() as conn:
-        stored = AlertStore(conn, acme.org_id).get_alert(made["id"]).action_config
+        stored = opened(db.url, AlertStore(conn, acme.org_id).get_alert(made["id"]).action_config)
     assert isinstance(stored, list)
     assert stored[0]["url"] == "https://hooks.example.com/path-token-abc"
     assert stored[0]["secret"] == "hmac-secret-xyz"
@@ -226,7 +227,7 @@ def test_secrets_are_write_only_and_kept_on_patch(
     )
     assert resp.status_code == 200
     with db.connect() as conn:
-        stored = AlertStore(conn, acme.org_id).get_alert(made["id"]).action_config
+        stored = opened(db.url, AlertStore(conn, acme.org_id).get_alert(made["id"]).action_config)
     assert isinstance(stored, list) and stored[0]["secret"] == "new-secret"
 
     # A placeholder that stands for nothing stored is refused, not saved as the secret.

@@ -6,6 +6,7 @@ from typing import Any
 
 from api_support import API, Tenant, create_alert, create_metric, fields_of
 from fastapi.testclient import TestClient
+from tests.helpers import opened_headers
 
 from tocsin.credentials import CredentialStore
 from tocsin.db.database import Database
@@ -111,7 +112,7 @@ def test_patch_keeps_redacted_header_secrets(
     assert resp.json()["source"]["url"].endswith("/v2/count")
     with db.connect() as conn:
         stored = MetricStore(conn, acme.org_id).get("Remote").source
-    assert stored["headers"]["Authorization"] == "Bearer literal-token-123"
+    assert opened_headers(db.url, stored)["Authorization"] == "Bearer literal-token-123"
 
     # A placeholder with no stored value behind it would become the secret: refused.
     bad = shown | {"headers": {"X-New": REDACTED}}

@@ -43,6 +43,8 @@ class WorkerProcess:
         self.log = log
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOCSIN_")}
         env.update(FAST_RECOVERY)
+        # The worker opens the secrets the test process sealed.
+        env["TOCSIN_ENCRYPTION_KEY"] = os.environ["TOCSIN_ENCRYPTION_KEY"]
         self._out = log.open("wb")
         self.proc = subprocess.Popen(
             [str(TOCSIN), "--database-url", url, "worker", "--concurrency", str(concurrency)],

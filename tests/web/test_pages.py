@@ -8,6 +8,7 @@ from html import unescape
 from typing import Any
 
 from fastapi.testclient import TestClient
+from tests.helpers import opened
 from web_support import alert_form, csrf_of, metric_form, post_form
 
 from tocsin.alerts.store import AlertStore
@@ -204,7 +205,7 @@ def test_edit_keeps_secrets_it_showed_redacted(ui: TestClient, db: Database) -> 
         alert = AlertStore(conn, org_id).get_alert(alert_id)
     assert str(alert.threshold_value) == "9"
     assert isinstance(alert.action_config, dict)
-    assert alert.action_config["secret"] == "s3cret-value"
+    assert opened(db.url, alert.action_config)["secret"] == "s3cret-value"
 
 
 def test_buttons_mute_unmute_disable_enable_test_and_delete(ui: TestClient) -> None:
@@ -419,7 +420,7 @@ def test_edit_keeps_settings_the_form_does_not_show(ui: TestClient, db: Database
     assert post_form(ui, f"/ui/alerts/{alert.id}/edit", form).status_code == 303
     with db.connect() as conn:
         saved = AlertStore(conn, org_id).get_alert(alert.id)
-    paged, hook = saved.actions
+    paged, hook = opened(db.url, saved.actions)
     assert paged == {"type": "pagerduty", "routing_key": "R0utingKey", "severity": "critical"}
     assert hook["headers"] == {"X-Team": "ops"} and "secret" not in hook
     assert secrets[1] == "***redacted***"

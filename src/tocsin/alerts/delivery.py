@@ -28,6 +28,7 @@ from tocsin.alerts.outbox import (
 )
 from tocsin.alerts.retry import RetryPolicy, decide_retry
 from tocsin.clock import utcnow
+from tocsin.crypto.keyring import EncryptionKeyError, SecretUnreadable, keyring_for
 from tocsin.db.database import Database
 from tocsin.http import HttpClient
 from tocsin.settings import Settings
@@ -70,8 +71,8 @@ class Deliverer:
         return await self._send_all(claimed)
 
     def _channel(self, action: dict[str, Any]) -> Channel[Any]:
-        # Validating an action config costs more than signing and posting it; a batch
-        # usually repeats the same few actions.
+        # Validating an action config (and decrypting its secrets) costs more than
+        # signing and posting it; a batch usually repeats the same few sealed actions.
         key = orjson.dumps(
             action, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
         )
@@ -79,7 +80,9 @@ class Deliverer:
         if channel is None:
             if len(self._channels) > 1000:
                 self._channels.clear()
-            channel = self._channels[key] = build_channel(action, self.settings, self.http)
+            ring = keyring_for(self.db.url)
+            channel = build_channel(action, self.settings, self.http, ring=ring)
+            self._channels[key] = channel
         return channel
 
     async def drain(self, *, batch: int = 500, parallel: int = 2) -> int:
@@ -130,8 +133,11 @@ class Deliverer:
             try:
                 channel = self._channel(delivery.action)
                 result = await channel.send(to_notification(delivery))
-            except ActionConfigError as exc:
+            except (ActionConfigError, SecretUnreadable) as exc:
                 return self._failure(delivery, started, str(exc), None, False, None)
+            except EncryptionKeyError as exc:
+                # This worker's configuration, not the delivery: another attempt may work.
+                return self._failure(delivery, started, str(exc), None, True, None)
             except HttpError as exc:
                 return self._failure(
                     delivery, started, exc.message, exc.status, exc.transient, exc.retry_after

@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from tocsin.alerts.model import Alert, AlertDefinition, AlertFields, HistoryRow
 from tocsin.clock import utcnow
+from tocsin.crypto.fields import FieldPath, config_stand_ins, seal_action
+from tocsin.crypto.keyring import Keyring, keyring_for_engine
 from tocsin.db.schema import alert_history, alerts
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.metrics.store import MetricStore, as_uuid
@@ -32,10 +34,27 @@ def _columns(fields: AlertFields) -> dict[str, Any]:
     return data
 
 
+def _as_list(config: Any) -> list[dict[str, Any]]:
+    return [config] if isinstance(config, dict) else list(config)
+
+
+def _sealed_config(
+    config: Any, ring: Keyring, kept: Sequence[dict[FieldPath, str]] | None = None
+) -> Any:
+    """``config`` (validated) as stored: every secret sealed, ``kept`` ones as they were."""
+    actions = _as_list(config)
+    sealed = [seal_action(a, ring, kept[i] if kept else None) for i, a in enumerate(actions)]
+    return sealed[0] if isinstance(config, dict) else sealed
+
+
 class AlertStore:
     def __init__(self, conn: Connection, org_id: uuid.UUID) -> None:
         self.conn = conn
         self.org_id = org_id
+
+    @property
+    def ring(self) -> Keyring:
+        return keyring_for_engine(self.conn.engine)
 
     # The seed's API --------------------------------------------------------
 
@@ -49,6 +68,8 @@ class AlertStore:
         MetricStore(self.conn, self.org_id).get(definition.metric_id)
         now = utcnow()
         alert_id = uuid.uuid4()
+        values = _columns(definition)
+        values["action_config"] = _sealed_config(definition.action_config, self.ring)
         try:
             with self.conn.begin_nested():
                 self.conn.execute(
@@ -60,7 +81,7 @@ class AlertStore:
                         episode_notified=False,
                         created_at=now,
                         updated_at=now,
-                        **_columns(definition),
+                        **values,
                     )
                 )
         except IntegrityError:
@@ -182,6 +203,15 @@ class AlertStore:
             raise InvalidInput(sorted(unknown)[0], "unknown field")
         merged = {k: getattr(current, k) for k in AlertFields.model_fields} | changes
         merged["metric_id"] = changes.get("metric_id", current.metric_id)
+        # Stored secrets are sealed: validation sees stand-ins for the ones kept as
+        # they are (checked when first written), and new values in clear.
+        kept: list[dict[FieldPath, str]] = []
+        if "action_config" in changes:
+            merged["action_config"], kept = config_stand_ins(
+                changes["action_config"], current.actions
+            )
+        else:
+            merged["action_config"] = {"type": "log"}
         try:
             definition = AlertDefinition.model_validate(merged)
         except ValidationError as exc:
@@ -189,6 +219,10 @@ class AlertStore:
         if definition.metric_id != current.metric_id:
             MetricStore(self.conn, self.org_id).get(definition.metric_id)
         values = _columns(definition)
+        if "action_config" in changes:
+            values["action_config"] = _sealed_config(definition.action_config, self.ring, kept)
+        else:
+            del values["action_config"]
         values["updated_at"] = utcnow()
         try:
             with self.conn.begin_nested():

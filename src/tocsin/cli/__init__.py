@@ -13,6 +13,7 @@ from tocsin.cli import apikeys as apikey_commands
 from tocsin.cli import chat as chat_command
 from tocsin.cli import credentials as credential_commands
 from tocsin.cli import deliveries as delivery_commands
+from tocsin.cli import keys as key_commands
 from tocsin.cli import metrics as metric_commands
 from tocsin.cli import serve as serve_commands
 from tocsin.cli import worker as worker_command
@@ -27,6 +28,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+db_app.command("generate-key")(key_commands.generate)
+db_app.command("rotate-key")(key_commands.rotate)
 app.add_typer(metric_commands.app, name="metric")
 app.add_typer(alert_commands.app, name="alert")
 app.add_typer(delivery_commands.app, name="deliveries")
@@ -67,10 +70,17 @@ def db_upgrade(ctx: typer.Context) -> None:
 
     st = state(ctx)
     db = st.database(migrate=False)
+    # Revision 0006 seals the stored secrets: without a key it cannot.
+    key_commands.require_key(db.url)
     db.ensure_schema()
     rev = current_revision(db.engine)
     data: dict[str, object] = {"revision": rev, "head": head_revision()}
     message = f"database at revision {rev} (head)"
+    # The Supabase SQL reaches 0006 without sealing anything (it has no key): this does.
+    sealed = key_commands.seal_left_plain(db)
+    if sealed:
+        data["sealed"] = sealed
+        message += f"; {sealed} secrets encrypted"
     if not db.is_sqlite:
         # The workers' job queue (Procrastinate's own tables) lives beside Tocsin's.
         from tocsin.execution.distributed import apply_procrastinate_schema

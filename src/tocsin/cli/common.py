@@ -14,6 +14,7 @@ import typer
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
+from tocsin.crypto.keyring import EncryptionKeyError
 from tocsin.db.database import Database
 from tocsin.db.engine import DatabaseUrlError
 from tocsin.db.migrate import current_revision, head_revision
@@ -114,7 +115,7 @@ def guarded(fn: Callable[[], T]) -> T:
     """Translate core errors into exit codes and messages."""
     try:
         return fn()
-    except (InvalidInput, NotFound, Conflict) as exc:
+    except (InvalidInput, NotFound, Conflict, EncryptionKeyError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     except TocsinError as exc:
         fail(str(exc), EXIT_RUNTIME)

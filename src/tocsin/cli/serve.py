@@ -15,6 +15,7 @@ import typer
 
 from tocsin.alerts.store import AlertStore
 from tocsin.cli.common import EXIT_BAD_INPUT, EXIT_RUNTIME, CliState, fail, guarded, state
+from tocsin.cli.keys import require_key
 from tocsin.db.database import Database
 from tocsin.execution.embedded import EmbeddedRuntime
 from tocsin.execution.tasks import RunOutcome
@@ -79,6 +80,7 @@ def serve(
 
     st = state(ctx)
     db = st.database()
+    require_key(db.url)  # it seals what it saves and opens what it sends
     settings = st.settings
     _logging()
     runtime: EmbeddedRuntime | None = None

@@ -15,6 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from tocsin.cli.common import EXIT_BAD_INPUT, EXIT_RUNTIME, fail, state
+from tocsin.cli.keys import require_key
 from tocsin.settings import Settings
 
 # Exit status after a second Ctrl-C: the conventional 128 + SIGINT.
@@ -66,6 +67,7 @@ def worker(
         fail(f"invalid settings: {problems}", EXIT_BAD_INPUT)
     settings = st.settings
     db = st.database()  # refuses a schema behind head, names `tocsin db upgrade`
+    require_key(db.url)  # it opens the secrets it sends with
     db.dispose()
     try:
         ready = has_procrastinate_schema(url)

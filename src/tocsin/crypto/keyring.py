@@ -16,12 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from tocsin.errors import TocsinError
 
 SEALED_PREFIX = "tocsin:fernet:"
 KEY_FILE_SUFFIX = ".key"
+# A sealed value may carry a public label after the token (the scheme and host of a
+# sealed URL, which redaction shows anyway); Fernet tokens never contain it.
+LABEL_SEPARATOR = "#"
 
 
 class EncryptionKeyError(TocsinError):
@@ -39,6 +42,13 @@ def generate_key() -> str:
 
 def is_sealed(value: object) -> bool:
     return isinstance(value, str) and value.startswith(SEALED_PREFIX)
+
+
+def label_of(sealed: str) -> str:
+    """The public label of a sealed value ("" when it has none)."""
+    if not is_sealed(sealed):
+        return ""
+    return sealed[len(SEALED_PREFIX) :].partition(LABEL_SEPARATOR)[2]
 
 
 class Keyring:
@@ -59,26 +69,29 @@ class Keyring:
         self._multi = MultiFernet(fernets)
         self.size = len(fernets)
 
-    def seal(self, plaintext: str) -> str:
-        return SEALED_PREFIX + self._multi.encrypt(plaintext.encode()).decode()
+    def seal(self, plaintext: str, label: str = "") -> str:
+        """``plaintext`` encrypted with the first key; ``label`` stays readable."""
+        token = SEALED_PREFIX + self._multi.encrypt(plaintext.encode()).decode()
+        return token + LABEL_SEPARATOR + label if label else token
 
     def open(self, sealed: str, what: str = "a stored secret") -> str:
         if not is_sealed(sealed):
             raise SecretUnreadable(f"{what} is not encrypted; run `tocsin db upgrade`")
+        token = sealed[len(SEALED_PREFIX) :].partition(LABEL_SEPARATOR)[0]
         try:
-            return self._multi.decrypt(sealed[len(SEALED_PREFIX) :].encode()).decode()
-        except InvalidToken:
+            return self._multi.decrypt(token.encode()).decode()
+        except (InvalidToken, UnicodeDecodeError):
             raise SecretUnreadable(
                 f"{what} cannot be decrypted with the configured TOCSIN_ENCRYPTION_KEY "
                 "(was it encrypted with another key?)"
             ) from None
 
     def reseal(self, sealed: str, what: str = "a stored secret") -> str:
-        """The same secret sealed with the first key (key rotation)."""
-        return self.seal(self.open(sealed, what))
+        """The same secret (and label) sealed with the first key (key rotation)."""
+        return self.seal(self.open(sealed, what), label_of(sealed))
 
 
-_cache: dict[tuple[str, str], Keyring] = {}
+_cache: dict[tuple[str, str], tuple[tuple[int, int], Keyring]] = {}
 _lock = threading.Lock()
 
 
@@ -117,13 +130,38 @@ def _read_or_create(path: Path) -> str:
     return key
 
 
+def write_key_file(path: Path, keys: Sequence[str]) -> None:
+    """Replace the key file with ``keys`` (newest first) in one step: a crash leaves
+    either the old file or the new one, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(",".join(keys) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def read_key_file(path: Path) -> list[str]:
+    return [k for k in (p.strip() for p in _read_or_create(path).split(",")) if k]
+
+
+def _file_stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
+
+
 def configured_keys(database_url: str, env_value: str | None) -> list[str]:
     """The keys in force for ``database_url``, newest first."""
     if env_value and env_value.strip():
         return [k for k in (part.strip() for part in env_value.split(",")) if k]
     path = key_file_for(database_url)
     if path is not None:
-        return [k for k in (p.strip() for p in _read_or_create(path).split(",")) if k]
+        return read_key_file(path)
     if make_url(database_url).get_backend_name() == "sqlite":
         # An in-memory database lives and dies with the process; so does its key.
         return [_process_key()]
@@ -150,14 +188,25 @@ def keyring_for(database_url: str, env_value: str | None = None) -> Keyring:
     if env_value is None:
         env_value = os.environ.get("TOCSIN_ENCRYPTION_KEY", "")
     cache_key = (database_url, env_value)
+    # A key file can change under a running process (`tocsin db rotate-key`): its
+    # keyring is read again when the file's stamp moves.
+    path = None if env_value.strip() else key_file_for(database_url)
+    stamp = _file_stamp(path) if path is not None else (0, 0)
     with _lock:
         found = _cache.get(cache_key)
-    if found is not None:
-        return found
+    if found is not None and found[0] == stamp:
+        return found[1]
     ring = Keyring(configured_keys(database_url, env_value))
+    if path is not None:
+        stamp = _file_stamp(path)
     with _lock:
-        _cache[cache_key] = ring
+        _cache[cache_key] = (stamp, ring)
     return ring
+
+
+def keyring_for_engine(engine: Engine) -> Keyring:
+    """The keyring for the database ``engine`` talks to."""
+    return keyring_for(engine.url.render_as_string(hide_password=False))
 
 
 def forget_keyrings() -> None:

@@ -38,6 +38,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+    if engine.dialect.name == "sqlite":
+        # Old page versions (secrets before 0006 sealed them) must not linger in the WAL.
+        # Outside any transaction (the engine begins one on every execute).
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
 
 
 def ensure_schema(engine: Engine) -> None:

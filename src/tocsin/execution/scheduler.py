@@ -19,6 +19,8 @@ from sqlalchemy import bindparam, func, select, text, update
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts, observe
 from tocsin.clock import utcnow
 from tocsin.credentials import open_credentials
+from tocsin.crypto.fields import open_source
+from tocsin.crypto.keyring import EncryptionKeyError, SecretUnreadable, keyring_for
 from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.errors import InvalidInput
@@ -218,7 +220,9 @@ async def _run_metric(
     status, result, error = "completed", None, None
     try:
         # Inside the try: a stored metric whose plugin was uninstalled fails its run.
-        source = build_source(metric.source)
+        # Header values are stored sealed; opened for this run only (they may hold the
+        # ${cred:NAME} references that say which credentials the run needs).
+        source = build_source(open_source(metric.source, keyring_for(db.url)))
         ctx = await fetch_context(db, metric, source, settings, http, run.completed_runs)
         result = await asyncio.wait_for(source.fetch(ctx), timeout + TIMEOUT_GRACE_SECONDS)
     except TimeoutError:
@@ -227,6 +231,8 @@ async def _run_metric(
         status, error = ("timed_out" if exc.timed_out else "failed"), str(exc)
     except InvalidInput as exc:
         status, error = "failed", f"the metric's source cannot run: {exc}"
+    except (EncryptionKeyError, SecretUnreadable) as exc:
+        status, error = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - recorded on the execution row and logged
         logger.exception("metric %s: source raised", metric_id)
         status, error = "failed", f"unexpected error: {type(exc).__name__}: {exc}"

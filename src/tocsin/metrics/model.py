@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -11,13 +10,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tocsin.alerts.extract import ValueSelector
+from tocsin.crypto.fields import is_secret_header
 from tocsin.metrics.schedule import Schedule
 from tocsin.metrics.sources import validate_source
 from tocsin.numbers import json_number
 
 MAX_NAME = 200
-# A header that is only a reference names a secret without holding one.
-_ENV_REF = re.compile(r"^\$\{(?:cred:)?[A-Za-z_][A-Za-z0-9_]*\}$|^\$[A-Za-z_][A-Za-z0-9_]*$")
 REDACTED = "***redacted***"
 
 
@@ -72,10 +70,7 @@ def redact_source(source: dict[str, Any]) -> dict[str, Any]:
     headers = out.get("headers")
     if isinstance(headers, dict):
         # A header that names a variable is safe to show; a literal may be a token.
-        out["headers"] = {
-            k: v if isinstance(v, str) and _ENV_REF.match(v) else REDACTED
-            for k, v in headers.items()
-        }
+        out["headers"] = {k: REDACTED if is_secret_header(v) else v for k, v in headers.items()}
     return out
 
 

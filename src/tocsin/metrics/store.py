@@ -26,6 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from tocsin.alerts.extract import ValueSelector, extract_value
 from tocsin.clock import utcnow
 from tocsin.credentials import check_references
+from tocsin.crypto.fields import kept_in_source, seal_source
+from tocsin.crypto.keyring import Keyring, keyring_for_engine
 from tocsin.db.schema import alerts, metric_executions, metrics
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.metrics.model import Execution, Metric, MetricDefinition
@@ -132,6 +134,10 @@ class MetricStore:
         self.conn = conn
         self.org_id = org_id
 
+    @property
+    def ring(self) -> Keyring:
+        return keyring_for_engine(self.conn.engine)
+
     def _check_references(self, definition: MetricDefinition) -> None:
         refs = build_source(definition.source).config.references()
         if refs:
@@ -143,6 +149,7 @@ class MetricStore:
         now = utcnow()
         metric_id = uuid.uuid4()
         values = _columns(definition) | {
+            "source": seal_source(definition.source, self.ring),
             "id": metric_id,
             "org_id": self.org_id,
             # A new scheduled metric runs at once; its slots follow from there.
@@ -172,7 +179,13 @@ class MetricStore:
         if "source" in changes:
             self._check_references(definition)
         now = utcnow()
-        values = _columns(definition) | {"updated_at": now}
+        # A header value that is what is stored under its name was sent back as shown
+        # (or not sent at all): it stays sealed as it is; anything else is sealed anew.
+        kept = kept_in_source(definition.source, current.source)
+        values = _columns(definition) | {
+            "source": seal_source(definition.source, self.ring, kept),
+            "updated_at": now,
+        }
         if definition.schedule != current.schedule:
             # A new schedule starts now, as a new metric does; its slots follow from there.
             values["next_run_at"] = now if definition.schedule is not None else None

@@ -23,6 +23,7 @@ from tocsin.alerts.store import AlertStore
 from tocsin.api.errors import field_name, message_for
 from tocsin.api.routes.common import restore_action_config
 from tocsin.api.schemas import AlertCreate
+from tocsin.crypto.fields import FieldPath, config_stand_ins, put_back
 from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.metrics.model import Metric
@@ -142,6 +143,10 @@ def check(
         # Secrets shown redacted and posted back as they are keep their stored values.
         body["action_config"] = restore_action_config(body["action_config"], current.action_config)
     body["action_config"] = _without_nones(body["action_config"])
+    # Kept secrets are sealed: validation sees stand-ins, the definition gets them back.
+    kept: list[dict[FieldPath, str]] = []
+    if current is not None:
+        body["action_config"], kept = config_stand_ins(body["action_config"], current.actions)
     try:
         AlertCreate.model_validate(body)
     except ValidationError as exc:
@@ -158,6 +163,9 @@ def check(
         definition = AlertDefinition.model_validate(body | {"metric_id": metric.id})
     except ValidationError as exc:
         return None, metric, list(dict.fromkeys(InvalidInput.from_validation(exc).errors))
+    if kept:
+        restored = put_back(definition.action_config, kept)
+        definition = definition.model_copy(update={"action_config": restored})
     return definition, metric, []
 
 

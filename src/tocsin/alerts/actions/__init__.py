@@ -29,6 +29,7 @@ from tocsin.alerts.actions.registry import (
     validate_action,
     validate_action_config,
 )
+from tocsin.crypto.keyring import Keyring
 from tocsin.http import HttpClient, HttpError, UrlRefused
 from tocsin.links import alert_url
 from tocsin.settings import Settings, get_settings
@@ -60,8 +61,21 @@ logger = logging.getLogger("tocsin.actions")
 _OP_SYMBOLS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "==", "ne": "!="}
 
 
-def build_channel(action: Mapping[str, Any], settings: Settings, http: HttpClient) -> Channel[Any]:
-    """Validate ``action`` and construct its channel (ActionConfigError if invalid)."""
+def build_channel(
+    action: Mapping[str, Any],
+    settings: Settings,
+    http: HttpClient,
+    *,
+    ring: Keyring | None = None,
+) -> Channel[Any]:
+    """Validate ``action`` and construct its channel (ActionConfigError if invalid).
+
+    A stored action has its secrets sealed: with ``ring`` they are opened here, the one
+    place besides a source's fetch that decrypts (SecretUnreadable if they cannot be)."""
+    if ring is not None:
+        from tocsin.crypto.fields import open_action
+
+        action = open_action(action, ring)
     normalised = validate_action(action)
     channel = CHANNELS[normalised["type"]]
     return channel(channel.Config.model_validate(normalised), settings, http)

@@ -14,6 +14,7 @@ from tocsin.alerts.actions.log import LogChannel
 from tocsin.alerts.actions.pagerduty import PagerDutyChannel
 from tocsin.alerts.actions.slack import SlackChannel
 from tocsin.alerts.actions.webhook import WebhookChannel
+from tocsin.crypto.keyring import is_sealed, label_of
 from tocsin.http import redact_url
 
 CHANNELS: dict[str, type[Channel[Any]]] = {
@@ -100,7 +101,8 @@ def redact_action(action: Mapping[str, Any]) -> dict[str, Any]:
         if key == "type" or (style is None and key in visible):
             out[key] = value
         elif style == "url" and isinstance(value, str):
-            shown = redact_url(value)
+            # A sealed URL carries its scheme and host as a public label.
+            shown = label_of(value) or "<sealed>" if is_sealed(value) else redact_url(value)
             out[key] = REDACTED if shown.startswith("<") else f"{shown}/***"
         elif style == "mapping" and isinstance(value, Mapping):
             out[key] = {k: REDACTED for k in value}
