@@ -6,7 +6,7 @@ process-global default) so that tests, and several apps in one process, can read
 reset it without clashing with other libraries' collectors.
 
 Label values are folded onto small fixed sets: a label taken verbatim from a reason
-text ("cooldown: last sent 3 min ago") would create a new time series per message.
+text ("cooldown: next notification in 57 min") would create a new time series per message.
 """
 
 from __future__ import annotations

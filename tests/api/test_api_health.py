@@ -74,7 +74,7 @@ def test_metrics_endpoint_and_recorders(client: TestClient) -> None:
     }
     telemetry.record_evaluation("triggered", False, "muted until 14:00 UTC")
     telemetry.record_evaluation("triggered", True, None)
-    telemetry.record_evaluation("ok", False, "cooldown: last sent 3 min ago (cooldown 1h)")
+    telemetry.record_evaluation("ok", False, "cooldown: next notification in 57 min (cooldown 1h)")
     telemetry.record_delivery("slack", "sent", 0.2)
     telemetry.record_delivery("carrier-pigeon", "weird", 1.0)
     telemetry.record_scheduler_lateness(0.5)

@@ -75,7 +75,7 @@ def test_seed_6_again_inside_cooldown_is_suppressed() -> None:
     *_, again = run(GT5, obs(0, 6), obs(5, 4), obs(10, 6))
     assert again.state_to == "triggered"
     assert again.notify is None
-    assert again.suppressed == "cooldown: last sent 10 min ago (cooldown 60 min)"
+    assert again.suppressed == "cooldown: next notification in 50 min (cooldown 1h)"
     assert again.new_status.last_triggered_at == at(0)
     assert again.new_status.episode_notified is False
 
@@ -209,7 +209,7 @@ def test_staying_triggered_inside_cooldown_is_quiet() -> None:
     decisions = run(GT5, obs(0, 6), obs(10, 7), obs(30, 8))
     assert notified(decisions) == ["trigger", None, None]
     assert [d.suppressed for d in decisions] == [None, None, None]
-    assert decisions[1].reason == "7 > 5; still triggered (last sent 10 min ago)"
+    assert decisions[1].reason == "7 > 5; still triggered; next reminder in 50 min (cooldown 1h)"
 
 
 def test_repeat_reminder_once_the_cooldown_has_passed() -> None:
@@ -230,7 +230,7 @@ def test_flapping_inside_cooldown_is_suppressed_and_notified_once_it_lifts() -> 
     assert notified(decisions) == ["trigger", "resolve", None, None, "trigger"]
     assert decisions[2].suppressed is not None and decisions[2].suppressed.startswith("cooldown")
     # still held back: the firing is due but the cooldown has not passed
-    assert decisions[3].suppressed == "cooldown: last sent 30 min ago (cooldown 60 min)"
+    assert decisions[3].suppressed == "cooldown: next notification in 30 min (cooldown 1h)"
     assert decisions[4].reason == "6 > 5; still triggered, sending the held-back notification"
 
 
@@ -291,7 +291,9 @@ def test_notified_episode_continues_through_a_gap_without_renotifying() -> None:
     decisions = run(rule, obs(0, 6), obs(1, 6), obs(2, 6), failed(3), obs(4, 7), obs(70, 7))
     assert [d.state_to for d in decisions][3:] == ["error", "triggered", "triggered"]
     assert notified(decisions) == [None, None, "trigger", None, None, "trigger"]
-    assert decisions[4].reason == "7 > 5; triggered again after error (last sent 2 min ago)"
+    assert decisions[4].reason == (
+        "7 > 5; triggered again after error; next reminder in 58 min (cooldown 1h)"
+    )
     assert decisions[5].reason == "7 > 5; still triggered: reminder"
 
 

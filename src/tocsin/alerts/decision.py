@@ -42,6 +42,7 @@ from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from tocsin.alerts.extract import Extracted, format_decimal
+from tocsin.durations import format_duration
 
 State = Literal["ok", "pending", "triggered", "no_data", "error"]
 ComparisonOp = Literal["gt", "gte", "lt", "lte", "eq", "ne"]
@@ -304,9 +305,11 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) 
         if status.state != "triggered":
             label = f"triggered again after {status.state}" + (": reminder" if due else "")
     if not due:
+        # When the next reminder may go, not when the last one "was sent": a reason is
+        # written before (and whether or not) any delivery reaches anyone.
         last = status.last_triggered_at
-        sent_note = "" if last is None else f" (last sent {_ago(at - _utc(last))})"
-        return _decision(status, base, a, None, None, f"{a.text}; {label}{sent_note}")
+        wait = "" if last is None else f"; next reminder {_next(rule, last, at)}"
+        return _decision(status, base, a, None, None, f"{a.text}; {label}{wait}")
 
     blocked = _muted(rule, at) or _cooldown_block(rule, status.last_triggered_at, at)
     if blocked is not None:
@@ -399,14 +402,13 @@ def _cooldown_block(rule: AlertRule, last: datetime | None, at: datetime) -> str
     if cooldown_allows(rule, last, at):
         return None
     assert last is not None
-    return (
-        f"cooldown: last sent {_ago(at - _utc(last))} (cooldown {_duration(rule.cooldown_seconds)})"
-    )
+    return f"cooldown: next notification {_next(rule, last, at)}"
 
 
-def _ago(elapsed: timedelta) -> str:
-    seconds = int(elapsed.total_seconds())
-    return f"{_duration(seconds)} ago" if seconds >= 0 else f"{_duration(-seconds)} later"
+def _next(rule: AlertRule, last: datetime, at: datetime) -> str:
+    """``in 59 min (cooldown 1h)``: when the cooldown that began at ``last`` lets one go."""
+    left = int((_utc(last) + timedelta(seconds=rule.cooldown_seconds) - _utc(at)).total_seconds())
+    return f"in {_duration(max(left, 1))} (cooldown {format_duration(rule.cooldown_seconds)})"
 
 
 def _duration(seconds: int) -> str:

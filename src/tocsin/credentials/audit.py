@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, select
 
+from tocsin.crypto import SecretUnreadable, keyring_for
+from tocsin.crypto.fields import open_source
 from tocsin.db.schema import metrics, orgs
 from tocsin.errors import InvalidInput
 from tocsin.metrics.sources import build_source
@@ -36,12 +38,14 @@ def unallowed_env_uses(conn: Connection, settings: Settings) -> list[EnvUse]:
         .join(orgs, orgs.c.id == metrics.c.org_id)
         .order_by(orgs.c.name, metrics.c.name)
     )
+    ring = keyring_for(conn.engine.url.render_as_string(hide_password=False))
     found = []
     for row in rows:
         try:
-            refs = build_source(row.source).config.references()
-        except InvalidInput:
-            continue  # a source whose plugin is gone: its runs say so already
+            # Opened: a reference may sit inside a sealed header such as "Bearer ${TOKEN}".
+            refs = build_source(open_source(row.source, ring)).config.references()
+        except (InvalidInput, SecretUnreadable):
+            continue  # its runs fail and say why already
         found += [
             EnvUse(row.org, row.name, r.field, r.name)
             for r in refs
