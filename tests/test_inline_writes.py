@@ -6,14 +6,18 @@ import asyncio
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, event, func, select, text
 
+from tocsin.alerts import delivery
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database, WouldWait, runs_inline
-from tocsin.db.schema import alert_history, metric_executions
+from tocsin.db.schema import alert_history, metric_executions, notification_deliveries
 from tocsin.execution import runs
 from tocsin.execution.runs import run_now
 from tocsin.http import HttpClient
@@ -89,10 +93,43 @@ def test_work_that_turns_out_long_is_rolled_back_and_redone_in_a_thread(
         conn.execute(text("DROP TABLE scratch"))
 
 
+@contextmanager
+def sql_on_this_thread(db: Database) -> Iterator[list[tuple[bool, str]]]:
+    """Every statement SQLite runs meanwhile, and whether it ran on the calling thread
+    (where ``asyncio.run`` runs the event loop). SQLite's own trace hook, so the raw
+    cursors of the bulk writes are seen too."""
+    caller = threading.get_ident()
+    seen: list[tuple[bool, str]] = []
+
+    def trace(sql: str) -> None:
+        seen.append((threading.get_ident() == caller, sql))
+
+    def checkout(dbapi_conn: Any, *_: Any) -> None:
+        dbapi_conn.set_trace_callback(trace)
+
+    def checkin(dbapi_conn: Any, *_: Any) -> None:
+        dbapi_conn.set_trace_callback(None)
+
+    event.listen(db.engine, "checkout", checkout)
+    event.listen(db.engine, "checkin", checkin)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "checkout", checkout)
+        event.remove(db.engine, "checkin", checkin)
+
+
+def _where_ran(seen: list[tuple[bool, str]], prefix: str) -> set[str]:
+    return {"loop" if on_loop else "thread" for on_loop, sql in seen if sql.startswith(prefix)}
+
+
+@pytest.mark.parametrize(("limit", "where"), [(1, "thread"), (2, "loop")])
 def test_a_push_to_many_alerts_is_evaluated_in_a_thread(
-    db: Database, org_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+    db: Database, org_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch, limit: int, where: str
 ) -> None:
-    monkeypatch.setattr(runs, "INLINE_ALERTS", 1)
+    # Two alerts, two deliveries: over the limits of 1, within the limits of 2.
+    monkeypatch.setattr(runs, "INLINE_ALERTS", limit)
+    monkeypatch.setattr(delivery, "INLINE_OUTCOMES", limit)
     with db.begin() as conn:
         metric = MetricStore(conn, org_id).create({"name": "m", "source": {"type": "push"}})
         for name in ("a", "b"):
@@ -113,7 +150,16 @@ def test_a_push_to_many_alerts_is_evaluated_in_a_thread(
                 db, org_id, metric.id, settings=settings, http=http, value=6, has_value=True
             )
 
-    report = asyncio.run(push())
+    if db.is_sqlite:
+        with sql_on_this_thread(db) as seen:
+            report = asyncio.run(push())
+        # The evaluation (its history rows) and the delivery outcomes ran where the
+        # limits send them; the event loop never wrote them when over the limit.
+        assert _where_ran(seen, "INSERT INTO alert_history") == {where}
+        assert _where_ran(seen, f"UPDATE {notification_deliveries.name}") == {where}
+    else:
+        # PostgreSQL never writes on the event loop, whatever the limits say.
+        report = asyncio.run(push())
     assert len(report.evaluations) == 2 and len(report.deliveries) == 2
     assert {d.status for d in report.deliveries} == {"sent"}
     with db.connect() as conn:

@@ -25,7 +25,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="ignore")
 
     database_url: str = Field(default_factory=default_database_url)
+    # Loopback and private ranges; link-local and cloud metadata stay blocked regardless.
     allow_private_networks: bool = False
+    # CIDR ranges outbound requests may reach, comma-separated (tocsin.http.guard); opens
+    # one intranet without opening every private range.
+    allowed_networks: str = ""
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = SecretStr("change-me")
     # Web UI: "auto" serves the default org without a login when bound to loopback and
@@ -67,6 +71,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/") if not value.endswith("/enqueue") else value
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        # Imported here: the guard module imports this one.
+        from tocsin.http.guard import parse_networks
+
+        parse_networks(value)
+        return value
 
     @field_validator("source_env_allow")
     @classmethod

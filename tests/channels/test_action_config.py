@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -193,8 +194,11 @@ def test_trigger_action_sends_each_action_independently(
     assert body["link"] == "https://tocsin.example/ui/alerts/al-9"
     signature = hmac.new(b"k1", good.body, hashlib.sha256).hexdigest()
     assert good.headers["X-Tocsin-Signature"] == f"sha256={signature}"
-    assert {r.headers["Idempotency-Key"] for r in sink.requests} != {None}
-    assert len({r.headers["Idempotency-Key"] for r in sink.requests}) == 2
+    # Each action's request has a key of its own: the trigger's key and the action's index.
+    keys = {r.path: r.headers.get("Idempotency-Key", "") for r in sink.requests}
+    assert set(keys) == {"/good", "/bad"}
+    assert re.fullmatch(r"trigger-al-9-[0-9a-f]{32}-0", keys["/good"]), keys
+    assert keys["/bad"] == keys["/good"].removesuffix("-0") + "-2"
 
 
 def test_trigger_action_accepts_dicts_and_single_action(sink: Sink) -> None:

@@ -141,16 +141,23 @@ def test_resolver_passes_public_addresses() -> None:
         ("::ffff:169.254.169.254", "link-local"),
         ("2002:7f00:1::", "loopback"),  # 6to4 wrapping 127.0.0.1
         ("64:ff9b::a00:5", "private"),  # NAT64 wrapping 10.0.0.5
+        ("::ffff:0:a9fe:a9fe", "link-local"),  # IPv4-translated 169.254.169.254
+        ("64:ff9b:1::a9fe:a9fe", "link-local"),  # local-use NAT64
+        ("fd00:ec2::254", "cloud metadata"),
+        ("100.100.100.200", "cloud metadata"),
     ],
 )
 def test_refusal_reasons(address: str, reason: str | None) -> None:
     assert refusal_reason(ipaddress.ip_address(address)) == reason
 
 
-def test_allow_private_networks_allows_everything() -> None:
+def test_allow_private_networks_allows_private_but_never_link_local() -> None:
     policy = AddressPolicy(allow_private=True)
-    for address in ("10.0.0.5", "169.254.169.254", "::1", "127.0.0.1"):
+    for address in ("10.0.0.5", "::1", "127.0.0.1"):
         policy.check(ipaddress.ip_address(address), host=address)
+    for address in ("169.254.169.254", "fe80::1"):
+        with pytest.raises(UrlRefused, match="always blocked"):
+            policy.check(ipaddress.ip_address(address), host=address)
 
 
 @pytest.mark.parametrize(

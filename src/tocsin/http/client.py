@@ -103,7 +103,7 @@ class HttpClient:
 
     Create one per process (or per event loop) and reuse it; ``async with`` or ``close()``
     releases the pool. ``resolve`` replaces DNS (tests map names to loopback with it);
-    ``allowed_networks`` opens chosen ranges while private networks stay blocked.
+    ``allowed_networks`` opens chosen ranges on top of ``TOCSIN_ALLOWED_NETWORKS``.
     """
 
     def __init__(
@@ -117,7 +117,7 @@ class HttpClient:
         max_body_bytes: int = 1 << 20,
     ) -> None:
         self._settings = settings
-        self._policy = AddressPolicy.build(settings.allow_private_networks, allowed_networks)
+        self._policy = AddressPolicy.from_settings(settings, allowed_networks)
         self._resolve = resolve
         self._limit = limit
         self._limit_per_host = limit_per_host

@@ -6,6 +6,10 @@ runs on the addresses DNS actually returned, inside the resolver aiohttp connect
 so a name that resolves to a private address (or starts to, after a rebind) is refused.
 aiohttp never consults the resolver for literal IP hosts, so those are checked before
 the request by :func:`literal_ip`.
+
+Three tiers: link-local and cloud metadata addresses are refused whatever the settings
+(instance credentials live there); ``TOCSIN_ALLOW_PRIVATE_NETWORKS`` opens loopback and
+private ranges; ``TOCSIN_ALLOWED_NETWORKS`` opens exactly the ranges it names.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 from tocsin.http.errors import UrlRefused
+from tocsin.settings import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -27,7 +32,24 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ResolveFunc = Callable[[str, int], Awaitable[Sequence[str]]]
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+
+# Reached from inside a cloud instance, these hand out its credentials. No setting opens
+# them: an operator opening "private networks" for an intranet webhook must not also
+# open the instance role to every tenant.
+_LINK_LOCAL = (ipaddress.IPv4Network("169.254.0.0/16"), ipaddress.IPv6Network("fe80::/10"))
+_METADATA = (
+    ipaddress.IPv6Network("fd00:ec2::254/128"),  # AWS IMDS over IPv6
+    ipaddress.IPv4Network("100.100.100.200/32"),  # Alibaba Cloud metadata
+    ipaddress.IPv4Network("168.63.129.16/32"),  # Azure WireServer
+)
+#: Refusal reasons no setting can lift.
+ALWAYS_REFUSED = frozenset({"link-local", "cloud metadata"})
+# Refusal reasons TOCSIN_ALLOW_PRIVATE_NETWORKS lifts; the rest (unspecified, multicast,
+# reserved) are never a webhook's address, so only TOCSIN_ALLOWED_NETWORKS opens them.
+_PRIVATE = frozenset({"loopback", "private", "non-public"})
 
 
 def _legacy_ipv4_part(text: str) -> int | None:
@@ -85,7 +107,8 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
         return ip.sixtofour
     if ip.teredo is not None:
         return ip.teredo[1]
-    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+    embeds_last_32 = (_NAT64, _NAT64_LOCAL, _IPV4_TRANSLATED)
+    if any(ip in net for net in embeds_last_32) or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
@@ -100,6 +123,10 @@ def refusal_reason(ip: IPAddress) -> str | None:
             reason = refusal_reason(inner)
             if reason is not None:
                 return reason
+    if any(ip in net for net in _LINK_LOCAL):
+        return "link-local"
+    if any(ip in net for net in _METADATA):
+        return "cloud metadata"
     checks = (
         (ip.is_loopback, "loopback"),
         (ip.is_unspecified, "unspecified"),
@@ -129,25 +156,74 @@ class AddressPolicy:
         nets = tuple(ipaddress.ip_network(n, strict=False) for n in allowed_networks)
         return cls(allow_private=allow_private, allowed_networks=nets)
 
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, extra_networks: Iterable[str | IPNetwork] = ()
+    ) -> AddressPolicy:
+        """The policy ``TOCSIN_ALLOW_PRIVATE_NETWORKS`` and ``TOCSIN_ALLOWED_NETWORKS`` set."""
+        nets = [*parse_networks(settings.allowed_networks), *extra_networks]
+        return cls.build(settings.allow_private_networks, nets)
+
     def check(self, ip: IPAddress, *, host: str) -> None:
         """Raise UrlRefused unless ``ip`` (which ``host`` resolved to) may be reached."""
-        if self.allow_private:
-            return
         reason = refusal_reason(ip)
         if reason is None:
             return
-        candidates: list[IPAddress] = [ip]
-        if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)):
-            candidates.append(inner)
-        if any(c in net for c in candidates for net in self.allowed_networks):
-            return
-        shown = str(ip)
-        via = "" if literal_ip(host) is not None else f" ({host} resolves to it)"
-        raise UrlRefused(
-            f"refused to connect to {shown}, a {reason} address{via}; outbound requests "
-            "to private, loopback and link-local addresses are blocked unless "
-            "TOCSIN_ALLOW_PRIVATE_NETWORKS=true"
+        if reason not in ALWAYS_REFUSED:
+            if self.allow_private and reason in _PRIVATE:
+                return
+            candidates: list[IPAddress] = [ip]
+            if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)):
+                candidates.append(inner)
+            if any(c in net for c in candidates for net in self.allowed_networks):
+                return
+        raise UrlRefused(_refusal_message(ip, reason, host))
+
+
+def _refusal_message(ip: IPAddress, reason: str, host: str) -> str:
+    via = "" if literal_ip(host) is not None else f" ({host} resolves to it)"
+    article = "an" if reason[0] in "aeiou" else "a"
+    head = f"refused to connect to {ip}, {article} {reason} address{via}; "
+    if reason in ALWAYS_REFUSED:
+        return head + (
+            "link-local and cloud metadata addresses are always blocked, whatever "
+            "TOCSIN_ALLOW_PRIVATE_NETWORKS and TOCSIN_ALLOWED_NETWORKS say"
         )
+    if reason in _PRIVATE:
+        return head + (
+            "outbound requests to private and loopback addresses are blocked unless "
+            "TOCSIN_ALLOW_PRIVATE_NETWORKS=true or TOCSIN_ALLOWED_NETWORKS includes the address"
+        )
+    return head + (
+        "such addresses are blocked unless TOCSIN_ALLOWED_NETWORKS includes the address "
+        "(TOCSIN_ALLOW_PRIVATE_NETWORKS does not open them)"
+    )
+
+
+def parse_networks(value: str) -> tuple[IPNetwork, ...]:
+    """``TOCSIN_ALLOWED_NETWORKS``: comma-separated CIDR ranges.
+
+    Raises ValueError for an entry that is not a range, or one that lies wholly in the
+    link-local or metadata ranges: it could open nothing, and the operator should learn
+    that at start-up rather than from a refused delivery.
+    """
+    nets: list[IPNetwork] = []
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        try:
+            net = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{entry!r}: expected CIDR ranges such as 10.1.0.0/16, comma-separated"
+            ) from None
+        blocked = (*_LINK_LOCAL, *_METADATA)
+        if any(net.version == b.version and net.subnet_of(b) for b in blocked):  # type: ignore[arg-type]
+            raise ValueError(
+                f"{entry!r}: link-local and cloud metadata addresses can never be opened"
+            )
+        nets.append(net)
+    return tuple(nets)
 
 
 class GuardedResolver(AbstractResolver):
