@@ -67,3 +67,6 @@ def test_unexpected_errors_are_500_without_trace(
     assert "Traceback" not in resp.text and "hunter2" not in resp.text
     (record,) = [r for r in caplog.records if r.name == "tocsin.api"]
     assert "GET /boom" in record.getMessage() and "RuntimeError" in record.getMessage()
+    # The log keeps the error, not the password its message quoted.
+    assert "hunter2" not in record.getMessage()
+    assert "postgresql://u:***@db/x" in record.getMessage()

@@ -9,6 +9,7 @@ secret.
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Sequence
 from typing import Any
@@ -117,17 +118,28 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# user:password@ in any URL an exception message quotes (drivers quote connection strings).
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^@\s/]*@")
+
+
 def safe_description(exc: BaseException) -> str:
-    """The error without SQL parameters, which may carry secrets from action configs."""
+    """The error without SQL parameters, which may carry secrets from action configs,
+    and without the password of any URL it quotes."""
     if isinstance(exc, StatementError) and exc.orig is not None:
-        return f"{type(exc).__name__} from {type(exc.orig).__name__}: {exc.orig}"
-    return f"{type(exc).__name__}: {exc}"
+        text = f"{type(exc).__name__} from {type(exc.orig).__name__}: {exc.orig}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return scrub_urls(text)
+
+
+def scrub_urls(text: str) -> str:
+    return _URL_PASSWORD.sub(r"\g<head>:***@", text)
 
 
 def log_unexpected(method: str, path: str, exc: BaseException) -> None:
     # Frames only (file, line, code): a full traceback would repeat the message, and
     # format_tb never prints local variables.
-    frames = "".join(traceback.format_tb(exc.__traceback__))
+    frames = scrub_urls("".join(traceback.format_tb(exc.__traceback__)))
     logger.error(
         "unhandled error on %s %s: %s\n%s", method, path, safe_description(exc), frames.rstrip()
     )

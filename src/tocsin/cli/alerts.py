@@ -10,7 +10,9 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Connection
 
+from tocsin.alerts.last_delivery import delivery_summary, last_deliveries
 from tocsin.alerts.model import OP_SYMBOLS, Alert, HistoryRow
+from tocsin.alerts.outbox import Delivery
 from tocsin.alerts.store import AlertStore
 from tocsin.cli.alert_options import AlertOptions, flagged
 from tocsin.cli.common import CliState, emit, guarded, run_async, state, table
@@ -212,8 +214,28 @@ def list_(
 def show(ctx: typer.Context, alert: Annotated[str, typer.Argument(help="NAME or ID")]) -> None:
     """Show one alert."""
     st = state(ctx)
-    found: Alert = _in_org(st, lambda c, o: AlertStore(c, o).get_alert(alert))
-    emit(st, found.public(), lambda: human_alert(found))
+
+    def run(conn: Connection, org_id: uuid.UUID) -> tuple[Alert, Delivery | None]:
+        found = AlertStore(conn, org_id).get_alert(alert)
+        return found, last_deliveries(conn, org_id, [found.id]).get(found.id)
+
+    found, last = _in_org(st, run)
+    summary = delivery_summary(last)
+    emit(
+        st,
+        found.public() | {"last_delivery": summary},
+        lambda: human_alert(found) + "\n" + last_delivery_line(summary),
+    )
+
+
+def last_delivery_line(summary: dict[str, Any] | None) -> str:
+    if summary is None:
+        return "  last sent:  nothing yet"
+    trouble = f" ({summary['error']})" if summary["error"] else ""
+    return (
+        f"  last sent:  {summary['kind']} via {summary['channel']}: {summary['status']}{trouble}, "
+        f"{summary['attempts']} attempt(s), {summary['at']}"
+    )
 
 
 @app.command("history")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from tocsin.ai.wording import condition_words
 from tocsin.alerts.evaluator import rule_of
+from tocsin.alerts.last_delivery import delivery_failed
 from tocsin.alerts.model import HistoryRow
 from tocsin.alerts.outbox import DeliveryStore
 from tocsin.alerts.store import AlertStore
@@ -123,6 +124,8 @@ def alert_page(
         "metric": metric,
         "words": condition_words(metric.name, rule_of(alert)),
         "muted": alert.muted_until is not None and alert.muted_until > now,
+        # Newest first, as last_deliveries orders them for the list's badge.
+        "notify_failed": delivery_failed(deliveries[0] if deliveries else None),
         "history": history,
         "next_cursor": nxt,
         "deliveries": deliveries,

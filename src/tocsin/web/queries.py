@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Row, Select, String, bindparam, func, select,
 
 from tocsin.ai.wording import condition_words
 from tocsin.alerts.evaluator import rule_of
+from tocsin.alerts.last_delivery import delivery_failed, last_deliveries
 from tocsin.alerts.model import Alert
 from tocsin.db.schema import alert_history, alerts, metric_executions, metrics
 from tocsin.metrics.model import Execution, Metric
@@ -61,6 +62,8 @@ class AlertRow:
     condition: str
     muted: bool
     spark: str
+    # The alert's last notification failed or died: it reached no one.
+    notify_failed: bool = False
 
 
 def _recent_values_statement() -> Select[Any]:
@@ -163,6 +166,7 @@ def alert_rows(
     else:
         total = conn.execute(select(func.count()).select_from(alerts).where(*where)).scalar_one()
     values = recent_values(conn, org_id, (a.metric_id for a in found))
+    last = last_deliveries(conn, org_id, (a.id for a in found))
     shapes: dict[uuid.UUID, str] = {}
     rows = []
     for alert in found:
@@ -170,7 +174,10 @@ def alert_rows(
             shapes[alert.metric_id] = sparkline(values.get(alert.metric_id, []))
         muted = alert.muted_until is not None and alert.muted_until > now
         words = condition_words(alert.metric_name, rule_of(alert))
-        rows.append(AlertRow(alert, alert.metric_name, words, muted, shapes[alert.metric_id]))
+        failed = delivery_failed(last.get(alert.id))
+        rows.append(
+            AlertRow(alert, alert.metric_name, words, muted, shapes[alert.metric_id], failed)
+        )
     return AlertPage(rows, total)
 
 

@@ -28,6 +28,7 @@ STATE_LABELS = {
     "error": "Error",
     "muted": "Muted",
     "disabled": "Disabled",
+    "notify_failed": "Notification failed",
 }
 
 
