@@ -30,17 +30,43 @@ MAX_NAME = 200
 MAX_COOLDOWN = 30 * 86400
 
 
-def _finite_decimal(value: Any) -> Decimal:
+# A threshold's limits, declared once: the CLI, the API, the UI and the chat planner all
+# validate through threshold_number, so the same input gets the same answer everywhere.
+THRESHOLD_DIGITS = 30
+THRESHOLD_PLACES = 12
+MAX_THRESHOLD = Decimal("1e15")
+
+
+def threshold_number(value: Any) -> Decimal:
+    """``value`` as an exact threshold, or ValueError saying what was expected."""
     if isinstance(value, bool):
         raise ValueError("expected a number, not a boolean")
+    text = str(value).strip()
+    if len(text) > 2 * THRESHOLD_DIGITS + 10:
+        raise ValueError(
+            f"too many digits: expected a number with at most {THRESHOLD_DIGITS} digits"
+        )
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"expected a number, got {value!r}") from None
+        raise ValueError(f"expected a number, got {text[:40]!r}") from None
+    if number.is_infinite() and isinstance(value, float):
+        # A JSON number beyond a float's range arrives as infinity.
+        raise ValueError("out of range: expected a number between -1e15 and 1e15")
     if not number.is_finite():
         raise ValueError("expected a finite number")
-    if number and (abs(number.adjusted()) > 100 or len(number.as_tuple().digits) > 100):
-        raise ValueError("expected a number of at most 100 digits")
+    if abs(number) > MAX_THRESHOLD:
+        raise ValueError("out of range: expected a number between -1e15 and 1e15")
+    if number:
+        # Trailing zeros say nothing (5.000 is 5); normalize() would round to 28 digits.
+        _, digits, exponent = number.as_tuple()
+        kept, places = len(digits), -int(exponent)
+        while kept > 1 and places > 0 and digits[kept - 1] == 0:
+            kept, places = kept - 1, places - 1
+        if kept > THRESHOLD_DIGITS:
+            raise ValueError(f"expected a number with at most {THRESHOLD_DIGITS} digits")
+        if places > THRESHOLD_PLACES:
+            raise ValueError(f"expected at most {THRESHOLD_PLACES} decimal places")
     return number
 
 
@@ -83,7 +109,7 @@ class AlertFields(BaseModel):
     @field_validator("threshold_value", mode="before")
     @classmethod
     def _threshold(cls, value: Any) -> Decimal:
-        return _finite_decimal(value)
+        return threshold_number(value)
 
     @field_validator("action_config")
     @classmethod
@@ -197,8 +223,13 @@ def parse_when(text: str) -> tuple[str, Decimal, bool]:
             percent = rest.endswith("%")
             number = rest.removesuffix("%").strip()
             try:
-                value = _finite_decimal(number)
-            except ValueError:
+                Decimal(number)
+            except InvalidOperation:
                 raise ValueError(f"{text!r}: {expected}") from None
+            # A number, but maybe not one a threshold may be: say which limit it breaks.
+            try:
+                value = threshold_number(number)
+            except ValueError as exc:
+                raise ValueError(f"{text[:60]!r}: {exc}") from None
             return SYMBOL_OPS.get(token, token), value, percent
     raise ValueError(f"{text!r}: {expected}")

@@ -112,6 +112,9 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:
         # FastAPI's answer to a body it cannot decode; the contract says bad input is 422.
+        if "digits" in str(exc.__cause__):
+            # Python refuses integers of over 4300 digits while decoding the JSON.
+            return unprocessable([("body", "too many digits in a number")])
         return unprocessable([("body", "expected a JSON body in UTF-8")])
     return JSONResponse(
         {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers or None

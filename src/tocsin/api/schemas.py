@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from tocsin.alerts.extract import ValueSelector
+from tocsin.alerts.model import THRESHOLD_DIGITS, THRESHOLD_PLACES, threshold_number
 from tocsin.durations import MAX_MUTE_SECONDS
 from tocsin.metrics.schedule import Schedule
 
@@ -25,8 +26,10 @@ MAX_VALUE_BYTES = 32 * 1024
 MAX_ACTIONS = 20
 MAX_EXPONENT = 1000
 MAX_DIGITS = 1000
-# Beyond this a threshold is a typo, and huge exponents would cost the database dearly.
-MAX_THRESHOLD = Decimal("1e15")
+THRESHOLD_LIMITS = (
+    f"At most {THRESHOLD_DIGITS} digits and {THRESHOLD_PLACES} decimal places, "
+    "between -1e15 and 1e15."
+)
 
 ConditionType = Literal["threshold", "relative_change"]
 ComparisonOp = Literal["gt", "gte", "lt", "lte", "eq", "ne"]
@@ -104,10 +107,9 @@ def _check_actions(value: Any) -> Any:
     return value
 
 
-def _check_threshold(value: Decimal | None) -> Decimal | None:
-    if value is not None and abs(value) > MAX_THRESHOLD:
-        raise ValueError("expected a number between -1e15 and 1e15")
-    return value
+def _check_threshold(value: Any) -> Decimal | None:
+    # The alert model's own limits and words, before pydantic reads the number.
+    return None if value is None else threshold_number(value)
 
 
 def _patch_schema(
@@ -262,7 +264,7 @@ class AlertCreate(BaseModel):
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
     condition_type: ConditionType = "threshold"
     comparison_op: ComparisonOp
-    threshold_value: Decimal = Field(allow_inf_nan=False, max_digits=30, decimal_places=12)
+    threshold_value: Decimal = Field(description=THRESHOLD_LIMITS)
     change_mode: ChangeMode = "percent"
     lookback: int = Field(default=1, ge=1, le=1000)
     action_config: dict[str, Any] | list[dict[str, Any]] = Field(
@@ -276,7 +278,7 @@ class AlertCreate(BaseModel):
     muted_until: AwareDatetime | None = None
 
     _actions = field_validator("action_config", mode="before")(_check_actions)
-    _threshold = field_validator("threshold_value")(_check_threshold)
+    _threshold = field_validator("threshold_value", mode="before")(_check_threshold)
 
 
 class AlertPatch(BaseModel):
@@ -293,9 +295,7 @@ class AlertPatch(BaseModel):
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
     condition_type: ConditionType | None = None
     comparison_op: ComparisonOp | None = None
-    threshold_value: Decimal | None = Field(
-        default=None, allow_inf_nan=False, max_digits=30, decimal_places=12
-    )
+    threshold_value: Decimal | None = Field(default=None, description=THRESHOLD_LIMITS)
     change_mode: ChangeMode | None = None
     lookback: int | None = Field(default=None, ge=1, le=1000)
     action_config: dict[str, Any] | list[dict[str, Any]] | None = Field(
@@ -325,7 +325,7 @@ class AlertPatch(BaseModel):
         mode="before",
     )(_refuse_null)
     _actions = field_validator("action_config", mode="before")(_check_actions)
-    _threshold = field_validator("threshold_value")(_check_threshold)
+    _threshold = field_validator("threshold_value", mode="before")(_check_threshold)
 
 
 class MuteIn(BaseModel):
