@@ -127,7 +127,12 @@ def retrying(db: Database, read: Callable[[], int | tuple[int, ...]]) -> int | t
 
 
 def drain(
-    db: Database, children: list[Child], fig: Figures, seconds: float, jobs: bool = False
+    db: Database,
+    children: list[Child],
+    fig: Figures,
+    seconds: float,
+    began: float,
+    jobs: bool = False,
 ) -> None:
     """Stop scheduling and wait until nothing is left to do, or ``seconds`` pass."""
 
@@ -140,6 +145,7 @@ def drain(
         return (*counts, queued_runs(db)) if jobs else counts
 
     retrying(db, disable)
+    fig.load_seconds = time.monotonic() - began
     note("metrics disabled; draining")
     started = time.monotonic()
     while time.monotonic() - started < seconds:
@@ -174,7 +180,7 @@ def gaps(rng: random.Random, count: int, seconds: float) -> list[float]:
 
 
 def run_embedded(args: argparse.Namespace, rng: random.Random, tmp: Path) -> Figures:
-    fig = Figures("embedded")
+    fig = Figures("embedded", metrics=args.metrics)
     url = f"sqlite:///{tmp}/chaos.db"
     env = child_env(url)
     run_tocsin(["db", "upgrade"], env)
@@ -199,18 +205,19 @@ def run_embedded(args: argparse.Namespace, rng: random.Random, tmp: Path) -> Fig
                 if not wait_http_ok(health, 30):
                     print("  serve did not answer /healthz within 30 s", file=sys.stderr)
             watch([serve], max(0.0, args.seconds - (time.monotonic() - began)), fig)
-            drain(db, [serve], fig, args.drain_seconds)
+            drain(db, [serve], fig, args.drain_seconds, began)
             serve.stop()
             fig.sink_requests, fig.sink_500s = sink.requests, sink.failed
             collect(db, fig, sink.acks(), events, tmp / "duplicates.json" if args.keep else None)
     finally:
+        shield()
         serve.stop()
         db.dispose()
     return fig
 
 
 def run_postgres(args: argparse.Namespace, rng: random.Random, tmp: Path) -> Figures:
-    fig = Figures("postgres")
+    fig = Figures("postgres", metrics=args.metrics)
     # The server runs as the postgres user when we are root: it must reach its directory.
     tmp.chmod(0o711)
     (tmp / "pg").mkdir()
@@ -253,13 +260,14 @@ def run_postgres(args: argparse.Namespace, rng: random.Random, tmp: Path) -> Fig
                     note("PostgreSQL is back")
                     fig.restarts += 1
             watch(workers, max(0.0, args.seconds - (time.monotonic() - began)), fig)
-            drain(db, workers, fig, args.drain_seconds, jobs=True)
+            drain(db, workers, fig, args.drain_seconds, began, jobs=True)
             for worker in workers:
                 worker.stop()
             fig.sink_requests, fig.sink_500s = sink.requests, sink.failed
             collect(db, fig, sink.acks(), events, tmp / "duplicates.json" if args.keep else None)
             fig.jobs_left = queued_runs(db)
     finally:
+        shield()
         for worker in workers:
             worker.stop()
         if db is not None:
@@ -270,6 +278,13 @@ def run_postgres(args: argparse.Namespace, rng: random.Random, tmp: Path) -> Fig
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def shield() -> None:
+    """From here on, Ctrl-C and SIGTERM no longer cut the clean-up short: every child
+    must be stopped (and the cluster removed) before we exit."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def main() -> None:
@@ -299,6 +314,9 @@ def main() -> None:
     try:
         runner = run_embedded if args.mode == "embedded" else run_postgres
         fig = runner(args, rng, tmp)
+    except KeyboardInterrupt:
+        print("interrupted: every child was stopped", file=sys.stderr)
+        sys.exit(130)
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -59,6 +59,8 @@ class Figures:
     sent_not_acked: int = 0
     acked_not_in_outbox: int = 0
     acked_not_marked_sent: int = 0
+    metrics: int = 0
+    load_seconds: float = 0.0  # from the first start to the drain
     restart_seconds: list[float] = field(default_factory=list)
     drained_in: float | None = None
     jobs_left: int | None = None
@@ -189,7 +191,9 @@ def render(fig: Figures, header: str) -> str:
         + f"; {fig.self_exits} children exited on their own",
         f"  executions     {sum(ex.values())}: completed {ex['completed']}, failed "
         f"{ex['failed']} (abandoned by a kill {fig.abandoned}), timed_out {ex['timed_out']}, "
-        f"running {ex['running']}",
+        f"running {ex['running']}; {sum(ex.values()) / max(fig.load_seconds, 1e-9):.1f}/s "
+        f"over {fig.load_seconds:.0f} s under load, the schedule offering "
+        f"{fig.metrics}/s",
         f"  evaluations    {fig.evaluations}",
         f"  deliveries     {sum(dl.values())}: sent {dl['sent']}, dead {dl['dead']}, failed "
         f"{dl['failed']}, stuck {dl['pending']} (pending at the deadline, {fig.pending_due} "
