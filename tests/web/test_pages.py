@@ -129,7 +129,7 @@ def test_bad_alert_form_names_each_field_and_saves_nothing(ui: TestClient, db: D
     resp = post_form(ui, "/ui/alerts/new", form)
     assert resp.status_code == 422
     errors = _errors(resp.text)
-    assert errors["threshold_value"] == "expected a valid decimal"
+    assert errors["threshold_value"] == "expected a number, got 'five'"
     assert errors["cooldown_seconds"].startswith("expected seconds or a duration")
     assert "name" in errors
     assert 'value="five"' in resp.text  # what was typed is kept for correcting

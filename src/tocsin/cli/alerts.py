@@ -15,9 +15,10 @@ from tocsin.alerts.model import OP_SYMBOLS, Alert, HistoryRow
 from tocsin.alerts.outbox import Delivery
 from tocsin.alerts.store import AlertStore
 from tocsin.cli.alert_options import AlertOptions, flagged
-from tocsin.cli.common import CliState, emit, guarded, run_async, state, table
+from tocsin.cli.common import CliState, emit, guarded, run_async, state, table, warn
 from tocsin.cli.words import actions_words
 from tocsin.clock import utcnow
+from tocsin.destinations import check_actions
 from tocsin.durations import check_mute_seconds, format_duration, parse_duration
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import send_test
@@ -115,11 +116,14 @@ def create(
             raise InvalidInput("--when", 'expected a condition such as --when "> 5"')
         definition = {"change_mode": "percent"} | options.fields(conn, org_id)
         try:
+            warnings.extend(check_actions(definition["action_config"], st.settings))
             return AlertStore(conn, org_id).create_alert(definition)
         except InvalidInput as exc:
             raise flagged(exc) from None
 
+    warnings: list[str] = []
     alert = _in_org(st, build)
+    warn(warnings)
     emit(st, alert.public(), lambda: "created alert\n" + human_alert(alert))
 
 
@@ -172,11 +176,15 @@ def update_(
         if not changes:
             raise InvalidInput("ALERT", "nothing to change: give at least one option, e.g. --when")
         try:
+            if "action_config" in changes:
+                warnings.extend(check_actions(changes["action_config"], st.settings))
             return AlertStore(conn, org_id).update_alert(alert, changes)
         except InvalidInput as exc:
             raise flagged(exc) from None
 
+    warnings: list[str] = []
     found: Alert = _in_org(st, change)
+    warn(warnings)
     emit(st, found.public(), lambda: "updated alert\n" + human_alert(found))
 
 

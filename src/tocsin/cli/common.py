@@ -157,6 +157,12 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def warn(warnings: list[str]) -> None:
+    """What was saved but may fail later, on stderr (stdout stays the answer)."""
+    for warning in warnings:
+        stderr(f"warning: {warning}")
+
+
 def stderr(message: str) -> None:
     print(message, file=sys.stderr)
 

@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 
-from tocsin.cli.common import EXIT_RUNTIME, emit, fail, guarded, run_async, state, table
+from tocsin.cli.common import EXIT_RUNTIME, emit, fail, guarded, run_async, state, table, warn
 from tocsin.cli.metric_options import build_definition, flagged, metric_changes, parse_headers
 from tocsin.cli.metric_output import human_metric, human_run
 from tocsin.cli.words import schedule_words
+from tocsin.destinations import check_source
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import NeedsValue, RunReport, parse_value, run_now
 from tocsin.http import HttpClient
@@ -77,12 +78,15 @@ def create(
                 timezone=timezone,
                 description=description,
             )
+            warnings.extend(check_source(definition["source"], st.settings))
             with st.transaction() as (conn, org_id):
                 return MetricStore(conn, org_id).create(definition)
         except InvalidInput as exc:
             raise flagged(exc) from None
 
+    warnings: list[str] = []
     metric = guarded(run)
+    warn(warnings)
     emit(st, metric.public(), lambda: "created metric\n" + human_metric(metric))
 
 
@@ -218,11 +222,15 @@ def update_(
                     enabled=enabled,
                     description=description,
                 )
+                if "source" in changes:
+                    warnings.extend(check_source(changes["source"], st.settings))
                 return store.update(current.id, changes)
         except InvalidInput as exc:
             raise flagged(exc) from None
 
+    warnings: list[str] = []
     found = guarded(run)
+    warn(warnings)
     emit(st, found.public(), lambda: "updated metric\n" + human_metric(found))
 
 

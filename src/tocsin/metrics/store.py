@@ -32,7 +32,7 @@ from tocsin.db.schema import alerts, metric_executions, metrics
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.metrics.model import Execution, Metric, MetricDefinition
 from tocsin.metrics.sources import SOURCES, build_source
-from tocsin.settings import get_settings
+from tocsin.settings import load_settings
 
 
 def as_uuid(ref: str | uuid.UUID) -> uuid.UUID | None:
@@ -141,7 +141,8 @@ class MetricStore:
     def _check_references(self, definition: MetricDefinition) -> None:
         refs = build_source(definition.source).config.references()
         if refs:
-            check_references(self.conn, self.org_id, refs, get_settings())
+            # Read afresh: the allowlist is what the operator has set now, in every process.
+            check_references(self.conn, self.org_id, refs, load_settings())
 
     def create(self, definition: MetricDefinition | dict[str, Any]) -> Metric:
         definition = _validated(definition)

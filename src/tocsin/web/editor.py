@@ -24,11 +24,13 @@ from tocsin.api.errors import field_name, message_for
 from tocsin.api.routes.common import restore_action_config
 from tocsin.api.schemas import AlertCreate
 from tocsin.crypto.fields import FieldPath, config_stand_ins, put_back
+from tocsin.destinations import check_actions
 from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.links import alert_path
 from tocsin.metrics.model import Metric
 from tocsin.metrics.store import MetricStore
-from tocsin.web.deps import DbDep, EditorDep, FormDep, ViewerDep
+from tocsin.web.deps import DbDep, EditorDep, FormDep, SettingsDep, ViewerDep
 from tocsin.web.render import redirect, render
 
 router = APIRouter()
@@ -277,16 +279,22 @@ def new_alert(
 
 
 @router.post("/alerts/new")
-def create_alert(request: Request, who: ViewerDep, db: DbDep, form: FormDep) -> Response:
+def create_alert(
+    request: Request, who: ViewerDep, db: DbDep, cfg: SettingsDep, form: FormDep
+) -> Response:
     with db.begin() as conn:
         definition, _, errors = check(conn, who.org_id, form)
         if definition is not None:
             try:
+                warnings = check_actions(definition.action_config, cfg)
                 alert = AlertStore(conn, who.org_id).create_alert(definition)
             except Conflict:
                 errors = [("name", "an alert with this name already exists")]
+            except InvalidInput as exc:
+                errors = exc.errors
             else:
-                return redirect(request, f"/ui/alerts/{alert.id}", flash=f"Created {alert.name!r}.")
+                flash = " ".join([f"Created {alert.name!r}.", *warnings])
+                return redirect(request, alert_path(alert.id), flash=flash)
         return _form_page(
             request, conn, who.org_id, _from_form(form), alert=None, errors=errors, status_code=422
         )
@@ -301,7 +309,7 @@ def edit_alert(request: Request, who: EditorDep, db: DbDep, alert_id: str) -> HT
 
 @router.post("/alerts/{alert_id}/edit")
 def save_alert(
-    request: Request, who: ViewerDep, db: DbDep, form: FormDep, alert_id: str
+    request: Request, who: ViewerDep, db: DbDep, cfg: SettingsDep, form: FormDep, alert_id: str
 ) -> Response:
     with db.begin() as conn:
         store = AlertStore(conn, who.org_id)
@@ -310,11 +318,15 @@ def save_alert(
         if definition is not None:
             changes = definition.model_dump(exclude={"muted_until"})
             try:
+                warnings = check_actions(definition.action_config, cfg)
                 alert = store.update_alert(current.id, changes)
             except Conflict:
                 errors = [("name", "an alert with this name already exists")]
+            except InvalidInput as exc:
+                errors = exc.errors
             else:
-                return redirect(request, f"/ui/alerts/{alert.id}", flash="Saved.")
+                flash = " ".join(["Saved.", *warnings])
+                return redirect(request, alert_path(alert.id), flash=flash)
         return _form_page(
             request,
             conn,

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from tocsin.alerts.store import AlertStore
 from tocsin.cli.metric_options import build_definition
 from tocsin.clock import utcnow
+from tocsin.destinations import check_source
 from tocsin.errors import Conflict, InvalidInput
 from tocsin.execution.runs import NeedsValue, parse_value, run_now
 from tocsin.links import metric_path
@@ -87,10 +88,13 @@ def _definition(values: dict[str, str]) -> dict[str, Any]:
 
 
 @router.post("/metrics/new")
-def create_metric(request: Request, who: ViewerDep, db: DbDep, form: FormDep) -> Response:
+def create_metric(
+    request: Request, who: ViewerDep, db: DbDep, cfg: SettingsDep, form: FormDep
+) -> Response:
     values = {k: str(form.get(k, "")).strip() for k in _FORM_FIELDS}
     try:
         definition = _definition(values)
+        warnings = check_source(definition["source"], cfg)
         with db.begin() as conn:
             metric = MetricStore(conn, who.org_id).create(definition)
     except InvalidInput as exc:
@@ -101,7 +105,8 @@ def create_metric(request: Request, who: ViewerDep, db: DbDep, form: FormDep) ->
         return _form_page(
             request, values, [("name", "a metric with this name already exists")], 422
         )
-    return redirect(request, f"/ui/metrics/{metric.id}", flash=f"Created {metric.name!r}.")
+    flash = " ".join([f"Created {metric.name!r}.", *warnings])
+    return redirect(request, metric_path(metric.id), flash=flash)
 
 
 @router.get("/metrics/{metric_id}", response_class=HTMLResponse)

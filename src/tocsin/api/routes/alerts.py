@@ -25,6 +25,7 @@ from tocsin.api.routes.common import (
     refuse_placeholders,
     respond,
     restore_action_config,
+    with_warnings,
 )
 from tocsin.api.routes.metrics import Cursor, DbDep, HttpDep, Limit, SettingsDep
 from tocsin.api.routes.responses import (
@@ -37,6 +38,7 @@ from tocsin.api.routes.responses import (
 from tocsin.api.schemas import AlertCreate, AlertPatch, MuteIn
 from tocsin.clock import utcnow
 from tocsin.db.schema import alert_history, alerts
+from tocsin.destinations import check_actions
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import send_test
 from tocsin.metrics.store import MetricStore
@@ -90,10 +92,12 @@ def list_alerts(
     responses={**CONFLICT, **FORBIDDEN},
     summary="Create an alert",
 )
-def create_alert(who: Editor, db: DbDep, body: AlertCreate) -> JSONResponse:
+def create_alert(who: Editor, db: DbDep, cfg: SettingsDep, body: AlertCreate) -> JSONResponse:
     definition = body.model_dump(exclude_unset=True)
     # Nothing is stored yet, so a placeholder here stands for no secret at all.
     refuse_placeholders(definition["action_config"], "action_config")
+    # Before the transaction: the check may wait on DNS.
+    warnings = check_actions(definition["action_config"], cfg)
     with db.begin() as conn:
         metric = MetricStore(conn, who.org_id).find(body.metric_id)
         if metric is None:
@@ -102,7 +106,7 @@ def create_alert(who: Editor, db: DbDep, body: AlertCreate) -> JSONResponse:
             raise InvalidInput("metric_id", "no metric with this id or name in your organisation")
         definition["metric_id"] = metric.id
         alert = AlertStore(conn, who.org_id).create_alert(definition)
-    return respond(alert.public(), 201)
+    return respond(with_warnings(alert.public(), warnings), 201)
 
 
 @router.get("/{id}", response_model=AlertOut, summary="Show an alert")
@@ -119,8 +123,11 @@ def get_alert(who: CallerDep, db: DbDep, ref: AlertRef) -> JSONResponse:
     description="Only the fields given change. Secrets in `action_config` shown as "
     "***redacted*** may be sent back as they are: the stored secrets are kept.",
 )
-def patch_alert(who: AlertEditor, db: DbDep, ref: AlertRef, body: AlertPatch) -> JSONResponse:
+def patch_alert(
+    who: AlertEditor, db: DbDep, cfg: SettingsDep, ref: AlertRef, body: AlertPatch
+) -> JSONResponse:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    warnings = check_actions(changes["action_config"], cfg) if "action_config" in changes else []
     with db.begin() as conn:
         store = AlertStore(conn, who.org_id)
         current = store.get_alert(ref)
@@ -131,7 +138,7 @@ def patch_alert(who: AlertEditor, db: DbDep, ref: AlertRef, body: AlertPatch) ->
                 changes["action_config"], current.action_config
             )
         alert = store.update_alert(current.id, changes)
-    return respond(alert.public())
+    return respond(with_warnings(alert.public(), warnings))
 
 
 @router.delete(

@@ -150,6 +150,11 @@ async def http_client(request: Request) -> HttpClient:
     return client
 
 
+def with_warnings(data: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """An answer with what was saved but may fail later (``warnings``, only when any)."""
+    return data | {"warnings": warnings} if warnings else data
+
+
 def respond(data: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status_code)
 

@@ -23,6 +23,7 @@ from tocsin.api.routes.common import (
     respond,
     restore_source,
     settings,
+    with_warnings,
 )
 from tocsin.api.routes.responses import (
     ExecutionPage,
@@ -34,6 +35,7 @@ from tocsin.api.routes.responses import (
 from tocsin.api.schemas import MetricCreate, MetricPatch, ValuesIn
 from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions, metrics
+from tocsin.destinations import check_source
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import NeedsValue, run_now
 from tocsin.http import HttpClient
@@ -87,10 +89,12 @@ def list_metrics(
     responses={**CONFLICT, **FORBIDDEN},
     summary="Create a metric",
 )
-def create_metric(who: Editor, db: DbDep, body: MetricCreate) -> JSONResponse:
+def create_metric(who: Editor, db: DbDep, cfg: SettingsDep, body: MetricCreate) -> JSONResponse:
+    # Before the transaction: the check may wait on DNS.
+    warnings = check_source(body.source, cfg)
     with db.begin() as conn:
         metric = MetricStore(conn, who.org_id).create(body.model_dump(exclude_unset=True))
-    return respond(metric.public(), 201)
+    return respond(with_warnings(metric.public(), warnings), 201)
 
 
 @router.get("/{id}", response_model=MetricOut, summary="Show a metric")
@@ -107,11 +111,14 @@ def get_metric(who: CallerDep, db: DbDep, ref: MetricRef) -> JSONResponse:
     description="Only the fields given change. Header values shown as ***redacted*** may "
     "be sent back as they are: the stored values are kept.",
 )
-def patch_metric(who: MetricEditor, db: DbDep, ref: MetricRef, body: MetricPatch) -> JSONResponse:
+def patch_metric(
+    who: MetricEditor, db: DbDep, cfg: SettingsDep, ref: MetricRef, body: MetricPatch
+) -> JSONResponse:
     changes = body.model_dump(exclude_unset=True)
+    warnings = check_source(changes["source"], cfg) if changes.get("source") else []
     with db.begin() as conn:
         metric = update_metric(conn, who.org_id, ref, changes)
-    return respond(metric.public())
+    return respond(with_warnings(metric.public(), warnings))
 
 
 @router.delete(

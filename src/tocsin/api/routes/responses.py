@@ -90,6 +90,11 @@ class MetricOut(Out):
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    warnings: list[str] | None = Field(
+        default=None,
+        description="Only when something saved may fail later, e.g. a slack-channel action "
+        "without TOCSIN_SLACK_BOT_TOKEN on the server.",
+    )
 
 
 EXECUTION_EXAMPLE: dict[str, Any] = {
@@ -170,6 +175,11 @@ class AlertOut(Out):
     last_value: float | None
     created_at: datetime
     updated_at: datetime
+    warnings: list[str] | None = Field(
+        default=None,
+        description="Only when something saved may fail later, e.g. a slack-channel action "
+        "without TOCSIN_SLACK_BOT_TOKEN on the server.",
+    )
 
 
 HISTORY_EXAMPLE: dict[str, Any] = {
