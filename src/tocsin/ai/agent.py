@@ -20,8 +20,9 @@ from pydantic_ai import Agent, ModelRetry, RunContext
 from pydantic_ai.exceptions import AgentRunError, UserError
 from pydantic_ai.models import Model, infer_model
 from pydantic_ai.settings import ModelSettings
+from sqlalchemy import Connection
 
-from tocsin.ai import offline
+from tocsin.ai import meaning, offline
 from tocsin.ai.planner import Plan, pagerduty_key_of, plan, realize
 from tocsin.ai.proposals import (
     Clarify,
@@ -210,6 +211,28 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
+def _review(
+    conn: Connection,
+    org_id: uuid.UUID,
+    message: str,
+    proposal: CreateAlertArgs,
+    settings: PlannerSettings,
+) -> Plan | None:
+    """The model's alert must keep the message's meaning-changing words (a negation, a
+    duration, a channel): checked against the offline reading of the same message."""
+    reading = offline.parse(
+        message,
+        MetricStore(conn, org_id).names(),
+        [a.name for a in AlertStore(conn, org_id).list_alerts()],
+        pagerduty_key=pagerduty_key_of(settings),
+    )
+    doubt = meaning.review(proposal, reading)
+    if doubt is None:
+        return None
+    unused = [c.text for c in reading.cues if not c.handled] or reading.unparsed
+    return Plan("create_alert", "model", doubt.question, doubt.candidates, unparsed=unused)
+
+
 def plan_with_model(
     message: str,
     org_id: uuid.UUID,
@@ -232,6 +255,10 @@ def plan_with_model(
     if deps.proposal is None:
         return Plan("unknown", engine="model", question=output or offline.HELP)
     with db.connect() as conn:
+        if isinstance(deps.proposal, CreateAlertArgs):
+            doubt = _review(conn, org_id, message, deps.proposal, settings)
+            if doubt is not None:
+                return doubt
         result = realize(conn, org_id, deps.proposal, settings=settings, engine="model")
     if output:
         result.notes.append(f"model: {output}")
