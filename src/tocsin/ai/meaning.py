@@ -68,6 +68,16 @@ PATTERNS: list[tuple[CueKind, re.Pattern[str]]] = [
         ),
     ),
     (
+        "duration",
+        _re(
+            rf"\b(?:for|lasting|sustained\s+for|held\s+for)\s+(?:(?:at\s+least|more\s+than|over|"
+            rf"longer\s+than|a\s+full|the\s+whole)\s+)?{_AMOUNT}\b",
+            r"\bfor\s+(?:a\s+while|a\s+bit|some\s+time|long|a\s+long\s+time)\b",
+            rf"\b(?:longer|more)\s+than\s+{_AMOUNT}\b",
+            r"\b(?:sustained|consistently|continuously|persistently|constantly|steadily)\b",
+        ),
+    ),
+    (
         "window",
         _re(
             rf"\b(?:in|over|during|within|across|for)\s+(?:the\s+)?(?:last|past|previous|"
@@ -76,16 +86,6 @@ PATTERNS: list[tuple[CueKind, re.Pattern[str]]] = [
             rf"\b(?:the\s+)?(?:last|past|trailing)\s+(?:{_N}\s*)?(?:{_U}|{_LONG_UNIT})\b",
             r"(?:\bper|\ban?|\beach|/)\s*(?:second|sec|minute|min|hour|hr|day|week)\b",
             r"\b(?:today|tonight|this\s+(?:week|month|year|hour))\b",
-        ),
-    ),
-    (
-        "duration",
-        _re(
-            rf"\b(?:for|lasting|sustained\s+for|held\s+for)\s+(?:(?:at\s+least|more\s+than|over|"
-            rf"longer\s+than|a\s+full|the\s+whole)\s+)?{_AMOUNT}\b",
-            r"\bfor\s+(?:a\s+while|a\s+bit|some\s+time|long|a\s+long\s+time)\b",
-            rf"\b(?:longer|more)\s+than\s+{_AMOUNT}\b",
-            r"\b(?:sustained|consistently|continuously|persistently|constantly|steadily)\b",
         ),
     ),
     (

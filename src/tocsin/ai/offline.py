@@ -55,6 +55,12 @@ class _Text:
     def blank(self, start: int, end: int) -> None:
         self.work = self.work[:start] + " " * (end - start) + self.work[end:]
 
+    def mark(self, start: int, end: int) -> None:
+        """Blank out a name: with a character no pattern reads as space, so the words
+        around it do not become one phrase ("Should Queue Depth exceed" is no "should
+        exceed")."""
+        self.work = self.work[:start] + "\x01" * (end - start) + self.work[end:]
+
     def orig(self, match: re.Match[str], group: int | str = 0) -> str:
         return self.original[match.start(group) : match.end(group)]
 
@@ -148,7 +154,7 @@ def _create(text: _Text, metrics: list[str], pagerduty_key: str | None) -> Parse
     # A metric's own words are never read as cues or operators ("Weekly Signups").
     written = find_in_text(text.original, metrics)
     for start, end in name_spans(text.work, written):
-        text.blank(start, end)
+        text.mark(start, end)
     lookback = _lookback(text)
     cues = _take_cues(text)
     if isinstance(actions, Clarify):
