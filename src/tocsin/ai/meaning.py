@@ -148,8 +148,10 @@ _WHY: dict[CueKind, str] = {
     '"notify me if Open Issues <= 5".',
     "number": "I did not use that number: say the one condition to alert on, e.g. "
     '"notify me if Open Issues > 5".',
-    "percent": 'is that a level of the metric ("… < 20") or a change from the previous run '
-    '("drops by more than 20%")?',
+    "percent": "is {n}% the metric's own value (then say it without the %) or a change from "
+    'the previous run (e.g. "drops by more than {n}%" or "rises by more than {n}%")?',
+    "compound": "I read one condition only: say the one condition to alert on (one alert "
+    'per condition), e.g. "notify me if Open Issues >= 5".',
 }
 
 
@@ -175,6 +177,8 @@ def leftover_cues(words: list[str]) -> list[Cue]:
             found.append(Cue("duration", word))
         elif _NUMBER_WORD.fullmatch(word):
             found.append(Cue("number", word))
+        elif word.lower() in ("or", "but", "either", "both"):
+            found.append(Cue("compound", word))
     return found
 
 
@@ -183,7 +187,8 @@ def question(cues: list[Cue]) -> str:
     parts: list[str] = []
     for kind in dict.fromkeys(c.kind for c in cues if not c.handled):
         said = ", ".join(f'"{c.text}"' for c in cues if c.kind == kind and not c.handled)
-        parts.append(f"{said}: {_WHY[kind]}")
+        number = re.search(r"\d[\d,.]*", said)
+        parts.append(f"{said}: " + _WHY[kind].replace("{n}", number.group() if number else "20"))
     return "I drafted no alert, because I cannot use everything you said. " + " ".join(parts)
 
 

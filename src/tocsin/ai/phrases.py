@@ -159,9 +159,10 @@ def direction(verb: str) -> int:
 
 _OP_PHRASES: dict[str, list[str]] = {
     "gte": [">=", "=>", "\u2265", "greater than or equal to", "more than or equal to",
-            "at least", "no less than", "not less than", "no fewer than", "gte"],
-    "lte": ["<=", "=<", "\u2264", "less than or equal to", "at most", "no more than",
-            "not more than", "lte"],
+            "at least", "at or above", "at or over", "no less than", "not less than",
+            "no fewer than", "gte"],
+    "lte": ["<=", "=<", "\u2264", "less than or equal to", "at most", "at or below",
+            "at or under", "no more than", "not more than", "lte"],
     "ne": ["!=", "<>", "\u2260", "is not equal to", "not equal to", "does not equal",
            "doesn't equal", "is not", "isn't", "isnt", "is anything but", "differs from", "ne"],
     "eq": ["==", "=", "equals", "is equal to", "equal to", "is exactly", "eq"],
@@ -294,7 +295,8 @@ def strip_filler(text: str) -> str:
 # Words that carry no meaning of their own once the rest is read ("as soon as", "post to").
 _LEFTOVER_FILLER = _FILLER | _wordset(
     "should as soon to at be ever any anytime just do from this of by alerts post posts "
-    "hook channel goes rises drops falls gets reaches hits notification notifications ok "
+    "hook channel goes rises drops falls dips dip jumps spikes sinks gets reaches hits "
+    "notification notifications ok "
     "okay thanks thank"
 )
 

@@ -110,6 +110,7 @@ CueKind = Literal[
     "expectation",
     "percent",
     "number",
+    "compound",
 ]
 
 
