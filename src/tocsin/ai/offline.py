@@ -23,6 +23,7 @@ from tocsin.ai.proposals import (
     MuteAlertArgs,
     Parsed,
 )
+from tocsin.ai.worktext import Text
 from tocsin.alerts.extract import format_decimal
 from tocsin.alerts.model import OP_SYMBOLS
 
@@ -35,36 +36,6 @@ HELP = (
 )
 
 
-class _Text:
-    """The message, with the parts already understood blanked out (same length, so spans
-    found in the working copy index the original)."""
-
-    def __init__(self, message: str) -> None:
-        self.original = message
-        self.work = message
-
-    def find(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
-        return pattern.search(self.work)
-
-    def take(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
-        match = pattern.search(self.work)
-        if match is not None:
-            self.blank(match.start(), match.end())
-        return match
-
-    def blank(self, start: int, end: int) -> None:
-        self.work = self.work[:start] + " " * (end - start) + self.work[end:]
-
-    def mark(self, start: int, end: int) -> None:
-        """Blank out a name: with a character no pattern reads as space, so the words
-        around it do not become one phrase ("Should Queue Depth exceed" is no "should
-        exceed")."""
-        self.work = self.work[:start] + "\x01" * (end - start) + self.work[end:]
-
-    def orig(self, match: re.Match[str], group: int | str = 0) -> str:
-        return self.original[match.start(group) : match.end(group)]
-
-
 def parse(
     message: str,
     metrics: list[str],
@@ -73,7 +44,7 @@ def parse(
     pagerduty_key: str | None = None,
 ) -> Parsed:
     """Read ``message`` against this org's metric and alert names."""
-    text = _Text(" ".join(message.replace("\u2019", "'").split()))
+    text = Text(" ".join(message.replace("\u2019", "'").split()))
     if not text.work:
         return Parsed(Clarify("Please say what you want. " + HELP))
     if text.find(ph.MUTE):
@@ -88,7 +59,7 @@ def parse(
     return _create(text, metrics, pagerduty_key)
 
 
-def _mute(text: _Text, alerts: list[str]) -> Parsed:
+def _mute(text: Text, alerts: list[str]) -> Parsed:
     text.take(ph.MUTE)
     duration = text.take(ph.FOR_DURATION)
     ref = _alert_ref(text, alerts)
@@ -104,7 +75,7 @@ def _mute(text: _Text, alerts: list[str]) -> Parsed:
     return Parsed(MuteAlertArgs(alert=ref, duration_seconds=seconds))
 
 
-def _explain(text: _Text, alerts: list[str]) -> Parsed:
+def _explain(text: Text, alerts: list[str]) -> Parsed:
     text.take(ph.EXPLAIN)
     ref = _alert_ref(text, alerts)
     if ref is None:
@@ -114,7 +85,7 @@ def _explain(text: _Text, alerts: list[str]) -> Parsed:
     return Parsed(ExplainAlertArgs(alert=ref))
 
 
-def _alert_ref(text: _Text, alerts: list[str]) -> str | None:
+def _alert_ref(text: Text, alerts: list[str]) -> str | None:
     written = find_in_text(text.original, alerts)
     if len(written) == 1:
         return written[0]
@@ -127,7 +98,7 @@ def _alert_ref(text: _Text, alerts: list[str]) -> str | None:
     return words or None
 
 
-def _create(text: _Text, metrics: list[str], pagerduty_key: str | None) -> Parsed:
+def _create(text: Text, metrics: list[str], pagerduty_key: str | None) -> Parsed:
     notes: list[str] = []
     fields: dict[str, Any] = {}
     if text.take(ph.NO_RESOLVE):
@@ -202,7 +173,7 @@ def _create(text: _Text, metrics: list[str], pagerduty_key: str | None) -> Parse
     return Parsed(args, notes, cues, unparsed)
 
 
-def _take_cues(text: _Text) -> list[Cue]:
+def _take_cues(text: Text) -> list[Cue]:
     """Meaning-changing phrases this reading cannot express; blanked, so they do not end
     up in the metric's name or the condition ("less than 5 days ago")."""
     found = []
@@ -212,7 +183,7 @@ def _take_cues(text: _Text) -> list[Cue]:
     return found
 
 
-def _lookback(text: _Text) -> int | None:
+def _lookback(text: Text) -> int | None:
     if (back := text.take(ph.RUNS_BACK)) is not None:
         return ph.number_word(back.group("n"))
     if text.take(ph.PREVIOUS_RUN) is not None:
@@ -220,7 +191,7 @@ def _lookback(text: _Text) -> int | None:
     return None
 
 
-def _cooldown(text: _Text) -> int | None:
+def _cooldown(text: Text) -> int | None:
     if text.take(ph.NO_COOLDOWN):
         return 0
     match = text.take(ph.ONCE_PER)
@@ -232,7 +203,7 @@ def _cooldown(text: _Text) -> int | None:
     return None
 
 
-def _pending(text: _Text) -> int | None:
+def _pending(text: Text) -> int | None:
     for pattern in ph.PENDING:
         match = text.take(pattern)
         if match is not None:
@@ -240,7 +211,7 @@ def _pending(text: _Text) -> int | None:
     return None
 
 
-def _destinations(text: _Text, pagerduty_key: str | None) -> list[dict[str, Any]] | Clarify:
+def _destinations(text: Text, pagerduty_key: str | None) -> list[dict[str, Any]] | Clarify:
     actions: list[dict[str, Any]] = []
     while (url := text.take(ph.URL)) is not None:
         target = text.orig(url).rstrip(".,;:)!?")
@@ -282,7 +253,7 @@ def _destinations(text: _Text, pagerduty_key: str | None) -> list[dict[str, Any]
 
 
 def _condition(
-    text: _Text, lookback: int | None, cues: list[Cue], notes: list[str]
+    text: Text, lookback: int | None, cues: list[Cue], notes: list[str]
 ) -> dict[str, Any] | Clarify | None:
     """The condition's fields, a question, or None when there is no condition at all.
     Negations read here ("isn't above 5", "unless … below 5") are added to ``cues``."""
@@ -374,7 +345,7 @@ def _change(match: re.Match[str], lookback: int) -> dict[str, Any] | Clarify:
 
 
 def _metric(
-    text: _Text, metrics: list[str], found: list[str], has_condition: bool
+    text: Text, metrics: list[str], found: list[str], has_condition: bool
 ) -> tuple[str, str, str] | Clarify | None:
     """(name, how it matched, the words of the message that named it)."""
     if len(found) == 1:
