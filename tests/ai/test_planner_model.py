@@ -261,9 +261,7 @@ def test_a_model_alert_that_drops_a_meaning_changing_word_is_a_question(
     assert _alerts(db, org_id) == []
 
 
-def test_a_model_alert_that_keeps_the_negation_is_drafted(
-    db: Database, org_id: uuid.UUID
-) -> None:
+def test_a_model_alert_that_keeps_the_negation_is_drafted(db: Database, org_id: uuid.UUID) -> None:
     _metrics(db, org_id, "Error Rate")
     good = {"metric": "Error Rate", "comparison_op": "gte", "threshold_value": 5}
     message = "notify me unless Error Rate is below 5"
