@@ -76,3 +76,28 @@ def test_mute_and_explain_through_the_cli(db_url: str, metric: str) -> None:
     run_cli(db_url, "metric", "run", "Open Issues", "--value", "3")
     why = run_cli(db_url, "chat", "why didn't the issues alert fire?")
     assert "3 <= 5: condition not met" in why.stdout
+
+
+def test_unused_words_are_listed(db_url: str, metric: str) -> None:
+    out = run_cli(db_url, "chat", "notify me asap if Open Issues > 5", "--json").json()
+    assert out["unparsed"] == ["asap"] and out["draft"]["comparison_op"] == "gt"
+    assert out["summary"].endswith('. I ignored: "asap"')
+    human = run_cli(db_url, "chat", "notify me asap if Open Issues > 5", "--dry-run").stdout
+    assert 'I ignored: "asap"' in human
+
+
+def test_a_meaning_changing_word_is_a_question_not_an_alert(db_url: str, metric: str) -> None:
+    result = run_cli(db_url, "chat", "notify me if Open Issues > 5 for 10 minutes", "--yes",
+                     "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    out = result.json()
+    assert out["draft"] is None and out["saved"] is None
+    assert "for 10 minutes" in out["question"] and "runs in a row" in out["question"]
+    assert out["unparsed"] == ["for 10 minutes"]
+    negated = run_cli(db_url, "chat", "notify me unless Open Issues is below 5", "--yes",
+                      "--json").json()  # fmt: skip
+    assert negated["saved"]["comparison_op"] == "gte" and negated["saved"]["threshold_value"] == 5
+    assert any('"unless … below 5" as >= 5' in n for n in negated["notes"])
+    assert [a["comparison_op"] for a in run_cli(db_url, "alert", "list", "--json").json()] == [
+        "gte"
+    ]

@@ -201,3 +201,70 @@ def test_a_failing_model_falls_back_to_the_offline_parser(
         stub.stop()
     assert result.engine == "offline" and result.draft is not None
     assert any("model failed" in n for n in result.notes)
+
+
+def _proposes(**args: Any) -> FunctionModel:
+    """A model that proposes exactly this alert, then says so."""
+    return FunctionModel(
+        Scripted(
+            ModelResponse(parts=[ToolCallPart("create_alert", args)]),
+            ModelResponse(parts=[TextPart("Drafted.")]),
+        )
+    )
+
+
+def _metrics(db: Database, org_id: uuid.UUID, *names: str) -> None:
+    with db.begin() as conn:
+        for name in names:
+            MetricStore(conn, org_id).create({"name": name, "source": {"type": "push"}})
+
+
+@pytest.mark.parametrize(
+    ("message", "proposed", "said", "unparsed"),
+    [
+        ("notify me unless Error Rate is below 5",
+         {"metric": "Error Rate", "comparison_op": "lt", "threshold_value": 5}, '"unless"', []),
+        ("open issues isn't above 5",
+         {"metric": "Open Issues", "comparison_op": "gt", "threshold_value": 5}, "isn't above 5",
+         []),
+        ("notify me if Queue Depth > 100 for 10 minutes",
+         {"metric": "Queue Depth", "comparison_op": "gt", "threshold_value": 100},
+         '"for 10 minutes"', ["for 10 minutes"]),
+        ("text me at +15551234567 if queue depth > 100",
+         {"metric": "Queue Depth", "comparison_op": "gt", "threshold_value": 100,
+          "action_config": [{"type": "log"}]}, "Slack", ["text me", "+15551234567"]),
+        ("alert me if Error Rate never exceeds 5",
+         {"metric": "Error Rate", "comparison_op": "gt", "threshold_value": 5}, '"never"',
+         ["never"]),
+        ("tell me when Queue Depth falls below 20%",
+         {"metric": "Queue Depth", "comparison_op": "lt", "threshold_value": 20}, "below 20%",
+         ["below 20%"]),
+    ],
+)  # fmt: skip
+def test_a_model_alert_that_drops_a_meaning_changing_word_is_a_question(
+    db: Database,
+    org_id: uuid.UUID,
+    message: str,
+    proposed: dict[str, Any],
+    said: str,
+    unparsed: list[str],
+) -> None:
+    """The model's proposal is valid, but it lost the negation, duration, channel or
+    percent of the message: the planner asks instead of drafting it."""
+    _metrics(db, org_id, "Open Issues", "Error Rate", "Queue Depth")
+    result = plan(message, org_id, db=db, settings=OFFLINE, model=_proposes(**proposed))
+    assert result.engine == "model" and result.intent == "create_alert"
+    assert result.draft is None and result.question is not None
+    assert said in result.question
+    # A negation it read is no unused word; what Tocsin cannot express is listed.
+    assert result.public()["unparsed"] == unparsed
+    assert _alerts(db, org_id) == []
+
+
+def test_a_model_alert_that_keeps_the_negation_is_drafted(db: Database, org_id: uuid.UUID) -> None:
+    _metrics(db, org_id, "Error Rate")
+    good = {"metric": "Error Rate", "comparison_op": "gte", "threshold_value": 5}
+    message = "notify me unless Error Rate is below 5"
+    result = plan(message, org_id, db=db, settings=OFFLINE, model=_proposes(**good))
+    assert result.question is None and result.draft is not None
+    assert result.summary == "Fires when Error Rate is at least 5; log only; at most once an hour"

@@ -20,8 +20,9 @@ from pydantic_ai import Agent, ModelRetry, RunContext
 from pydantic_ai.exceptions import AgentRunError, UserError
 from pydantic_ai.models import Model, infer_model
 from pydantic_ai.settings import ModelSettings
+from sqlalchemy import Connection
 
-from tocsin.ai import offline
+from tocsin.ai import meaning, offline
 from tocsin.ai.planner import Plan, pagerduty_key_of, plan, realize
 from tocsin.ai.proposals import (
     Clarify,
@@ -65,6 +66,12 @@ Rules:
 - Destinations: Slack #ops is {"type":"slack","channelId":"#ops"}; an https URL is a
   webhook; "email a@b.com" is {"type":"email","to":["a@b.com"]}; "page me" is
   {"type":"pagerduty"}. No destination: leave action_config empty.
+- Negations: "isn't above 5" is lte 5; "notify me unless X is below 5" is gte 5.
+- Tocsin has no field for a duration ("for 10 minutes"), a time window ("in the last
+  hour"), a date comparison ("week over week", "5 days ago"), an average, or channels
+  other than Slack, webhook, email, PagerDuty and log (no SMS, calls, Teams, Discord...):
+  do not call create_alert then; ask, naming what Tocsin can do.
+- "falls below 20%" may be the value or a drop: ask which.
 - If the request is not about alerts, reply briefly with what you can do.
 After a successful tool call, reply with one short sentence.
 """
@@ -210,6 +217,28 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
+def _review(
+    conn: Connection,
+    org_id: uuid.UUID,
+    message: str,
+    proposal: CreateAlertArgs,
+    settings: PlannerSettings,
+) -> Plan | None:
+    """The model's alert must keep the message's meaning-changing words (a negation, a
+    duration, a channel): checked against the offline reading of the same message."""
+    reading = offline.parse(
+        message,
+        MetricStore(conn, org_id).names(),
+        [a.name for a in AlertStore(conn, org_id).list_alerts()],
+        pagerduty_key=pagerduty_key_of(settings),
+    )
+    doubt = meaning.review(proposal, reading)
+    if doubt is None:
+        return None
+    unused = [c.text for c in reading.cues if not c.handled] or reading.unparsed
+    return Plan("create_alert", "model", doubt.question, doubt.candidates, unparsed=unused)
+
+
 def plan_with_model(
     message: str,
     org_id: uuid.UUID,
@@ -232,6 +261,10 @@ def plan_with_model(
     if deps.proposal is None:
         return Plan("unknown", engine="model", question=output or offline.HELP)
     with db.connect() as conn:
+        if isinstance(deps.proposal, CreateAlertArgs):
+            doubt = _review(conn, org_id, message, deps.proposal, settings)
+            if doubt is not None:
+                return doubt
         result = realize(conn, org_id, deps.proposal, settings=settings, engine="model")
     if output:
         result.notes.append(f"model: {output}")

@@ -87,3 +87,16 @@ def either(names: Sequence[str]) -> str:
     if len(quoted) <= 2:
         return " or ".join(quoted)
     return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def name_spans(text: str, names: Iterable[str]) -> list[tuple[int, int]]:
+    """Where each of ``names`` is written in ``text`` (as :func:`find_in_text` matches it:
+    any case and punctuation between words, plural ``s`` or not)."""
+    spans: list[tuple[int, int]] = []
+    for name in names:
+        parts = [re.escape(t) + "s?" for t in tokens(name)]
+        if not parts:
+            continue
+        pattern = r"(?<![a-z0-9])" + r"[^a-z0-9]+".join(parts) + r"(?![a-z0-9])"
+        spans += [(m.start(), m.end()) for m in re.finditer(pattern, text, re.IGNORECASE)]
+    return spans

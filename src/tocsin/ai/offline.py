@@ -10,17 +10,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tocsin.ai import meaning
 from tocsin.ai import phrases as ph
-from tocsin.ai.names import either, find_in_text, resolve
+from tocsin.ai.names import either, find_in_text, name_spans, resolve
 from tocsin.ai.proposals import (
     Clarify,
     CreateAlertArgs,
+    Cue,
     ExplainAlertArgs,
     ListAlertsArgs,
     ListMetrics,
     MuteAlertArgs,
     Parsed,
 )
+from tocsin.ai.worktext import Text
+from tocsin.alerts.extract import format_decimal
+from tocsin.alerts.model import OP_SYMBOLS
 
 EXAMPLE = 'e.g. "Notify me on Slack #ops if Open Issues > 5"'
 HELP = (
@@ -31,30 +36,6 @@ HELP = (
 )
 
 
-class _Text:
-    """The message, with the parts already understood blanked out (same length, so spans
-    found in the working copy index the original)."""
-
-    def __init__(self, message: str) -> None:
-        self.original = message
-        self.work = message
-
-    def find(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
-        return pattern.search(self.work)
-
-    def take(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
-        match = pattern.search(self.work)
-        if match is not None:
-            self.blank(match.start(), match.end())
-        return match
-
-    def blank(self, start: int, end: int) -> None:
-        self.work = self.work[:start] + " " * (end - start) + self.work[end:]
-
-    def orig(self, match: re.Match[str], group: int | str = 0) -> str:
-        return self.original[match.start(group) : match.end(group)]
-
-
 def parse(
     message: str,
     metrics: list[str],
@@ -63,7 +44,7 @@ def parse(
     pagerduty_key: str | None = None,
 ) -> Parsed:
     """Read ``message`` against this org's metric and alert names."""
-    text = _Text(" ".join(message.split()))
+    text = Text(" ".join(message.replace("\u2019", "'").split()))
     if not text.work:
         return Parsed(Clarify("Please say what you want. " + HELP))
     if text.find(ph.MUTE):
@@ -78,7 +59,7 @@ def parse(
     return _create(text, metrics, pagerduty_key)
 
 
-def _mute(text: _Text, alerts: list[str]) -> Parsed:
+def _mute(text: Text, alerts: list[str]) -> Parsed:
     text.take(ph.MUTE)
     duration = text.take(ph.FOR_DURATION)
     ref = _alert_ref(text, alerts)
@@ -94,7 +75,7 @@ def _mute(text: _Text, alerts: list[str]) -> Parsed:
     return Parsed(MuteAlertArgs(alert=ref, duration_seconds=seconds))
 
 
-def _explain(text: _Text, alerts: list[str]) -> Parsed:
+def _explain(text: Text, alerts: list[str]) -> Parsed:
     text.take(ph.EXPLAIN)
     ref = _alert_ref(text, alerts)
     if ref is None:
@@ -104,7 +85,7 @@ def _explain(text: _Text, alerts: list[str]) -> Parsed:
     return Parsed(ExplainAlertArgs(alert=ref))
 
 
-def _alert_ref(text: _Text, alerts: list[str]) -> str | None:
+def _alert_ref(text: Text, alerts: list[str]) -> str | None:
     written = find_in_text(text.original, alerts)
     if len(written) == 1:
         return written[0]
@@ -117,19 +98,20 @@ def _alert_ref(text: _Text, alerts: list[str]) -> str | None:
     return words or None
 
 
-def _create(text: _Text, metrics: list[str], pagerduty_key: str | None) -> Parsed:
+def _create(text: Text, metrics: list[str], pagerduty_key: str | None) -> Parsed:
     notes: list[str] = []
     fields: dict[str, Any] = {}
     if text.take(ph.NO_RESOLVE):
         fields["notify_on_resolve"] = False
     # "don't spam me" asks for the default cooldown, not for no alert.
     text.take(ph.NO_SPAM)
-    if text.find(ph.NEGATED):
+    if (negated := text.find(ph.NEGATED)) is not None:
         return Parsed(
             Clarify(
                 "That reads as asking for no alert, so I created nothing. To stop an alert, "
                 'mute it ("mute the errors alert for 2 hours") or run `tocsin alert disable`.'
-            )
+            ),
+            cues=[Cue("negation", text.orig(negated))],
         )
     name_match = text.take(ph.NAMED)
     name = name_match.group(1).strip() if name_match else None
@@ -140,17 +122,30 @@ def _create(text: _Text, metrics: list[str], pagerduty_key: str | None) -> Parse
     if pending is not None:
         fields["pending_evaluations"] = pending
     actions = _destinations(text, pagerduty_key)
+    # A metric's own words are never read as cues or operators ("Weekly Signups").
+    written = find_in_text(text.original, metrics)
+    for start, end in name_spans(text.work, written):
+        text.mark(start, end)
+    lookback = _lookback(text)
+    cues = _take_cues(text)
     if isinstance(actions, Clarify):
-        return Parsed(actions)
-    condition = _condition(text)
+        return Parsed(actions, cues=cues)
+    if cues:
+        return Parsed(meaning.clarify(cues), cues=cues, unparsed=[c.text for c in cues])
+    condition = _condition(text, lookback, cues, notes)
     if isinstance(condition, Clarify):
-        return Parsed(condition)
-    metric = _metric(text, metrics, condition is not None)
+        return Parsed(condition, cues=cues, unparsed=[c.text for c in cues if not c.handled])
+    metric = _metric(text, metrics, written, condition is not None)
+    phrase = metric[2] if isinstance(metric, tuple) else ph.metric_phrase(text.work)
+    unparsed = ph.leftover_words(text.work, phrase)
+    cues += meaning.leftover_cues(unparsed)
     if isinstance(metric, Clarify):
-        return Parsed(metric)
+        return Parsed(metric, cues=cues, unparsed=unparsed)
+    if any(not c.handled for c in cues):
+        return Parsed(meaning.clarify(cues), cues=cues, unparsed=unparsed)
     if condition is None:
         if metric is None and not text.find(ph.ALERT_VERB):
-            return Parsed(Clarify(HELP))
+            return Parsed(Clarify(HELP), cues=cues, unparsed=unparsed)
         named = metric[0] if metric else None
         what = f'"{named}"' if named else "the metric"
         return Parsed(
@@ -158,23 +153,45 @@ def _create(text: _Text, metrics: list[str], pagerduty_key: str | None) -> Parse
                 f"At what value of {what} should the alert fire? "
                 f'e.g. "Notify me if {named or "Open Issues"} > 5"',
                 "create_alert",
-            )
+            ),
+            cues=cues,
+            unparsed=unparsed,
         )
     if metric is None:
         known = f" Your metrics: {either(metrics[:10])}." if metrics else " There are no metrics."
         return Parsed(
-            Clarify(f"Which metric should this alert watch?{known} {EXAMPLE}", "create_alert")
+            Clarify(f"Which metric should this alert watch?{known} {EXAMPLE}", "create_alert"),
+            cues=cues,
+            unparsed=unparsed,
         )
-    metric_name, how = metric
+    metric_name, how, _ = metric
     if how == "fuzzy":
         notes.append(f'read "{metric_name}" for the metric name you typed')
     args = CreateAlertArgs(
         metric=metric_name, action_config=actions, name=name, **condition, **fields
     )
-    return Parsed(args, notes)
+    return Parsed(args, notes, cues, unparsed)
 
 
-def _cooldown(text: _Text) -> int | None:
+def _take_cues(text: Text) -> list[Cue]:
+    """Meaning-changing phrases this reading cannot express; blanked, so they do not end
+    up in the metric's name or the condition ("less than 5 days ago")."""
+    found = []
+    for start, end, kind in meaning.find_cues(text.work):
+        found.append(Cue(kind, text.original[start:end].strip()))
+        text.blank(start, end)
+    return found
+
+
+def _lookback(text: Text) -> int | None:
+    if (back := text.take(ph.RUNS_BACK)) is not None:
+        return ph.number_word(back.group("n"))
+    if text.take(ph.PREVIOUS_RUN) is not None:
+        return 1
+    return None
+
+
+def _cooldown(text: Text) -> int | None:
     if text.take(ph.NO_COOLDOWN):
         return 0
     match = text.take(ph.ONCE_PER)
@@ -186,7 +203,7 @@ def _cooldown(text: _Text) -> int | None:
     return None
 
 
-def _pending(text: _Text) -> int | None:
+def _pending(text: Text) -> int | None:
     for pattern in ph.PENDING:
         match = text.take(pattern)
         if match is not None:
@@ -194,7 +211,7 @@ def _pending(text: _Text) -> int | None:
     return None
 
 
-def _destinations(text: _Text, pagerduty_key: str | None) -> list[dict[str, Any]] | Clarify:
+def _destinations(text: Text, pagerduty_key: str | None) -> list[dict[str, Any]] | Clarify:
     actions: list[dict[str, Any]] = []
     while (url := text.take(ph.URL)) is not None:
         target = text.orig(url).rstrip(".,;:)!?")
@@ -235,41 +252,66 @@ def _destinations(text: _Text, pagerduty_key: str | None) -> list[dict[str, Any]
     return actions
 
 
-def _condition(text: _Text) -> dict[str, Any] | Clarify | None:
-    """The condition's fields, a question, or None when there is no condition at all."""
-    lookback = None
-    if (back := text.take(ph.RUNS_BACK)) is not None:
-        lookback = ph.number_word(back.group("n"))
-    elif text.take(ph.PREVIOUS_RUN) is not None:
-        lookback = 1
+def _condition(
+    text: Text, lookback: int | None, cues: list[Cue], notes: list[str]
+) -> dict[str, Any] | Clarify | None:
+    """The condition's fields, a question, or None when there is no condition at all.
+    Negations read here ("isn't above 5", "unless … below 5") are added to ``cues``."""
+    unless = text.take(ph.UNLESS)
+    said_unless = text.orig(unless) if unless is not None else ""
     change = ph.find_change(text.work)
     if change is not None:
         text.blank(change.start(), change.end())
+        if unless is not None:
+            # "unless it drops by 20%" is "changes by less than", which Tocsin cannot watch.
+            cues.append(Cue("negation", said_unless))
+            return meaning.clarify(cues)
         return _change(change, lookback or 1)
     ops = ph.find_ops(text.work)
     if len(ops) > 1:
         return Clarify(
             "One condition per alert, please: I found "
-            + " and ".join(f'"{text.original[s:e].strip()}"' for s, e, _, _ in ops)
+            + " and ".join(f'"{text.original[o.start : o.end].strip()}"' for o in ops)
             + ". Create one alert for each.",
             "create_alert",
         )
     if not ops:
+        if unless is not None:
+            cues.append(Cue("negation", said_unless, handled=True))
         if lookback is not None:
             return Clarify(
                 'By how much should it change? e.g. "drops by more than 20% day over day"',
                 "create_alert",
             )
         return None
-    start, end, op, (value, percent) = ops[0]
-    text.blank(start, end)
+    found = ops[0]
+    text.blank(found.start, found.end)
+    said = text.original[found.start : found.end].strip()
+    op = found.op
+    if found.negated:
+        cues.append(Cue("negation", said, handled=True))
+    if unless is not None:
+        # "notify me if X > 5 unless …": the "unless" part is not the condition; two
+        # negations ("unless it isn't above 5") are too easy to get backwards.
+        if found.start < unless.start() or found.negated:
+            cues.append(Cue("negation", said_unless))
+            return meaning.clarify(cues)
+        cues.append(Cue("negation", said_unless, handled=True))
+        op = ph.inverse(op)
+        said = f"{said_unless} … {said}"
+    if found.negated or unless is not None:
+        notes.append(f'read "{said}" as {OP_SYMBOLS[op]} {format_decimal(found.value)}')
+    if found.percent and lookback is None:
+        # "falls below 20%": the value itself, or a drop of 20%? Both are common.
+        cues.append(Cue("percent", said))
+        return meaning.clarify(cues)
     if lookback is None:
-        return {"comparison_op": op, "threshold_value": value}
+        return {"comparison_op": op, "threshold_value": found.value}
     return {
         "condition_type": "relative_change",
         "comparison_op": op,
-        "threshold_value": value,
-        "change_mode": "percent" if percent else "absolute",
+        "threshold_value": found.value,
+        "change_mode": "percent" if found.percent else "absolute",
         "lookback": lookback,
     }
 
@@ -303,11 +345,11 @@ def _change(match: re.Match[str], lookback: int) -> dict[str, Any] | Clarify:
 
 
 def _metric(
-    text: _Text, metrics: list[str], has_condition: bool
-) -> tuple[str, str] | Clarify | None:
-    found = find_in_text(text.original, metrics)
+    text: Text, metrics: list[str], found: list[str], has_condition: bool
+) -> tuple[str, str, str] | Clarify | None:
+    """(name, how it matched, the words of the message that named it)."""
     if len(found) == 1:
-        return found[0], "exact"
+        return found[0], "exact", ""
     if len(found) > 1:
         return Clarify(
             f"Which metric do you mean: {either(found)}? One alert watches one metric.",
@@ -319,7 +361,7 @@ def _metric(
         return None
     match = resolve(phrase, metrics)
     if match.name is not None:
-        return match.name, match.kind
+        return match.name, match.kind, phrase
     if match.kind == "ambiguous":
         return Clarify(
             f'"{phrase}" matches several metrics: which one, {either(match.candidates)}?',

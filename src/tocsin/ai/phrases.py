@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import NamedTuple
 
 _I = re.IGNORECASE
 
@@ -16,7 +17,7 @@ _WORDS = {
 _NUMERAL = r"[-+\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:k\b)?"
 _NUMWORD = r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred)\b"  # noqa: E501
 NUMBER = rf"(?:{_NUMERAL}|{_NUMWORD})"
-_UNIT = r"weeks?|w|days?|d|hours?|hrs?|hr|h|minutes?|mins?|min|m|seconds?|secs?|sec|s"
+UNIT = r"weeks?|w|days?|d|hours?|hrs?|hr|h|minutes?|mins?|min|m|seconds?|secs?|sec|s"
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _RUNS = r"(?:runs|checks|evaluations|times|readings|samples|polls)"
 
@@ -57,7 +58,7 @@ QUOTED = re.compile(r"[\"\u201c]([^\"\u201d]+)[\"\u201d]")
 NAMED = re.compile(r"\b(?:called|named|name\s+it)\s+[\"\u201c']([^\"\u201d']+)[\"\u201d']", _I)
 ALERT_REF = re.compile(r"(?P<ref>[\w\s'.-]+?)\s+alerts?\b", _I)
 FOR_DURATION = re.compile(
-    rf"\bfor\s+(?:the\s+next\s+)?(?P<n>{NUMBER}|half\s+an?|an?)?\s*(?P<unit>{_UNIT})\b", _I
+    rf"\bfor\s+(?:the\s+next\s+)?(?P<n>{NUMBER}|half\s+an?|an?)?\s*(?P<unit>{UNIT})\b", _I
 )
 
 # Alert options -------------------------------------------------------------------------
@@ -77,11 +78,11 @@ NO_COOLDOWN = re.compile(
 )
 ONCE_PER = re.compile(
     rf"\b(?:(?:at most|no more than|not more than|max(?:imum)?|only)\s+)?once\s+(?:an?|per|"
-    rf"every|each|in\s+an?)\s+(?:(?P<n>{NUMBER})\s*)?(?P<unit>{_UNIT})\b",
+    rf"every|each|in\s+an?)\s+(?:(?P<n>{NUMBER})\s*)?(?P<unit>{UNIT})\b",
     _I,
 )
 COOLDOWN = re.compile(
-    rf"\bcool-?down(?:\s+(?:of|is))?\s*[:=]?\s*(?P<n>{NUMBER})\s*(?P<unit>{_UNIT})\b", _I
+    rf"\bcool-?down(?:\s+(?:of|is))?\s*[:=]?\s*(?P<n>{NUMBER})\s*(?P<unit>{UNIT})\b", _I
 )
 PENDING = [
     re.compile(
@@ -158,11 +159,12 @@ def direction(verb: str) -> int:
 
 _OP_PHRASES: dict[str, list[str]] = {
     "gte": [">=", "=>", "\u2265", "greater than or equal to", "more than or equal to",
-            "at least", "no less than", "not less than", "no fewer than", "gte"],
-    "lte": ["<=", "=<", "\u2264", "less than or equal to", "at most", "no more than",
-            "not more than", "lte"],
+            "at least", "at or above", "at or over", "no less than", "not less than",
+            "no fewer than", "gte"],
+    "lte": ["<=", "=<", "\u2264", "less than or equal to", "at most", "at or below",
+            "at or under", "no more than", "not more than", "lte"],
     "ne": ["!=", "<>", "\u2260", "is not equal to", "not equal to", "does not equal",
-           "doesn't equal", "is not", "isn't", "is anything but", "differs from", "ne"],
+           "doesn't equal", "is not", "isn't", "isnt", "is anything but", "differs from", "ne"],
     "eq": ["==", "=", "equals", "is equal to", "equal to", "is exactly", "eq"],
     "gt": [">", "above", "more than", "greater than", "higher than", "over", "exceeds",
            "exceed", "tops", "gt"],
@@ -178,8 +180,19 @@ def _alternative(phrase: str) -> str:
     return r"(?<![<>=!])" + re.escape(phrase) + r"(?![<>=])"
 
 
+# "isn't above 5", "does not go above 5", "not more than 5": the negation is read with
+# its operator and inverts it. "never" and "shouldn't" are not here: they are about time or
+# expectation ("should not exceed 5" usually means "alert when it does"), so a leftover
+# negation makes the planner ask instead.
+_NOT = (
+    r"(?P<not>\b(?:(?:is|are|was|were|does|do|did|has|have|will)\s+not|isn'?t|aren'?t|wasn'?t|"
+    r"weren'?t|doesn'?t|don'?t|didn'?t|hasn'?t|haven'?t|won'?t|not)\s+(?:(?:ever|go|goes|get|"
+    r"gets|rise|rises|climb|climbs|fall|falls|drop|drops|dip|dips|be|stay|stays|remain|"
+    r"remains|grow|grows|move|moves)\s+)?)?"
+)
 _OP_RE = re.compile(
-    r"(?P<not>\bnot\s+)?(?P<op>"
+    _NOT
+    + "(?P<op>"
     + "|".join(_alternative(p) for p in sorted(_PHRASE_OP, key=len, reverse=True))
     + rf")\s*(?P<num>{NUMBER})\s*(?P<pct>%|percent\b|per cent\b)?",
     _I,
@@ -194,26 +207,45 @@ _IS_RE = re.compile(
     r"\s*(?P<pct>%)?",
     _I,
 )
-Op = tuple[int, int, str, tuple[Decimal, bool]]
+UNLESS = re.compile(r"\b(?:unless|except\s+(?:when|if)|except\s+for\s+when)\b", _I)
+
+
+class Op(NamedTuple):
+    """An "operator number" found in the message; ``negated`` when a "not" was read with
+    it (``op`` is then already inverted)."""
+
+    start: int
+    end: int
+    op: str
+    value: Decimal
+    percent: bool
+    negated: bool = False
+
+
+def inverse(op: str) -> str:
+    return _INVERSE[op]
 
 
 def find_ops(work: str) -> list[Op]:
-    """Every "operator number" in ``work``: (start, end, op, (number, percent given))."""
+    """Every "operator number" in ``work``."""
     found: list[Op] = []
     for m in _OP_RE.finditer(work):
         op = _PHRASE_OP[" ".join(m.group("op").lower().split())]
-        op = _INVERSE[op] if m.group("not") else op
-        found.append((m.start(), m.end(), op, (number(m.group("num")), bool(m.group("pct")))))
+        negated = bool(m.group("not"))
+        op = _INVERSE[op] if negated else op
+        found.append(
+            Op(m.start(), m.end(), op, number(m.group("num")), bool(m.group("pct")), negated)
+        )
     if found:
         return found
     for m in _POSTFIX_RE.finditer(work):
         op = "gte" if m.group("post").lower() in ("more", "above", "higher", "greater") else "lte"
-        found.append((m.start(), m.end(), op, (number(m.group("num")), bool(m.group("pct")))))
+        found.append(Op(m.start(), m.end(), op, number(m.group("num")), bool(m.group("pct"))))
     if found:
         return found
     for m in _IS_RE.finditer(work):
         op = "gte" if m.group("op").lower() in ("hits", "reaches") else "eq"
-        found.append((m.start(), m.end(), op, (number(m.group("num")), bool(m.group("pct")))))
+        found.append(Op(m.start(), m.end(), op, number(m.group("num")), bool(m.group("pct"))))
     return found
 
 
@@ -258,3 +290,23 @@ def metric_phrase(work: str) -> str:
 
 def strip_filler(text: str) -> str:
     return _keep(text, _ALERT_FILLER)
+
+
+# Words that carry no meaning of their own once the rest is read ("as soon as", "post to").
+_LEFTOVER_FILLER = _FILLER | _wordset(
+    "should as soon to at be ever any anytime just do from this of by alerts post posts "
+    "hook channel goes rises drops falls dips dip jumps spikes sinks gets reaches hits "
+    "notification notifications ok "
+    "okay thanks thank"
+)
+
+
+def leftover_words(work: str, phrase: str) -> list[str]:
+    """The words of ``work`` no reading used, beyond filler and the metric ``phrase``."""
+    named = {w.lower().strip(".'") for w in re.findall(r"[\w'.#-]+", phrase)}
+    left = []
+    for word in re.findall(r"[\w'.#%+\u2212-]+", work):
+        bare = word.strip(".'?!,;:")
+        if bare and bare.lower() not in _LEFTOVER_FILLER and bare.lower() not in named:
+            left.append(bare)
+    return left

@@ -71,6 +71,9 @@ class Plan:
     explanation: dict[str, Any] | None = None
     mute: MuteDraft | None = None
     notes: list[str] = field(default_factory=list)
+    # Words of the message the planner did not use (the offline reading's; a question
+    # when any of them would change the alert's meaning).
+    unparsed: list[str] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         """The ``--json`` shape (secrets in actions redacted); ``saved`` is the caller's."""
@@ -99,6 +102,7 @@ class Plan:
             "explanation": self.explanation,
             "mute": mute,
             "notes": self.notes,
+            "unparsed": self.unparsed,
         }
 
 
@@ -135,6 +139,9 @@ def plan(
         )
         result = realize(conn, org_id, parsed.result, settings=settings)
     result.notes = parsed.notes + result.notes
+    result.unparsed = parsed.unparsed
+    if result.summary and parsed.unparsed:
+        result.summary += ". I ignored: " + ", ".join(f'"{w}"' for w in parsed.unparsed)
     return result
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,12 +99,40 @@ class ListMetrics:
     """ "What metrics do I have?"."""
 
 
+CueKind = Literal[
+    "negation",
+    "duration",
+    "window",
+    "comparison",
+    "channel",
+    "aggregate",
+    "schedule",
+    "expectation",
+    "percent",
+    "number",
+    "compound",
+]
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A meaning-changing phrase of the message. ``handled``: the reading used it (a
+    negation read with its operator); otherwise it is why the planner asks."""
+
+    kind: CueKind
+    text: str
+    handled: bool = False
+
+
 @dataclass
 class Parsed:
-    """The offline parser's reading of a message."""
+    """The offline parser's reading of a message: ``cues`` are its meaning-changing
+    phrases (see :mod:`tocsin.ai.meaning`), ``unparsed`` the words the reading did not use."""
 
     result: Proposal | Clarify | ListMetrics
     notes: list[str] = field(default_factory=list)
+    cues: list[Cue] = field(default_factory=list)
+    unparsed: list[str] = field(default_factory=list)
 
 
 INTENTS: dict[type[Any], str] = {
