@@ -101,3 +101,41 @@ def test_a_meaning_changing_word_is_a_question_not_an_alert(db_url: str, metric:
     assert [a["comparison_op"] for a in run_cli(db_url, "alert", "list", "--json").json()] == [
         "gte"
     ]
+
+
+def test_the_explanation_says_whether_the_notification_reached_anyone(
+    db_url: str, metric: str, sink: object
+) -> None:
+    from tests.channels.channel_support import Reply
+
+    env = {"TOCSIN_ALLOW_PRIVATE_NETWORKS": "true"}
+    sink.default = Reply(status=404)  # type: ignore[attr-defined]
+    url = f"{sink.url}/hook"  # type: ignore[attr-defined]
+    made = run_cli(
+        db_url,
+        "alert",
+        "create",
+        "--metric",
+        metric,
+        "--name",
+        "Issues",
+        "--when",
+        "> 5",
+        "--action",
+        f"webhook:{url}",
+        env=env,
+    )
+    assert made.exit_code == 0, made.stderr
+    run_cli(db_url, "metric", "run", metric, "--value", "9", env=env)
+    why = run_cli(db_url, "chat", "why didn't the Issues alert fire?").stdout
+    assert "notification failed: webhook HTTP 404" in why, why
+    assert ", notified)" not in why
+
+
+def test_a_slack_channel_without_a_bot_token_is_said_in_the_summary(
+    db_url: str, metric: str
+) -> None:
+    planned = run_cli(db_url, "chat", "Notify me on Slack #ops if Open Issues > 5", "--json")
+    data = planned.json()
+    assert "TOCSIN_SLACK_BOT_TOKEN" in data["summary"]
+    assert any("TOCSIN_SLACK_BOT_TOKEN" in w for w in data["warnings"])

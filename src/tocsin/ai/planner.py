@@ -33,6 +33,8 @@ from tocsin.alerts.actions import redact_action_config
 from tocsin.alerts.decision import describe_condition
 from tocsin.alerts.evaluator import rule_of
 from tocsin.alerts.model import Alert, AlertDefinition
+from tocsin.alerts.notified import notify_words
+from tocsin.alerts.outbox import Delivery, DeliveryStore
 from tocsin.alerts.store import AlertStore
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
@@ -252,8 +254,12 @@ def explain(conn: Connection, org_id: uuid.UUID, alert: Alert) -> dict[str, Any]
         lines.append(f"It has not been evaluated yet: {metric.name} has not run since.")
     else:
         lines.append("Last evaluations, newest first:")
+        by_history: dict[uuid.UUID | None, list[Delivery]] = {}
+        for delivery in DeliveryStore(conn, org_id).list(alert_id=alert.id, limit=200):
+            by_history.setdefault(delivery.history_id, []).append(delivery)
         for row in rows:
-            sent = "notified" if row.notified else "not notified"
+            # What reached someone, not what was decided: a 404 is no notification.
+            sent = notify_words(by_history.get(row.id, [])) if row.notified else "not notified"
             when = row.evaluated_at.strftime("%Y-%m-%d %H:%M:%S UTC")
             lines.append(f"- {when}: {row.reason} ({row.state_from} -> {row.state_to}, {sent})")
     return {

@@ -15,6 +15,9 @@ from tocsin.ai.planner import Plan, plan
 from tocsin.ai.settings import PlannerSettings
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
+from tocsin.destinations import check_actions
+from tocsin.errors import InvalidInput
+from tocsin.settings import load_settings
 
 
 def propose(
@@ -40,6 +43,7 @@ def commit(db: Database, org_id: uuid.UUID, result: Plan) -> dict[str, Any]:
     with db.begin() as conn:
         store = AlertStore(conn, org_id)
         if result.draft is not None and result.question is None:
+            check_actions(result.draft.action_config, load_settings())
             return {"saved": store.create_alert(result.draft).public()}
         if result.mute is not None and result.question is None:
             muted = store.mute(result.mute.alert.id, result.mute.until)
@@ -50,6 +54,16 @@ def commit(db: Database, org_id: uuid.UUID, result: Plan) -> dict[str, Any]:
 def respond(result: Plan, *, dry_run: bool, applied: dict[str, Any]) -> dict[str, Any]:
     """The plan in the ``--json`` shape, with what was applied."""
     out = result.public()
+    if result.draft is not None and result.question is None:
+        # What would be saved but fail later is said before anyone confirms.
+        try:
+            warnings = check_actions(result.draft.action_config, load_settings())
+        except InvalidInput as exc:
+            warnings = [f"{exc}: this action would be refused when saved"]
+        if warnings:
+            out["warnings"] = warnings
+            notes = [f"Note: {w}." for w in warnings]
+            out["summary"] = " ".join([out.get("summary") or "", *notes]).strip()
     out["dry_run_only"] = dry_run
     out["saved"] = applied.get("saved")
     out["muted"] = applied.get("muted")

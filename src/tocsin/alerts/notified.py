@@ -49,3 +49,14 @@ def notify_mark(deliveries: Sequence[DeliveryLike]) -> str:
     if any(d.status == "pending" for d in deliveries):
         return "QUEUED"
     return "NOTIFIED"
+
+
+_WORDS = {"NOTIFY FAILED": "notification failed", "RETRYING": "retrying", "QUEUED": "queued"}
+
+
+def notify_words(deliveries: Sequence[DeliveryLike]) -> str:
+    """``notify_mark`` in a sentence's words: ``notified``, ``notification failed: webhook
+    HTTP 404``, ``retrying: …``, ``queued``."""
+    mark = notify_mark(deliveries)
+    head, sep, rest = mark.partition(": ")
+    return _WORDS.get(head, head.lower()) + sep + rest
