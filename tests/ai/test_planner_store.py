@@ -71,9 +71,9 @@ def test_a_draft_is_never_saved_without_confirmation(db: Database, org_id: uuid.
     done = chat(db, org_id, message, confirm=True)
     assert done["saved"]["name"] == "Open Issues > 5"
     assert done["summary"] == (
-        "Fires when Open Issues is above 5; Slack #ops; at most once an hour Note: "
+        "Fires when Open Issues is above 5; Slack #ops; at most once an hour; note: "
         "action_config: slack channel #ops needs TOCSIN_SLACK_BOT_TOKEN on the server; "
-        "until it is set, its notifications fail."
+        "until it is set, its notifications fail"
     )
     assert _alerts(db, org_id) == ["Open Issues > 5"]
 

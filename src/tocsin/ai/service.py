@@ -62,8 +62,8 @@ def respond(result: Plan, *, dry_run: bool, applied: dict[str, Any]) -> dict[str
             warnings = [f"{exc}: this action would be refused when saved"]
         if warnings:
             out["warnings"] = warnings
-            notes = [f"Note: {w}." for w in warnings]
-            out["summary"] = " ".join([out.get("summary") or "", *notes]).strip()
+            notes = [f"note: {w}" for w in warnings]
+            out["summary"] = "; ".join(p for p in [out.get("summary"), *notes] if p)
     out["dry_run_only"] = dry_run
     out["saved"] = applied.get("saved")
     out["muted"] = applied.get("muted")
