@@ -245,9 +245,16 @@ def test_deliveries_cli_list_retry_and_alert_test(
     assert sink.requests[0].json()["event"] == "alert.test"
     failed = run_cli(db_url, "deliveries", "list", "--status", "failed", "--json").json()
     assert [d["id"] for d in failed] == [results["webhook"]["id"]]
+    # A retry is made there and then, and says how it went: failed again is exit 1...
+    again = run_cli(db_url, "deliveries", "retry", failed[0]["id"], env=env)
+    assert (
+        again.exit_code == 1 and "not sent (notification failed: webhook HTTP 400)" in again.stdout
+    )
+    # ...sent is exit 0, without any runner running
     sink.default = Reply(200)
-    retried = run_cli(db_url, "deliveries", "retry", failed[0]["id"], "--json")
-    assert retried.exit_code == 0 and retried.json()["status"] == "pending"
+    retried = run_cli(db_url, "deliveries", "retry", failed[0]["id"], "--json", env=env)
+    assert retried.exit_code == 0 and retried.json()["status"] == "sent"
+    assert sink.requests[-1].json()["event"] == "alert.test"
     assert run_cli(db_url, "deliveries", "retry", results["log"]["id"]).exit_code == 2
     assert run_cli(db_url, "deliveries", "list", "--status", "nope").exit_code == 2
     everything = run_cli(db_url, "deliveries", "list", "--json").stdout

@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
+from tocsin.alerts.delivery import Deliverer
+from tocsin.alerts.notified import notify_words
 from tocsin.alerts.outbox import Delivery, DeliveryStore
-from tocsin.cli.common import emit, guarded, state, table
+from tocsin.cli.common import EXIT_RUNTIME, emit, guarded, run_async, state, table
 
 app = typer.Typer(help="Notifications sent, pending and failed.", no_args_is_help=True)
 
@@ -54,12 +56,31 @@ def list_(
 
 @app.command("retry")
 def retry(ctx: typer.Context, delivery: Annotated[str, typer.Argument(help="Delivery ID")]) -> None:
-    """Make a failed or dead delivery due again; the runner sends it."""
+    """Send a failed or dead delivery again, now; exit 0 when it was sent, 1 when not
+    (a transient failure stays pending for the runner)."""
     st = state(ctx)
 
-    def run() -> Delivery:
+    def mark() -> Delivery:
         with st.transaction() as (conn, org_id):
             return DeliveryStore(conn, org_id).retry(delivery)
 
-    found = guarded(run)
-    emit(st, found.public(), f"delivery {found.id} is pending again")
+    found = guarded(mark)
+    db = st.database()
+    run_async(st, lambda http: Deliverer(db, st.settings, http).deliver_ids([found.id]))
+
+    def reread() -> Delivery:
+        with st.transaction() as (conn, org_id):
+            return DeliveryStore(conn, org_id).get(found.id)
+
+    after = guarded(reread)
+    if after.status == "sent":
+        status = f" HTTP {after.response_status}" if after.response_status else ""
+        emit(st, after.public(), f"delivery {after.id}: sent{status}")
+        return
+    words = notify_words([after])
+    if after.status == "pending":
+        words += (
+            f"; the runner tries again at {after.next_attempt_at.isoformat(timespec='seconds')}"
+        )
+    emit(st, after.public(), f"delivery {after.id}: not sent ({words})")
+    raise typer.Exit(EXIT_RUNTIME)
