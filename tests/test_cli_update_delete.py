@@ -112,3 +112,16 @@ def test_alert_show_says_actions_in_words(db_url: str) -> None:
     shown = run_cli(db_url, "alert", "show", "Issues").stdout
     assert "actions:    webhook https://hooks.example.com/***" in shown
     assert "{" not in shown
+
+
+def test_deliveries_list_names_the_alert_and_filters_by_it(db_url: str) -> None:
+    run_cli(db_url, "metric", "create", "m", "--source", "push")
+    for name in ("first", "second"):
+        run_cli(db_url, "alert", "create", "--metric", "m", "--name", name, "--when", "> 5")
+    run_cli(db_url, "metric", "run", "m", "--value", "6")
+    listed = run_cli(db_url, "--json", "deliveries", "list").json()
+    assert sorted(d["alert_name"] for d in listed) == ["first", "second"]
+    only = run_cli(db_url, "--json", "deliveries", "list", "--alert", "second").json()
+    assert [d["alert_name"] for d in only] == ["second"]
+    assert "second" in run_cli(db_url, "deliveries", "list").stdout
+    assert run_cli(db_url, "deliveries", "list", "--alert", "nope").exit_code == 2

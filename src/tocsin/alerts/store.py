@@ -88,6 +88,17 @@ class AlertStore:
             raise Conflict(f"an alert named {definition.name!r} already exists") from None
         return self.get_alert(alert_id)
 
+    def names_by_id(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The names of these alerts of the org (for listings of their deliveries)."""
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            select(alerts.c.id, alerts.c.name).where(
+                alerts.c.org_id == self.org_id, alerts.c.id.in_(ids)
+            )
+        )
+        return {r.id: r.name for r in rows}
+
     def get_alerts_for_metric(self, metric_id: uuid.UUID) -> list[Alert]:
         """The metric's enabled alerts, oldest first."""
         rows = self.conn.execute(

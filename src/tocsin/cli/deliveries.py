@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import typer
@@ -9,19 +10,22 @@ import typer
 from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.notified import notify_words
 from tocsin.alerts.outbox import Delivery, DeliveryStore
+from tocsin.alerts.store import AlertStore
 from tocsin.cli.common import EXIT_RUNTIME, emit, guarded, run_async, state, table
 
 app = typer.Typer(help="Notifications sent, pending and failed.", no_args_is_help=True)
 
 
-def delivery_rows(found: list[Delivery]) -> str:
+def delivery_rows(found: list[Delivery], names: dict[uuid.UUID, str] | None = None) -> str:
+    names = names or {}
     if not found:
         return "no deliveries"
     return table(
-        ["CREATED", "KIND", "CHANNEL", "STATUS", "ATTEMPTS", "HTTP", "ERROR", "ID"],
+        ["CREATED", "ALERT", "KIND", "CHANNEL", "STATUS", "ATTEMPTS", "HTTP", "ERROR", "ID"],
         [
             [
                 d.created_at.isoformat(timespec="seconds"),
+                names.get(d.alert_id, str(d.alert_id)),
                 d.kind,
                 d.action.get("type"),
                 d.status,
@@ -41,17 +45,27 @@ def list_(
     status: Annotated[
         str | None, typer.Option("--status", help="pending | sent | failed | dead")
     ] = None,
+    alert: Annotated[
+        str | None, typer.Option("--alert", help="Only this alert's (NAME or ID).")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 50,
 ) -> None:
     """List deliveries, newest first."""
     st = state(ctx)
 
-    def run() -> list[Delivery]:
+    def run() -> tuple[list[Delivery], dict[uuid.UUID, str]]:
         with st.transaction() as (conn, org_id):
-            return DeliveryStore(conn, org_id).list(status=status, limit=limit)
+            store = AlertStore(conn, org_id)
+            only = store.get_alert(alert).id if alert else None
+            found = DeliveryStore(conn, org_id).list(status=status, alert_id=only, limit=limit)
+            return found, store.names_by_id({d.alert_id for d in found})
 
-    found = guarded(run)
-    emit(st, [d.public() for d in found], lambda: delivery_rows(found))
+    found, names = guarded(run)
+    emit(
+        st,
+        [d.public() | {"alert_name": names.get(d.alert_id)} for d in found],
+        lambda: delivery_rows(found, names),
+    )
 
 
 @app.command("retry")
