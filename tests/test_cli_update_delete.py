@@ -125,3 +125,20 @@ def test_deliveries_list_names_the_alert_and_filters_by_it(db_url: str) -> None:
     assert [d["alert_name"] for d in only] == ["second"]
     assert "second" in run_cli(db_url, "deliveries", "list").stdout
     assert run_cli(db_url, "deliveries", "list", "--alert", "nope").exit_code == 2
+
+
+def test_with_json_errors_are_json_on_stderr_with_the_same_exit_codes(db_url: str) -> None:
+    import json
+
+    run_cli(db_url, "metric", "create", "m", "--source", "push")
+    bad = run_cli(
+        db_url, "--json", "alert", "create", "--metric", "m", "--name", "a", "--when", "> five"
+    )
+    assert bad.exit_code == 2 and bad.stdout == ""
+    error = json.loads(bad.stderr)["error"]
+    assert error["field"] == "--when" and "expected an operator" in error["message"]
+    missing = run_cli(db_url, "--json", "alert", "show", "nope")
+    assert missing.exit_code == 2
+    assert json.loads(missing.stderr) == {"error": {"message": "alert 'nope' not found"}}
+    human = run_cli(db_url, "alert", "create", "--metric", "m", "--name", "a", "--when", "> five")
+    assert human.stderr.startswith("error: --when: '> five'")

@@ -17,7 +17,7 @@ from tocsin.cli import keys as key_commands
 from tocsin.cli import metrics as metric_commands
 from tocsin.cli import serve as serve_commands
 from tocsin.cli import worker as worker_command
-from tocsin.cli.common import CliState, emit, hoist_global_options, state
+from tocsin.cli.common import JSON_ERRORS, CliState, emit, hoist_global_options, state
 
 app = typer.Typer(
     name="tocsin",
@@ -61,6 +61,7 @@ def _global(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     ctx.obj = CliState(database_url=database_url, org=org, json=json_out)
+    JSON_ERRORS.set(json_out)
 
 
 @db_app.command("upgrade")

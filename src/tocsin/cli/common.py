@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import sys
 import uuid
@@ -99,8 +100,20 @@ def state(ctx: typer.Context) -> CliState:
     return obj
 
 
-def fail(message: str, code: int = EXIT_RUNTIME) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+# Set by the root command when --json was given: errors are JSON too, on stderr.
+JSON_ERRORS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "tocsin_json_errors", default=False
+)
+
+
+def fail(message: str, code: int = EXIT_RUNTIME, *, field: str | None = None) -> NoReturn:
+    if JSON_ERRORS.get():
+        error: dict[str, str] = (
+            {"field": field, "message": message} if field else {"message": message}
+        )
+        typer.echo(json.dumps({"error": error}), err=True)
+    else:
+        typer.echo(f"error: {f'{field}: ' if field else ''}{message}", err=True)
     raise typer.Exit(code)
 
 
@@ -115,7 +128,11 @@ def guarded(fn: Callable[[], T]) -> T:
     """Translate core errors into exit codes and messages."""
     try:
         return fn()
-    except (InvalidInput, NotFound, Conflict, EncryptionKeyError) as exc:
+    except InvalidInput as exc:
+        # The first field leads; the others follow in its message, as in the human form.
+        rest = "; ".join(f"{f}: {m}" for f, m in exc.errors[1:])
+        fail(exc.message + (f"; {rest}" if rest else ""), EXIT_BAD_INPUT, field=exc.field)
+    except (NotFound, Conflict, EncryptionKeyError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     except TocsinError as exc:
         fail(str(exc), EXIT_RUNTIME)
