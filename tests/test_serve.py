@@ -81,3 +81,8 @@ def test_serve_runs_the_api_and_the_scheduler_together(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
+    # It said where everything is before serving
+    assert f"web UI:   {base}/ui/  (org 'default', no login)" in out
+    assert f"REST API: {base}/api/v1" in out
+    assert f"database: {tmp_path}/serve.db" in out
+    assert "runtime:  embedded" in out

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.engine import make_url
 
+from tocsin import __version__
 from tocsin.alerts.store import AlertStore
 from tocsin.cli.common import EXIT_BAD_INPUT, EXIT_RUNTIME, CliState, fail, guarded, state
 from tocsin.cli.keys import require_key
@@ -22,6 +24,7 @@ from tocsin.execution.tasks import RunOutcome
 from tocsin.metrics.store import MetricStore
 from tocsin.orgs import get_or_create_org
 from tocsin.settings import Settings
+from tocsin.web.access import login_required
 
 DEMO_ORG = "demo"
 DEMO_METRIC = "Open Issues"
@@ -106,6 +109,7 @@ def serve(
 
     worker_task: list[asyncio.Task[None]] = []
     app = create_app(db, settings, runner_status=status, ui_bind_host=host, ui_org=st.org)
+    typer.echo(serve_banner(st, host, port, runtime is not None, no_worker), err=True)
     # Everything alive now lives as long as the process: keep the collector off it.
     gc.collect()
     gc.freeze()
@@ -131,6 +135,28 @@ def serve(
                 await background
 
     asyncio.run(main())
+
+
+def serve_banner(st: Any, host: str, port: int, embedded: bool, no_worker: bool) -> str:
+    """Where the UI and API are, on which database, with which runtime."""
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    if embedded:
+        runtime = "embedded (scheduler and delivery runner in this process)"
+    elif no_worker:
+        runtime = "none here (--no-worker): run `tocsin worker` beside it"
+    else:
+        runtime = "Procrastinate worker in this process; more with `tocsin worker`"
+    login = "API key login" if login_required(st.settings, host) else f"org {st.org!r}, no login"
+    return "\n".join(
+        [
+            f"Tocsin {__version__}",
+            f"  web UI:   {base}/ui/  ({login})",
+            f"  REST API: {base}/api/v1  (schema: {base}/openapi.json)",
+            f"  database: {_where(st)}",
+            f"  runtime:  {runtime}",
+        ]
+    )
 
 
 def seed_demo(db: Database, every_seconds: int = 1) -> None:
@@ -227,7 +253,10 @@ async def _run_demo(db: Database, settings: Settings, *, once: bool, timeout: in
 
 def _where(st: CliState) -> str:
     url = st.url()
-    return url.replace("sqlite:///", "") if url.startswith("sqlite") else "PostgreSQL"
+    if url.startswith("sqlite"):
+        return url.replace("sqlite:///", "")
+    parsed = make_url(url)
+    return f"PostgreSQL {parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database}"
 
 
 def _where_next(st: CliState) -> None:
