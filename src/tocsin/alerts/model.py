@@ -26,8 +26,13 @@ OP_SYMBOLS: dict[str, str] = {
     "ne": "!=",
 }
 SYMBOL_OPS: dict[str, str] = {v: k for k, v in OP_SYMBOLS.items()} | {"=": "eq", "<>": "ne"}
+# Every limit of an alert's fields, declared here once; the API's request models and the
+# CLI's and UI's validation (through AlertFields) all read them.
 MAX_NAME = 200
+MAX_DESCRIPTION = 5000
 MAX_COOLDOWN = 30 * 86400
+MAX_LOOKBACK = 1000
+MAX_PENDING = 1000
 
 
 # A threshold's limits, declared once: the CLI, the API, the UI and the chat planner all
@@ -76,17 +81,17 @@ class AlertFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=MAX_NAME)
-    description: str = Field(default="", max_length=5000)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
     condition_type: ConditionType = "threshold"
     comparison_op: ComparisonOp
     threshold_value: Decimal
     change_mode: ChangeMode = "percent"
-    lookback: int = Field(default=1, ge=1, le=1000)
+    lookback: int = Field(default=1, ge=1, le=MAX_LOOKBACK)
     # The seed's shape: one action object, or a list of them.
     action_config: dict[str, Any] | list[dict[str, Any]]
     enabled: bool = True
     cooldown_seconds: int = Field(default=3600, ge=0, le=MAX_COOLDOWN)
-    pending_evaluations: int = Field(default=1, ge=1, le=1000)
+    pending_evaluations: int = Field(default=1, ge=1, le=MAX_PENDING)
     notify_on_resolve: bool = True
     muted_until: datetime | None = None
 

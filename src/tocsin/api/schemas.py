@@ -15,12 +15,19 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from tocsin.alerts.extract import ValueSelector
-from tocsin.alerts.model import THRESHOLD_DIGITS, THRESHOLD_PLACES, threshold_number
+from tocsin.alerts.model import (
+    MAX_COOLDOWN,
+    MAX_DESCRIPTION,
+    MAX_LOOKBACK,
+    MAX_NAME,
+    MAX_PENDING,
+    THRESHOLD_DIGITS,
+    THRESHOLD_PLACES,
+    threshold_number,
+)
 from tocsin.durations import MAX_MUTE_SECONDS
 from tocsin.metrics.schedule import Schedule
 
-MAX_NAME = 200
-MAX_DESCRIPTION = 5000
 MAX_CONFIG_BYTES = 16 * 1024
 MAX_VALUE_BYTES = 32 * 1024
 MAX_ACTIONS = 20
@@ -266,14 +273,14 @@ class AlertCreate(BaseModel):
     comparison_op: ComparisonOp
     threshold_value: Decimal = Field(description=THRESHOLD_LIMITS)
     change_mode: ChangeMode = "percent"
-    lookback: int = Field(default=1, ge=1, le=1000)
+    lookback: int = Field(default=1, ge=1, le=MAX_LOOKBACK)
     action_config: dict[str, Any] | list[dict[str, Any]] = Field(
         description="One action object or a list: log, slack, webhook, email, pagerduty. "
         "Secrets are write-only: responses show them redacted."
     )
     enabled: bool = True
-    cooldown_seconds: int = Field(default=3600, ge=0, le=30 * 86400)
-    pending_evaluations: int = Field(default=1, ge=1, le=1000)
+    cooldown_seconds: int = Field(default=3600, ge=0, le=MAX_COOLDOWN)
+    pending_evaluations: int = Field(default=1, ge=1, le=MAX_PENDING)
     notify_on_resolve: bool = True
     muted_until: AwareDatetime | None = None
 
@@ -297,15 +304,15 @@ class AlertPatch(BaseModel):
     comparison_op: ComparisonOp | None = None
     threshold_value: Decimal | None = Field(default=None, description=THRESHOLD_LIMITS)
     change_mode: ChangeMode | None = None
-    lookback: int | None = Field(default=None, ge=1, le=1000)
+    lookback: int | None = Field(default=None, ge=1, le=MAX_LOOKBACK)
     action_config: dict[str, Any] | list[dict[str, Any]] | None = Field(
         default=None,
         description="A value shown as ***redacted*** may be sent back as it is: the "
         "stored secret is kept.",
     )
     enabled: bool | None = None
-    cooldown_seconds: int | None = Field(default=None, ge=0, le=30 * 86400)
-    pending_evaluations: int | None = Field(default=None, ge=1, le=1000)
+    cooldown_seconds: int | None = Field(default=None, ge=0, le=MAX_COOLDOWN)
+    pending_evaluations: int | None = Field(default=None, ge=1, le=MAX_PENDING)
     notify_on_resolve: bool | None = None
     muted_until: AwareDatetime | None = None
 
