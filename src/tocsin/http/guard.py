@@ -115,6 +115,11 @@ def refusal_reason(ip: IPAddress) -> str | None:
     return None
 
 
+def _a(word: str) -> str:
+    # refusal_reason's words (unspecified, loopback, ...) sound as their first letter reads.
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
 @dataclass(frozen=True)
 class AddressPolicy:
     """``allowed_networks`` lets an operator open specific ranges without opening all."""
@@ -144,7 +149,7 @@ class AddressPolicy:
         shown = str(ip)
         via = "" if literal_ip(host) is not None else f" ({host} resolves to it)"
         raise UrlRefused(
-            f"refused to connect to {shown}, a {reason} address{via}; outbound requests "
+            f"refused to connect to {shown}, {_a(reason)} address{via}; outbound requests "
             "to private, loopback and link-local addresses are blocked unless "
             "TOCSIN_ALLOW_PRIVATE_NETWORKS=true"
         )
