@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import orjson
@@ -64,10 +65,20 @@ class Deliverer:
 
     async def deliver_due(self, limit: int = 500) -> list[Outcome]:
         """Claim up to ``limit`` due deliveries and make one attempt at each."""
-        claimed = await asyncio.to_thread(
-            claim_due, self.db, limit=limit, lease_seconds=self.settings.delivery_lease_seconds
+        return await self._claim_and_send(limit, None)
+
+    async def _claim_and_send(self, limit: int, ids: list[uuid.UUID] | None) -> list[Outcome]:
+        batch = await asyncio.to_thread(
+            claim_due,
+            self.db,
+            limit=limit,
+            ids=ids,
+            lease_seconds=self.settings.delivery_lease_seconds,
+            max_attempts=self.policy.max_attempts,
         )
-        return await self._send_all(claimed)
+        # Settled by the claim itself; reported like any other outcome of the pass.
+        lost = [_lost(claim, error) for claim, error in batch.lost]
+        return lost + await self._send_all(batch.claims)
 
     def _channel(self, action: dict[str, Any]) -> Channel[Any]:
         # Validating an action config costs more than signing and posting it; a batch
@@ -98,14 +109,7 @@ class Deliverer:
         """The first attempt at particular deliveries (``tocsin metric run`` waits for it)."""
         if not ids:
             return []
-        claimed = await asyncio.to_thread(
-            claim_due,
-            self.db,
-            limit=len(ids),
-            ids=ids,
-            lease_seconds=self.settings.delivery_lease_seconds,
-        )
-        return await self._send_all(claimed)
+        return await self._claim_and_send(len(ids), ids)
 
     async def send_claimed(self, claimed: Sequence[Delivery | Claim]) -> list[Outcome]:
         """One attempt at deliveries this process already holds the claim of."""
@@ -114,15 +118,19 @@ class Deliverer:
     async def _send_all(self, claimed: Sequence[Delivery | Claim]) -> list[Outcome]:
         if not claimed:
             return []
-        outcomes = list(await asyncio.gather(*(self._send(d) for d in claimed)))
-        for delivery, outcome in zip(claimed, outcomes, strict=True):
-            status = "retry" if outcome.status == "pending" else outcome.status
-            record_delivery(str(delivery.action.get("type")), status, outcome.duration_ms / 1000)
-        # A few rows are written on the event loop when the database is free at once.
-        await self.db.write(
-            lambda conn: write_outcomes(conn, outcomes), inline=len(outcomes) <= INLINE_OUTCOMES
-        )
-        return outcomes
+        writer = OutcomeWriter(self.db)
+        try:
+            return list(await asyncio.gather(*(self._send_and_settle(d, writer) for d in claimed)))
+        finally:
+            # Also on cancellation: what finished before it is written, not sent again.
+            await writer.close()
+
+    async def _send_and_settle(self, delivery: Delivery | Claim, writer: OutcomeWriter) -> Outcome:
+        outcome = await self._send(delivery)
+        writer.add(outcome)
+        status = "retry" if outcome.status == "pending" else outcome.status
+        record_delivery(str(delivery.action.get("type")), status, outcome.duration_ms / 1000)
+        return outcome
 
     async def _send(self, delivery: Delivery | Claim) -> Outcome:
         async with self._slots:
@@ -186,6 +194,59 @@ class Deliverer:
             duration_ms=_ms(started),
             sent_at=None,
         )
+
+
+class OutcomeWriter:
+    """Writes outcomes as their sends finish, so that a crash re-sends only what was
+    still in flight. Whatever finished while the previous write ran goes into the next
+    one (a single UPDATE): under load the writes batch themselves, and when idle each
+    outcome is on disk within a write's time of its answer."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._queued: list[Outcome] = []
+        self._more = asyncio.Event()
+        self._closing = False
+        self._task = asyncio.create_task(self._run())
+
+    def add(self, outcome: Outcome) -> None:
+        self._queued.append(outcome)
+        self._more.set()
+
+    async def close(self) -> None:
+        """Wait until every outcome added is written (a failed write raises here)."""
+        self._closing = True
+        self._more.set()
+        await self._task
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queued:
+                if self._closing:
+                    return
+                self._more.clear()
+                await self._more.wait()
+                continue
+            batch, self._queued = self._queued, []
+            # A few rows are written on the event loop when the database is free at once.
+            await self._db.write(
+                partial(write_outcomes, outcomes=batch), inline=len(batch) <= INLINE_OUTCOMES
+            )
+
+
+def _lost(claim: Claim, error: str) -> Outcome:
+    logger.warning("delivery %s (%s): %s", claim.id, claim.action.get("type"), error)
+    record_delivery(str(claim.action.get("type")), "dead", 0.0)
+    return Outcome(
+        delivery_id=claim.id,
+        attempts=claim.attempts,
+        status="dead",
+        next_attempt_at=None,
+        response_status=None,
+        error=error,
+        duration_ms=0,
+        sent_at=None,
+    )
 
 
 def _ms(started: float) -> int:

@@ -21,14 +21,18 @@ from typing import Any, Literal, NamedTuple
 import orjson
 from pydantic import BaseModel
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Row,
+    String,
     Text,
     Update,
     and_,
     bindparam,
+    case,
     cast,
     insert,
+    literal_column,
     select,
     update,
 )
@@ -228,6 +232,7 @@ class Claim(NamedTuple):
 
 
 # The JSON comes back as text, decoded here: an alert's deliveries repeat one action.
+# ``gave_up`` is the error a claim wrote when it ended the delivery instead (else NULL).
 _CLAIMED_COLUMNS = (
     nd.c.id,
     nd.c.attempts,
@@ -235,20 +240,34 @@ _CLAIMED_COLUMNS = (
     cast(nd.c.action, Text).label("action"),
     cast(nd.c.payload, Text).label("payload"),
     nd.c.idempotency_key,
+    case((nd.c.status == "dead", nd.c.last_error), else_=None).label("gave_up"),
 )
 
 
-def _claims(rows: Iterable[Sequence[Any]]) -> list[Claim]:  # rows of _CLAIMED_COLUMNS
+class ClaimBatch(NamedTuple):
+    claims: list[Claim]  # this worker's to send
+    # Deliveries whose last allowed attempt was under way when its worker was lost: the
+    # claim ended them ``dead`` (the Claim's ``attempts`` is that last attempt) with this
+    # error, rather than sending them once more than the limit.
+    lost: list[tuple[Claim, str]]
+
+
+def _claims(rows: Iterable[Sequence[Any]]) -> ClaimBatch:  # rows of _CLAIMED_COLUMNS
     actions: dict[str, dict[str, Any]] = {}
-    claimed = []
+    claimed: list[Claim] = []
+    lost: list[tuple[Claim, str]] = []
     for row in rows:
-        id_, attempts, kind, action_json, payload_json, key = row
+        id_, attempts, kind, action_json, payload_json, key, gave_up = row
         action = actions.get(action_json)
         if action is None:
             # Shared by the claims of one batch: nothing downstream mutates an action.
             action = actions[action_json] = _loads(action_json)
-        claimed.append(Claim(id_, attempts, kind, action, _loads(payload_json), key))
-    return claimed
+        claim = Claim(id_, attempts, kind, action, _loads(payload_json), key)
+        if gave_up is None:
+            claimed.append(claim)
+        else:
+            lost.append((claim, gave_up))
+    return ClaimBatch(claimed, lost)
 
 
 def _loads(text: str) -> Any:
@@ -259,6 +278,29 @@ def _loads(text: str) -> Any:
         return json.loads(text)
 
 
+def lost_worker_error(attempts: int) -> str:
+    """What a delivery whose worker was lost during its last allowed attempt says."""
+    noun = "attempt" if attempts == 1 else "attempts"
+    return f"gave up after {attempts} {noun} (worker lost during attempt {attempts})"
+
+
+def _lost_worker_error_sql() -> ColumnElement[str]:
+    # lost_worker_error in SQL, so that the claim settles such rows in its own UPDATE.
+    n = cast(nd.c.attempts, String)
+    noun = case(
+        (nd.c.attempts == 1, literal_column("' attempt'", String)),
+        else_=literal_column("' attempts'", String),
+    )
+    return (
+        literal_column("'gave up after '", String)
+        + n
+        + noun
+        + literal_column("' (worker lost during attempt '", String)
+        + n
+        + literal_column("')'", String)
+    )
+
+
 def _claim_statement(*, by_ids: bool, skip_locked: bool) -> Update:
     due = and_(nd.c.status == "pending", nd.c.next_attempt_at <= bindparam("now"))
     pick = select(nd.c.id).where(due)
@@ -267,10 +309,21 @@ def _claim_statement(*, by_ids: bool, skip_locked: bool) -> Update:
     pick = pick.order_by(nd.c.next_attempt_at).limit(bindparam("limit"))
     if skip_locked:
         pick = pick.with_for_update(skip_locked=True)
+    # A claim clears duration_ms and every outcome sets it: a due row at the limit with
+    # none is one whose last allowed attempt never reported back (its lease ran out).
+    # One at the limit with a duration was retried by hand, and gets its one attempt.
+    lost = and_(nd.c.attempts >= bindparam("max_attempts"), nd.c.duration_ms.is_(None))
+    lease_until = bindparam("lease_until", type_=nd.c.next_attempt_at.type)
     return (
         update(nd)
         .where(nd.c.id.in_(pick.scalar_subquery()), due)
-        .values(attempts=nd.c.attempts + 1, next_attempt_at=bindparam("lease_until"))
+        .values(
+            attempts=case((lost, nd.c.attempts), else_=nd.c.attempts + 1),
+            status=case((lost, literal_column("'dead'", String)), else_=nd.c.status),
+            last_error=case((lost, _lost_worker_error_sql()), else_=nd.c.last_error),
+            next_attempt_at=case((lost, nd.c.next_attempt_at), else_=lease_until),
+            duration_ms=None,
+        )
         .returning(*_CLAIMED_COLUMNS)
     )
 
@@ -285,14 +338,21 @@ def claim_due(
     *,
     limit: int,
     lease_seconds: float,
+    max_attempts: int,
     ids: list[uuid.UUID] | None = None,
     now: datetime | None = None,
-) -> list[Claim]:
+) -> ClaimBatch:
+    """Claim up to ``limit`` due deliveries for one attempt each, in one UPDATE.
+
+    A delivery that would go past ``max_attempts`` because a worker was lost during
+    its last allowed attempt is not claimed but ended ``dead`` (``ClaimBatch.lost``).
+    """
     now = now or utcnow()
     params: dict[str, Any] = {
         "now": now,
         "limit": limit,
         "lease_until": now + timedelta(seconds=lease_seconds),
+        "max_attempts": max_attempts,
     }
     if ids is not None:
         params["ids"] = ids
