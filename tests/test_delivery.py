@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import update
 
 from tests.channels.channel_support import Reply
+from tocsin.alerts.claims import claim_due
 from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import evaluate_alerts
-from tocsin.alerts.outbox import DeliveryStore, Outcome, claim_due, record_outcomes
+from tocsin.alerts.outbox import DeliveryStore, Outcome, record_outcomes
 from tocsin.alerts.retry import RetryPolicy, decide_retry
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
@@ -253,7 +254,7 @@ def test_deliveries_cli_list_retry_and_alert_test(
 
 
 def test_claimed_json_written_with_nan_by_pythons_json_still_reads() -> None:
-    from tocsin.alerts.outbox import _loads
+    from tocsin.alerts.claims import _loads
 
     assert _loads('{"a": [1, "x"]}') == {"a": [1, "x"]}
     nan = _loads('{"v": NaN}')["v"]

@@ -16,16 +16,10 @@ import pytest
 from sqlalchemy import update
 
 from tests.channels.channel_support import Recorded, Reply, Sink
+from tocsin.alerts.claims import Claim, claim_due
 from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import evaluate_alerts
-from tocsin.alerts.outbox import (
-    Claim,
-    Delivery,
-    DeliveryStore,
-    Outcome,
-    claim_due,
-    record_outcomes,
-)
+from tocsin.alerts.outbox import Delivery, DeliveryStore, Outcome, record_outcomes
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.db.schema import notification_deliveries as nd
