@@ -4,6 +4,11 @@ Every action of an alert is its own delivery, sent and retried on its own. Trans
 failures (timeouts, connection errors, 5xx, 408, 429) retry with exponential backoff and
 jitter, honouring Retry-After, up to ``TOCSIN_DELIVERY_MAX_ATTEMPTS``, then go ``dead``;
 permanent failures (other 4xx, refused URLs, bad configs) go to ``failed`` at once.
+
+Each outcome is written within milliseconds of its send ending, not when the batch's
+slowest send does, so a worker that dies re-sends only what was still in flight. A
+delivery whose worker was lost during its last allowed attempt is ended ``dead`` by the
+next claim (``tocsin.alerts.claims``), never sent past the limit.
 """
 
 from __future__ import annotations
@@ -74,7 +79,7 @@ class Deliverer:
             max_attempts=self.policy.max_attempts,
         )
         # Settled by the claim itself; reported like any other outcome of the pass.
-        lost = [_lost(claim, error) for claim, error in batch.lost]
+        lost = [self._lost(claim, error) for claim, error in batch.lost]
         return lost + await self._send_all(batch.claims)
 
     def _channel(self, action: dict[str, Any]) -> Channel[Any]:
@@ -157,6 +162,22 @@ class Deliverer:
                 sent_at=utcnow(),
             )
 
+    def _lost(self, claim: Claim, error: str) -> Outcome:
+        logger.warning("delivery %s (%s): %s", claim.id, claim.action.get("type"), error)
+        # The lost attempt took at least the lease it outlived.
+        lease = self.settings.delivery_lease_seconds
+        record_delivery(str(claim.action.get("type")), "dead", lease)
+        return Outcome(
+            delivery_id=claim.id,
+            attempts=claim.attempts,
+            status="dead",
+            next_attempt_at=None,
+            response_status=None,
+            error=error,
+            duration_ms=0,
+            sent_at=None,
+        )
+
     def _failure(
         self,
         delivery: Delivery | Claim,
@@ -233,21 +254,6 @@ class OutcomeWriter:
             await self._db.write(
                 partial(write_outcomes, outcomes=batch), inline=len(batch) <= INLINE_OUTCOMES
             )
-
-
-def _lost(claim: Claim, error: str) -> Outcome:
-    logger.warning("delivery %s (%s): %s", claim.id, claim.action.get("type"), error)
-    record_delivery(str(claim.action.get("type")), "dead", 0.0)
-    return Outcome(
-        delivery_id=claim.id,
-        attempts=claim.attempts,
-        status="dead",
-        next_attempt_at=None,
-        response_status=None,
-        error=error,
-        duration_ms=0,
-        sent_at=None,
-    )
 
 
 def _ms(started: float) -> int:
