@@ -144,7 +144,7 @@ def test_each_outcome_is_written_as_soon_as_its_send_ends(
     finally:
         done.set()
         watcher.join(10)
-    assert [(o.delivery_id, o.status) for o in outcomes] == [(fast_id, "sent"), (slow_id, "sent")]
+    assert {o.delivery_id: o.status for o in outcomes} == {fast_id: "sent", slow_id: "sent"}
     assert seen, "the fast delivery was never seen sent"
     # Its answer is on disk at once, while the slow receiver still holds its own.
     assert seen["at"] - answered["/fast"] < 0.1, seen["at"] - answered["/fast"]
