@@ -15,9 +15,10 @@ from sqlalchemy import update
 
 from tests.channels.channel_support import Reply
 from tests.helpers import opened
+from tocsin.alerts.claims import claim_due
 from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import evaluate_alerts
-from tocsin.alerts.outbox import DeliveryStore, Outcome, claim_due, record_outcomes
+from tocsin.alerts.outbox import DeliveryStore, Outcome, record_outcomes
 from tocsin.alerts.retry import RetryPolicy, decide_retry
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
@@ -171,11 +172,12 @@ def test_a_claim_is_exclusive_and_a_lapsed_lease_is_claimed_again(
     db: Database, org_id: uuid.UUID
 ) -> None:
     _fire(db, org_id, {"type": "log"})
-    [claimed] = claim_due(db, limit=10, lease_seconds=60)
-    assert claim_due(db, limit=10, lease_seconds=60) == []  # leased to the first worker
+    [claimed] = claim_due(db, limit=10, lease_seconds=60, max_attempts=3).claims
+    # Leased to the first worker.
+    assert claim_due(db, limit=10, lease_seconds=60, max_attempts=3).claims == []
     # The worker dies; after the lease, another worker claims it as attempt 2.
     later = datetime.now(UTC) + timedelta(seconds=61)
-    [again] = claim_due(db, limit=10, lease_seconds=60, now=later)
+    [again] = claim_due(db, limit=10, lease_seconds=60, max_attempts=3, now=later).claims
     assert (claimed.attempts, again.attempts) == (1, 2)
     # The first worker wakes up: its result no longer applies.
     stale = Outcome(claimed.id, claimed.attempts, "sent", None, 200, None, 5, later)
@@ -263,7 +265,7 @@ def test_deliveries_cli_list_retry_and_alert_test(
 
 
 def test_claimed_json_written_with_nan_by_pythons_json_still_reads() -> None:
-    from tocsin.alerts.outbox import _loads
+    from tocsin.alerts.claims import _loads
 
     assert _loads('{"a": [1, "x"]}') == {"a": [1, "x"]}
     nan = _loads('{"v": NaN}')["v"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from api_support import API, Tenant, create_alert, create_metric, fields_of
@@ -59,3 +60,29 @@ def test_list_filter_page_and_retry(client: TestClient, acme: Tenant, sink: Sink
     assert missing.status_code == 404
     bad = client.get(f"{API}/deliveries", params={"status": "lost"}, headers=acme.headers)
     assert bad.status_code == 422 and "status" in fields_of(bad.json())
+
+
+def test_filtering_by_another_orgs_alert_is_not_found(
+    client: TestClient, acme: Tenant, globex: Tenant
+) -> None:
+    create_metric(client, acme.headers)
+    theirs = create_alert(client, acme.headers, "Open Issues", action_config={"type": "log"})
+    client.post(f"{API}/metrics/Open Issues/values", json={"value": 6}, headers=acme.headers)
+    owned = client.get(f"{API}/deliveries", params={"alert_id": theirs["id"]}, headers=acme.headers)
+    assert owned.status_code == 200 and len(owned.json()["items"]) == 1
+
+    peek = client.get(
+        f"{API}/deliveries", params={"alert_id": theirs["id"]}, headers=globex.headers
+    )
+    assert peek.status_code == 404, peek.text
+    # The same answer as naming their alert anywhere else.
+    other_404 = client.get(f"{API}/alerts/{theirs['id']}", headers=globex.headers)
+    assert other_404.status_code == 404
+    assert peek.json().keys() == other_404.json().keys() == {"detail"}
+    assert peek.json() == other_404.json()
+    assert str(acme.org_id) not in peek.text
+
+    ghost = client.get(
+        f"{API}/deliveries", params={"alert_id": str(uuid.uuid4())}, headers=acme.headers
+    )
+    assert ghost.status_code == 404 and ghost.json().keys() == {"detail"}

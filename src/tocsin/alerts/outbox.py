@@ -1,39 +1,30 @@
 """The notification outbox: ``notification_deliveries`` rows, claimed and settled.
 
-Workers claim due rows with a conditional UPDATE (status still pending, due, and on
-PostgreSQL ``FOR UPDATE SKIP LOCKED``) that pushes ``next_attempt_at`` forward by a
-lease and counts the attempt; only what the UPDATE returns is theirs to send. A worker
-that dies mid-send leaves the row pending, to be claimed again when the lease ends.
-Results are written back only if the row still carries the attempt number claimed, so a
-worker whose lease ran out cannot overwrite a newer attempt.
+Workers claim due rows (``tocsin.alerts.claims``), send them, and write each result
+back here only if the row still carries the attempt number claimed, so a worker whose
+lease ran out cannot overwrite a newer attempt (nor revive a row a claim ended).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
-import orjson
 from pydantic import BaseModel
 from sqlalchemy import (
     Connection,
     Row,
-    Text,
-    Update,
-    and_,
-    bindparam,
-    cast,
     insert,
     select,
     update,
 )
 
 from tocsin.alerts.actions import Notification, redact_action
+from tocsin.alerts.claims import Claim
 from tocsin.alerts.model import Alert
 from tocsin.clock import utcnow
 from tocsin.db.bulk import update_rows
@@ -212,92 +203,7 @@ class DeliveryStore:
         return self.get(delivery.id)
 
 
-# Workers: not org-scoped, they serve every org ------------------------------
-
-
-class Claim(NamedTuple):
-    """A delivery a worker claimed: what sending it needs, nothing more (workers claim
-    hundreds at a time, and a full ``Delivery`` model costs more to build than to send)."""
-
-    id: uuid.UUID
-    attempts: int
-    kind: Literal["trigger", "resolve", "test"]
-    action: dict[str, Any]
-    payload: dict[str, Any]
-    idempotency_key: str
-
-
-# The JSON comes back as text, decoded here: an alert's deliveries repeat one action.
-_CLAIMED_COLUMNS = (
-    nd.c.id,
-    nd.c.attempts,
-    nd.c.kind,
-    cast(nd.c.action, Text).label("action"),
-    cast(nd.c.payload, Text).label("payload"),
-    nd.c.idempotency_key,
-)
-
-
-def _claims(rows: Iterable[Sequence[Any]]) -> list[Claim]:  # rows of _CLAIMED_COLUMNS
-    actions: dict[str, dict[str, Any]] = {}
-    claimed = []
-    for row in rows:
-        id_, attempts, kind, action_json, payload_json, key = row
-        action = actions.get(action_json)
-        if action is None:
-            # Shared by the claims of one batch: nothing downstream mutates an action.
-            action = actions[action_json] = _loads(action_json)
-        claimed.append(Claim(id_, attempts, kind, action, _loads(payload_json), key))
-    return claimed
-
-
-def _loads(text: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        # NaN and Infinity, which Python's json writes and reads but JSON does not have.
-        return json.loads(text)
-
-
-def _claim_statement(*, by_ids: bool, skip_locked: bool) -> Update:
-    due = and_(nd.c.status == "pending", nd.c.next_attempt_at <= bindparam("now"))
-    pick = select(nd.c.id).where(due)
-    if by_ids:
-        pick = pick.where(nd.c.id.in_(bindparam("ids", expanding=True)))
-    pick = pick.order_by(nd.c.next_attempt_at).limit(bindparam("limit"))
-    if skip_locked:
-        pick = pick.with_for_update(skip_locked=True)
-    return (
-        update(nd)
-        .where(nd.c.id.in_(pick.scalar_subquery()), due)
-        .values(attempts=nd.c.attempts + 1, next_attempt_at=bindparam("lease_until"))
-        .returning(*_CLAIMED_COLUMNS)
-    )
-
-
-# Built once: workers claim continuously.
-_CLAIMS = {(by_ids, skip): _claim_statement(by_ids=by_ids, skip_locked=skip)
-           for by_ids in (False, True) for skip in (False, True)}  # fmt: skip
-
-
-def claim_due(
-    db: Database,
-    *,
-    limit: int,
-    lease_seconds: float,
-    ids: list[uuid.UUID] | None = None,
-    now: datetime | None = None,
-) -> list[Claim]:
-    now = now or utcnow()
-    params: dict[str, Any] = {
-        "now": now,
-        "limit": limit,
-        "lease_until": now + timedelta(seconds=lease_seconds),
-    }
-    if ids is not None:
-        params["ids"] = ids
-    with db.begin() as conn:
-        return _claims(conn.execute(_CLAIMS[(ids is not None, not db.is_sqlite)], params))
+# Workers: not org-scoped, they serve every org (claiming: tocsin.alerts.claims) ------
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, select
 
 from tocsin.alerts.outbox import DeliveryStore, row_to_delivery
+from tocsin.alerts.store import AlertStore
 from tocsin.api.roles import require_role
 from tocsin.api.routes.common import (
     FORBIDDEN,
@@ -48,10 +49,14 @@ def list_deliveries(
     query = select(nd).where(nd.c.org_id == who.org_id)
     if status is not None:
         query = query.where(nd.c.status == status)
-    if alert_id is not None:
-        query = query.where(nd.c.alert_id == alert_id)
     keys = [SortKey(nd.c.created_at, "time", descending=True), SortKey(nd.c.id, "uuid")]
     with db.connect() as conn:
+        if alert_id is not None:
+            # A filter naming an alert this org does not have is a mistake to report
+            # (404, as for every other reference to another org's object), not an
+            # empty page that looks like an alert with no deliveries.
+            alert = AlertStore(conn, who.org_id).get_alert(alert_id)
+            query = query.where(nd.c.alert_id == alert.id)
         rows, nxt = page(conn, query, keys, limit=limit, cursor=cursor)
     items = [row_to_delivery(r).public() for r in rows]
     return respond({"items": items, "next_cursor": nxt})
