@@ -23,7 +23,7 @@ timeout 1 s (abandoned runs are failed after 13 s), on PostgreSQL worker heartbe
 and stalled after 3 s.
 
 The definitions of *stuck*, *lost* and *duplicate* are in ``bench.chaos_report`` and are
-printed with the figures. The exit status is 1 if anything was lost or stuck.
+printed with the figures. The exit status is 1 if anything was lost or stuck, or a delivery failed for good.
 
     .venv/bin/python -m bench.chaos --mode embedded|postgres [--seconds 60] [--kills 5]
         [--fail-rate 0.3] [--seed 1] [--metrics 20]
@@ -75,6 +75,8 @@ def child_env(database_url: str) -> dict[str, str]:
     env.update(CHILD_SETTINGS)
     env["TOCSIN_DATABASE_URL"] = database_url
     env["TOCSIN_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+    # This process seals the alerts' secrets it seeds: with the key its children open them with.
+    os.environ["TOCSIN_ENCRYPTION_KEY"] = env["TOCSIN_ENCRYPTION_KEY"]
     return env
 
 
@@ -230,7 +232,6 @@ def run_postgres(args: argparse.Namespace, rng: random.Random, tmp: Path) -> Fig
     try:
         cluster.create()
         env = child_env(cluster.url)
-        os.environ["TOCSIN_ENCRYPTION_KEY"] = env["TOCSIN_ENCRYPTION_KEY"]
         for worker in workers:
             worker.env = env
         run_tocsin(["db", "upgrade"], env)
@@ -328,7 +329,12 @@ def main() -> None:
         + f"; sink failing {args.fail_rate:.0%} with 500 (seed {args.seed})"
     )
     print(render(fig, header))
-    sys.exit(1 if fig.lost or fig.stuck else 0)
+    # The sink only ever answers 200 or 500 (transient): a delivery that failed for good
+    # means the run itself is broken (a key it cannot decrypt with, a refused URL).
+    broken = fig.deliveries["failed"]
+    if broken:
+        print(f"  broken         {broken} deliveries failed permanently", file=sys.stderr)
+    sys.exit(1 if fig.lost or fig.stuck or broken else 0)
 
 
 if __name__ == "__main__":
