@@ -23,7 +23,8 @@ timeout 1 s (abandoned runs are failed after 13 s), on PostgreSQL worker heartbe
 and stalled after 3 s.
 
 The definitions of *stuck*, *lost* and *duplicate* are in ``bench.chaos_report`` and are
-printed with the figures. The exit status is 1 if anything was lost or stuck, or a delivery failed for good.
+printed with the figures. The exit status is 1 if anything was lost or stuck, or a
+delivery failed for good.
 
     .venv/bin/python -m bench.chaos --mode embedded|postgres [--seconds 60] [--kills 5]
         [--fail-rate 0.3] [--seed 1] [--metrics 20]
