@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tocsin import __version__
 from tocsin.api import errors
 from tocsin.api.auth import KeyCache
+from tocsin.api.openapi_examples import restore_examples
 from tocsin.api.routes import alerts, chat, credentials, deliveries, health, metrics
 from tocsin.api.routes.common import refuse_unknown_query
 from tocsin.db.database import Database
@@ -151,6 +152,13 @@ def create_app(
         from tocsin.web import mount_ui
 
         mount_ui(app, ui)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = restore_examples(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     errors.install(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     # Added last, so it wraps everything else.

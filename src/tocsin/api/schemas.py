@@ -163,7 +163,7 @@ class MetricCreate(BaseModel):
                     "source": {
                         "type": "http",
                         "url": "https://api.github.com/repos/acme/app",
-                        "headers": {"Authorization": "Bearer ${GITHUB_TOKEN}"},
+                        "headers": {"Authorization": "Bearer ${cred:GITHUB_TOKEN}"},
                     },
                     "selector": {"json_path": "$.open_issues_count"},
                     "schedule": {"every_seconds": 300},
@@ -175,8 +175,9 @@ class MetricCreate(BaseModel):
     name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
     source: dict[str, Any] = Field(
-        description="`type` (push, sql, http, demo) and its settings; secrets are named "
-        "as ${ENV_VAR}, never stored."
+        description="`type` (push, sql, http, demo) and its settings; secrets are named, "
+        "never written here: a credential (`dsn_credential`, `${cred:NAME}` in a header) or "
+        "an allowed ${ENV_VAR}."
     )
     selector: ValueSelector | None = None
     schedule: Schedule | None = Field(
@@ -196,7 +197,7 @@ class MetricPatch(BaseModel):
         extra="forbid",
         json_schema_extra=_patch_schema(
             frozenset({"selector", "schedule"}),
-            {"description": "Open issues, all repositories", "schedule": {"every_seconds": 60}},
+            {"description": "Open issues, all repositories"},
         ),
     )
 
@@ -293,7 +294,7 @@ class AlertPatch(BaseModel):
         extra="forbid",
         json_schema_extra=_patch_schema(
             frozenset({"muted_until"}),
-            {"threshold_value": 10, "action_config": SHOWN_WEBHOOK_ACTION},
+            {"cooldown_seconds": 600, "action_config": SHOWN_WEBHOOK_ACTION},
         ),
     )
 
@@ -349,7 +350,10 @@ class ChatIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"message": "Notify me on Slack if Open Issues > 5", "confirm": False}]
+            "examples": [
+                {"message": "Notify me if Open Issues > 5", "confirm": False},
+                {"message": "Notify me on Slack if Open Issues > 5", "confirm": True},
+            ]
         },
     )
 

@@ -29,11 +29,14 @@ from tocsin.api.routes.common import (
 )
 from tocsin.api.routes.metrics import Cursor, DbDep, HttpDep, Limit, SettingsDep
 from tocsin.api.routes.responses import (
+    DELIVERY_EXAMPLE,
+    MUTED_ALERT_EXAMPLE,
     AlertDeleted,
     AlertOut,
     AlertPage,
     DeliveryOut,
     HistoryPage,
+    answer_example,
 )
 from tocsin.api.schemas import AlertCreate, AlertPatch, MuteIn
 from tocsin.clock import utcnow
@@ -184,7 +187,10 @@ def alert_history_page(
 @router.post(
     "/{id}/test",
     response_model=list[DeliveryOut],
-    responses=FORBIDDEN,
+    responses={
+        **FORBIDDEN,
+        **answer_example([DELIVERY_EXAMPLE | {"kind": "test", "history_id": None}]),
+    },
     summary="Send a test notification through every action",
     description="Answers after the first attempt at each delivery, like `tocsin alert test`.",
 )
@@ -198,7 +204,7 @@ async def test_alert(
 @router.post(
     "/{id}/mute",
     response_model=AlertOut,
-    responses=FORBIDDEN,
+    responses={**FORBIDDEN, **answer_example(MUTED_ALERT_EXAMPLE)},
     summary="Mute: evaluate and record as usual, send nothing",
     description='Give either `{"for_seconds": 3600}` or `{"until": "2026-01-05T14:00:00Z"}`.',
 )

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tocsin.api.routes.common import FORBIDDEN, RESPONSES, CallerDep, respond
 from tocsin.api.routes.metrics import DbDep
-from tocsin.api.routes.responses import ErrorOut
+from tocsin.api.routes.responses import CHAT_EXAMPLE, ErrorOut, answer_example
 from tocsin.api.schemas import ChatIn
 from tocsin.roles import check_role
 
@@ -37,6 +37,7 @@ PlannerDep = Annotated[Any, Depends(_planner)]
     summary="Plan an alert from a sentence; create it with confirm=true",
     responses={
         **FORBIDDEN,
+        **answer_example(CHAT_EXAMPLE),
         503: {"model": ErrorOut, "description": "The chat planner is not installed."},
     },
 )

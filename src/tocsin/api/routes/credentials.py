@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from tocsin.api.roles import Admin, require_role
 from tocsin.api.routes.common import FORBIDDEN, RESPONSES, Caller, respond
 from tocsin.api.routes.metrics import DbDep
-from tocsin.api.routes.responses import Out
+from tocsin.api.routes.responses import CREDENTIAL_EXAMPLE, Out
 from tocsin.credentials import CredentialStore
 from tocsin.credentials.store import MAX_VALUE_CHARS
 
@@ -55,16 +55,19 @@ class CredentialIn(BaseModel):
 
 
 class CredentialOut(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [CREDENTIAL_EXAMPLE]})
     name: str
     created_at: str
     updated_at: str
 
 
 class CredentialPage(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [CREDENTIAL_EXAMPLE]}]})
     items: list[CredentialOut]
 
 
 class CredentialDeleted(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"deleted": CREDENTIAL_EXAMPLE}]})
     deleted: CredentialOut
 
 

@@ -22,7 +22,12 @@ from tocsin.api.routes.common import (
     respond,
 )
 from tocsin.api.routes.metrics import Cursor, DbDep, Limit
-from tocsin.api.routes.responses import DeliveryOut, DeliveryPage
+from tocsin.api.routes.responses import (
+    RETRIED_DELIVERY_EXAMPLE,
+    DeliveryOut,
+    DeliveryPage,
+    answer_example,
+)
 from tocsin.db.schema import notification_deliveries as nd
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"], responses=RESPONSES)
@@ -65,7 +70,7 @@ def list_deliveries(
 @router.post(
     "/{id}/retry",
     response_model=DeliveryOut,
-    responses=FORBIDDEN,
+    responses={**FORBIDDEN, **answer_example(RETRIED_DELIVERY_EXAMPLE)},
     summary="Make a failed or dead delivery due again",
     description="The runner sends it at its next pass; a sent delivery is refused (422).",
 )

@@ -13,12 +13,14 @@ from sqlalchemy import func, select, text
 from starlette.concurrency import run_in_threadpool
 
 from tocsin import telemetry
-from tocsin.api.routes.responses import HealthOut
+from tocsin.api.routes.common import RESPONSES
+from tocsin.api.routes.responses import PROMETHEUS_EXAMPLE, HealthOut
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.db.schema import notification_deliveries as nd
 
-router = APIRouter(tags=["health"])
+# Unknown query parameters are refused here too.
+router = APIRouter(tags=["health"], responses={422: RESPONSES[422]})
 logger = logging.getLogger("tocsin.api")
 
 
@@ -77,7 +79,12 @@ async def healthz(request: Request) -> JSONResponse:
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
+    responses={
+        200: {
+            "content": {"text/plain": {"example": PROMETHEUS_EXAMPLE}},
+            "description": "Prometheus text format.",
+        }
+    },
 )
 def prometheus() -> Response:
     return Response(telemetry.render(), media_type=telemetry.CONTENT_TYPE_LATEST)

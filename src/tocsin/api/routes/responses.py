@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tocsin.api.openapi_examples import keep_nulls
 from tocsin.api.schemas import (
     ALERT_ID,
     DELIVERY_ID,
@@ -59,26 +60,23 @@ class ErrorOut(Out):
     detail: str
 
 
+METRIC_EXAMPLE: dict[str, Any] = {
+    "id": METRIC_ID,
+    "org_id": ORG_ID,
+    "name": "Open Issues",
+    "description": "",
+    "source": {"type": "push", "timeout_seconds": 30},
+    "selector": None,
+    "schedule": None,
+    "enabled": True,
+    "next_run_at": None,
+    "created_at": T0,
+    "updated_at": T0,
+}
+
+
 class MetricOut(Out):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": METRIC_ID,
-                    "org_id": ORG_ID,
-                    "name": "Open Issues",
-                    "description": "",
-                    "source": {"type": "push"},
-                    "selector": None,
-                    "schedule": None,
-                    "enabled": True,
-                    "next_run_at": None,
-                    "created_at": T0,
-                    "updated_at": T0,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [METRIC_EXAMPLE]})
     id: uuid.UUID
     org_id: uuid.UUID
     name: str
@@ -231,6 +229,19 @@ DELIVERY_EXAMPLE: dict[str, Any] = {
 }
 
 
+# Neither null nor absent where a route's answer has a value: /openapi.json drops nulls.
+MUTED_ALERT_EXAMPLE: dict[str, Any] = ALERT_EXAMPLE | {"muted_until": "2026-01-05T10:30:00Z"}
+RETRIED_DELIVERY_EXAMPLE: dict[str, Any] = DELIVERY_EXAMPLE | {
+    "kind": "test",
+    "history_id": None,
+    "status": "pending",
+    "last_error": "HTTP 500 from https://hooks.example.com: try later (retry 2/2 in 4s)",
+    "response_status": 500,
+    "sent_at": None,
+    "idempotency_key": f"{DELIVERY_ID}-0",
+}
+
+
 class DeliveryOut(Out):
     model_config = ConfigDict(json_schema_extra={"examples": [DELIVERY_EXAMPLE]})
     id: uuid.UUID
@@ -270,39 +281,130 @@ class RunReportOut(Out):
 
 
 _CURSOR = Field(description="Pass as `cursor` for the next page; null on the last page.")
+# An opaque cursor, as a page that is not the last answers.
+CURSOR_EXAMPLE = "WyIyMDI2LTAxLTA1VDA5OjMwOjAwKzAwOjAwIiwgIjFhMmIzYzRkIl0"
+
+
+def _page(item: dict[str, Any], cursor: str | None = None) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [{"items": [item], "next_cursor": cursor}]})
 
 
 class MetricPage(Out):
+    model_config = _page(METRIC_EXAMPLE)
     items: list[MetricOut]
     next_cursor: str | None = _CURSOR
 
 
 class ExecutionPage(Out):
+    model_config = _page(EXECUTION_EXAMPLE)
     items: list[ExecutionOut]
     next_cursor: str | None = _CURSOR
 
 
 class AlertPage(Out):
+    model_config = _page(ALERT_EXAMPLE)
     items: list[AlertOut]
     next_cursor: str | None = _CURSOR
 
 
 class HistoryPage(Out):
+    model_config = _page(HISTORY_EXAMPLE)
     items: list[HistoryOut]
     next_cursor: str | None = _CURSOR
 
 
 class DeliveryPage(Out):
+    model_config = _page(DELIVERY_EXAMPLE, CURSOR_EXAMPLE)
     items: list[DeliveryOut]
     next_cursor: str | None = _CURSOR
 
 
 class MetricDeleted(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"deleted": METRIC_EXAMPLE}]})
     deleted: MetricOut
 
 
 class AlertDeleted(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"deleted": ALERT_EXAMPLE}]})
     deleted: AlertOut
+
+
+CREDENTIAL_EXAMPLE: dict[str, Any] = {"name": "SHOP_DB", "created_at": T0, "updated_at": T0}
+
+
+# What the offline planner answers to {"message": "Notify me if Open Issues > 5"} once the
+# metric has a value; the planner's shape, which no model here pins down.
+CHAT_EXAMPLE: dict[str, Any] = {
+    "intent": "create_alert",
+    "engine": "offline",
+    "draft": {
+        "name": "Open Issues > 5",
+        "description": "",
+        "condition_type": "threshold",
+        "comparison_op": "gt",
+        "threshold_value": 5,
+        "change_mode": "percent",
+        "lookback": 1,
+        "action_config": {"type": "log"},
+        "enabled": True,
+        "cooldown_seconds": 3600,
+        "pending_evaluations": 1,
+        "notify_on_resolve": True,
+        "muted_until": None,
+        "metric_id": METRIC_ID,
+    },
+    "metric": {"id": METRIC_ID, "name": "Open Issues"},
+    "summary": "Fires when Open Issues is above 5; log only; at most once an hour",
+    "dry_run": {
+        "execution_id": EXECUTION_ID,
+        "completed_at": T0,
+        "value": 6,
+        "baseline_value": None,
+        "condition_met": True,
+        "would_fire": True,
+        "reason": "6 > 5; triggered",
+        "text": "now 6: it would fire now",
+    },
+    "backtest": {
+        "runs": 1,
+        "fired": 1,
+        "condition_met": 1,
+        "last_fired_at": T0,
+        "text": "would have fired once in the last run, last on 2026-01-05 09:30 UTC",
+    },
+    "question": None,
+    "candidates": [],
+    "alerts": None,
+    "metrics": None,
+    "explanation": None,
+    "mute": None,
+    "notes": [],
+    "unparsed": [],
+    "dry_run_only": False,
+    "saved": None,
+    "muted": None,
+    "confirm_needed": True,
+}
+
+PROMETHEUS_EXAMPLE = "\n".join(
+    [
+        "# HELP tocsin_alert_evaluations_total Alert evaluations recorded, by the state the "
+        "alert moved to.",
+        "# TYPE tocsin_alert_evaluations_total counter",
+        'tocsin_alert_evaluations_total{state="triggered"} 2.0',
+        "# HELP tocsin_alert_firings_total Evaluations where a trigger notification was due, "
+        "by whether it was sent.",
+        "# TYPE tocsin_alert_firings_total counter",
+        'tocsin_alert_firings_total{notified="true"} 2.0',
+        "",
+    ]
+)
+
+
+def answer_example(value: Any, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route whose answer model has no example of its own (a list, a
+    free-form dict) or whose answer differs from the model's example."""
+    return {status: {"content": {"application/json": {"example": keep_nulls(value)}}}}
 
 
 class DatabaseHealth(Out):
@@ -322,7 +424,17 @@ class HealthOut(Out):
                 {
                     "status": "ok",
                     "database": {"ok": True, "error": None},
-                    "runner": {"alive": True},
+                    "runner": {
+                        "kind": "embedded",
+                        "alive": True,
+                        "started_at": T0,
+                        "last_tick_at": T0,
+                        "runs": 0,
+                        "in_flight": 0,
+                        "errors": 0,
+                        "last_error": None,
+                        "backing_off": False,
+                    },
                     "deliveries": {"pending": 0, "oldest_pending_age_seconds": None},
                 }
             ]
