@@ -27,10 +27,9 @@ from tocsin.api.routes.common import (
     restore_action_config,
     with_warnings,
 )
+from tocsin.api.routes.examples import DELIVERY_EXAMPLE, MUTED_ALERT_EXAMPLE
 from tocsin.api.routes.metrics import Cursor, DbDep, HttpDep, Limit, SettingsDep
 from tocsin.api.routes.responses import (
-    DELIVERY_EXAMPLE,
-    MUTED_ALERT_EXAMPLE,
     AlertDeleted,
     AlertOut,
     AlertPage,

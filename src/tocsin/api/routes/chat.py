@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from tocsin.api.routes.common import FORBIDDEN, RESPONSES, CallerDep, respond
+from tocsin.api.routes.examples import CHAT_EXAMPLE
 from tocsin.api.routes.metrics import DbDep
-from tocsin.api.routes.responses import CHAT_EXAMPLE, ErrorOut, answer_example
+from tocsin.api.routes.responses import ErrorOut, answer_example
 from tocsin.api.schemas import ChatIn
 from tocsin.roles import check_role
 

@@ -12,8 +12,9 @@ from sqlalchemy import Connection
 
 from tocsin.api.roles import Admin, require_role
 from tocsin.api.routes.common import FORBIDDEN, RESPONSES, Caller, respond
+from tocsin.api.routes.examples import CREDENTIAL_EXAMPLE
 from tocsin.api.routes.metrics import DbDep
-from tocsin.api.routes.responses import CREDENTIAL_EXAMPLE, Out
+from tocsin.api.routes.responses import Out
 from tocsin.credentials import CredentialStore
 from tocsin.credentials.store import MAX_VALUE_CHARS
 

@@ -21,13 +21,9 @@ from tocsin.api.routes.common import (
     page,
     respond,
 )
+from tocsin.api.routes.examples import RETRIED_DELIVERY_EXAMPLE
 from tocsin.api.routes.metrics import Cursor, DbDep, Limit
-from tocsin.api.routes.responses import (
-    RETRIED_DELIVERY_EXAMPLE,
-    DeliveryOut,
-    DeliveryPage,
-    answer_example,
-)
+from tocsin.api.routes.responses import DeliveryOut, DeliveryPage, answer_example
 from tocsin.db.schema import notification_deliveries as nd
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"], responses=RESPONSES)

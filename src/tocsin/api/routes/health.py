@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from tocsin import telemetry
 from tocsin.api.routes.common import RESPONSES
-from tocsin.api.routes.responses import PROMETHEUS_EXAMPLE, HealthOut
+from tocsin.api.routes.examples import PROMETHEUS_EXAMPLE
+from tocsin.api.routes.responses import HealthOut
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.db.schema import notification_deliveries as nd

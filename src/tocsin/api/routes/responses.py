@@ -14,14 +14,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tocsin.api.openapi_examples import keep_nulls
+from tocsin.api.routes.examples import (
+    ALERT_EXAMPLE,
+    CURSOR_EXAMPLE,
+    DELIVERY_EXAMPLE,
+    EXECUTION_EXAMPLE,
+    HISTORY_EXAMPLE,
+    METRIC_EXAMPLE,
+)
 from tocsin.api.schemas import (
-    ALERT_ID,
-    DELIVERY_ID,
-    EXECUTION_ID,
-    HISTORY_ID,
-    METRIC_ID,
-    ORG_ID,
-    SHOWN_WEBHOOK_ACTION,
     T0,
     AlertState,
     ChangeMode,
@@ -60,21 +61,6 @@ class ErrorOut(Out):
     detail: str
 
 
-METRIC_EXAMPLE: dict[str, Any] = {
-    "id": METRIC_ID,
-    "org_id": ORG_ID,
-    "name": "Open Issues",
-    "description": "",
-    "source": {"type": "push", "timeout_seconds": 30},
-    "selector": None,
-    "schedule": None,
-    "enabled": True,
-    "next_run_at": None,
-    "created_at": T0,
-    "updated_at": T0,
-}
-
-
 class MetricOut(Out):
     model_config = ConfigDict(json_schema_extra={"examples": [METRIC_EXAMPLE]})
     id: uuid.UUID
@@ -95,20 +81,6 @@ class MetricOut(Out):
     )
 
 
-EXECUTION_EXAMPLE: dict[str, Any] = {
-    "id": EXECUTION_ID,
-    "metric_id": METRIC_ID,
-    "status": "completed",
-    "trigger": "push",
-    "scheduled_for": None,
-    "started_at": T0,
-    "completed_at": T0,
-    "result": 6,
-    "value": 6,
-    "error": None,
-}
-
-
 class ExecutionOut(Out):
     model_config = ConfigDict(json_schema_extra={"examples": [EXECUTION_EXAMPLE]})
     id: uuid.UUID
@@ -121,32 +93,6 @@ class ExecutionOut(Out):
     result: Any
     value: float | None
     error: str | None
-
-
-ALERT_EXAMPLE: dict[str, Any] = {
-    "id": ALERT_ID,
-    "org_id": ORG_ID,
-    "metric_id": METRIC_ID,
-    "name": "Notify if Issues > 5",
-    "description": "",
-    "condition_type": "threshold",
-    "comparison_op": "gt",
-    "threshold_value": 5,
-    "change_mode": "percent",
-    "lookback": 1,
-    "action_config": SHOWN_WEBHOOK_ACTION,
-    "enabled": True,
-    "cooldown_seconds": 3600,
-    "pending_evaluations": 1,
-    "notify_on_resolve": True,
-    "muted_until": None,
-    "state": "triggered",
-    "last_triggered_at": T0,
-    "last_evaluated_at": T0,
-    "last_value": 6,
-    "created_at": T0,
-    "updated_at": T0,
-}
 
 
 class AlertOut(Out):
@@ -180,21 +126,6 @@ class AlertOut(Out):
     )
 
 
-HISTORY_EXAMPLE: dict[str, Any] = {
-    "id": HISTORY_ID,
-    "alert_id": ALERT_ID,
-    "execution_id": EXECUTION_ID,
-    "evaluated_at": T0,
-    "value": 6,
-    "baseline_value": None,
-    "triggered": True,
-    "state_from": "ok",
-    "state_to": "triggered",
-    "notified": True,
-    "reason": "6 > 5; triggered",
-}
-
-
 class HistoryOut(Out):
     model_config = ConfigDict(json_schema_extra={"examples": [HISTORY_EXAMPLE]})
     id: uuid.UUID
@@ -210,36 +141,7 @@ class HistoryOut(Out):
     reason: str
 
 
-DELIVERY_EXAMPLE: dict[str, Any] = {
-    "id": DELIVERY_ID,
-    "alert_id": ALERT_ID,
-    "history_id": HISTORY_ID,
-    "kind": "trigger",
-    "action": SHOWN_WEBHOOK_ACTION,
-    "status": "sent",
-    "attempts": 1,
-    "next_attempt_at": T0,
-    "last_error": None,
-    "response_status": 200,
-    "duration_ms": 42,
-    "idempotency_key": f"{HISTORY_ID}-0",
-    "created_at": T0,
-    "sent_at": T0,
-    "channel": "webhook",
-}
-
-
 # Neither null nor absent where a route's answer has a value: /openapi.json drops nulls.
-MUTED_ALERT_EXAMPLE: dict[str, Any] = ALERT_EXAMPLE | {"muted_until": "2026-01-05T10:30:00Z"}
-RETRIED_DELIVERY_EXAMPLE: dict[str, Any] = DELIVERY_EXAMPLE | {
-    "kind": "test",
-    "history_id": None,
-    "status": "pending",
-    "last_error": "HTTP 500 from https://hooks.example.com: try later (retry 2/2 in 4s)",
-    "response_status": 500,
-    "sent_at": None,
-    "idempotency_key": f"{DELIVERY_ID}-0",
-}
 
 
 class DeliveryOut(Out):
@@ -282,7 +184,6 @@ class RunReportOut(Out):
 
 _CURSOR = Field(description="Pass as `cursor` for the next page; null on the last page.")
 # An opaque cursor, as a page that is not the last answers.
-CURSOR_EXAMPLE = "WyIyMDI2LTAxLTA1VDA5OjMwOjAwKzAwOjAwIiwgIjFhMmIzYzRkIl0"
 
 
 def _page(item: dict[str, Any], cursor: str | None = None) -> ConfigDict:
@@ -329,76 +230,8 @@ class AlertDeleted(Out):
     deleted: AlertOut
 
 
-CREDENTIAL_EXAMPLE: dict[str, Any] = {"name": "SHOP_DB", "created_at": T0, "updated_at": T0}
-
-
 # What the offline planner answers to {"message": "Notify me if Open Issues > 5"} once the
 # metric has a value; the planner's shape, which no model here pins down.
-CHAT_EXAMPLE: dict[str, Any] = {
-    "intent": "create_alert",
-    "engine": "offline",
-    "draft": {
-        "name": "Open Issues > 5",
-        "description": "",
-        "condition_type": "threshold",
-        "comparison_op": "gt",
-        "threshold_value": 5,
-        "change_mode": "percent",
-        "lookback": 1,
-        "action_config": {"type": "log"},
-        "enabled": True,
-        "cooldown_seconds": 3600,
-        "pending_evaluations": 1,
-        "notify_on_resolve": True,
-        "muted_until": None,
-        "metric_id": METRIC_ID,
-    },
-    "metric": {"id": METRIC_ID, "name": "Open Issues"},
-    "summary": "Fires when Open Issues is above 5; log only; at most once an hour",
-    "dry_run": {
-        "execution_id": EXECUTION_ID,
-        "completed_at": T0,
-        "value": 6,
-        "baseline_value": None,
-        "condition_met": True,
-        "would_fire": True,
-        "reason": "6 > 5; triggered",
-        "text": "now 6: it would fire now",
-    },
-    "backtest": {
-        "runs": 1,
-        "fired": 1,
-        "condition_met": 1,
-        "last_fired_at": T0,
-        "text": "would have fired once in the last run, last on 2026-01-05 09:30 UTC",
-    },
-    "question": None,
-    "candidates": [],
-    "alerts": None,
-    "metrics": None,
-    "explanation": None,
-    "mute": None,
-    "notes": [],
-    "unparsed": [],
-    "dry_run_only": False,
-    "saved": None,
-    "muted": None,
-    "confirm_needed": True,
-}
-
-PROMETHEUS_EXAMPLE = "\n".join(
-    [
-        "# HELP tocsin_alert_evaluations_total Alert evaluations recorded, by the state the "
-        "alert moved to.",
-        "# TYPE tocsin_alert_evaluations_total counter",
-        'tocsin_alert_evaluations_total{state="triggered"} 2.0',
-        "# HELP tocsin_alert_firings_total Evaluations where a trigger notification was due, "
-        "by whether it was sent.",
-        "# TYPE tocsin_alert_firings_total counter",
-        'tocsin_alert_firings_total{notified="true"} 2.0',
-        "",
-    ]
-)
 
 
 def answer_example(value: Any, status: int = 200) -> dict[int | str, dict[str, Any]]:
