@@ -27,7 +27,8 @@
       const day = d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
       const hm = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
       let label;
-      if (incr >= 86400) label = day.slice(5);
+      if (incr >= 28 * 86400) label = day;
+      else if (incr >= 86400) label = day.slice(5);
       else if (incr >= 60) label = hm;
       else if (incr >= 1) label = hm + ":" + pad(d.getUTCSeconds());
       else label = hm + ":" + pad(d.getUTCSeconds()) + "." + pad(d.getUTCMilliseconds(), 3);
@@ -115,10 +116,18 @@
       legend: { live: false },
       scales: {
         // One run, or runs in the same instant: a minute around them, not an empty range.
-        x: { time: true, range: (u, min, max) => (min === max ? [min - 30, max + 30] : [min, max]) },
+        x: { time: true, range: (u, min, max) => {
+          const first = data.t[0], last = data.t[data.t.length - 1];
+          return first === last ? [first - 30, last + 30] : [min, max];
+        } },
       },
       axes: [
-        { values: (u, splits, axis, space, incr) => axisLabels(splits, incr), size: 50 },
+        {
+          values: (u, splits, axis, space, incr) => axisLabels(splits, incr),
+          // Room for the label: a few seconds of runs are labelled to the millisecond.
+          space: (u, axis, min, max) => (max - min < 5 ? 110 : 80),
+          size: 50,
+        },
         {},
       ],
       series: series,
