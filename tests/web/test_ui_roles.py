@@ -82,10 +82,17 @@ def test_a_viewer_reads_and_is_refused_every_change(public_ui: TestClient, db: D
     assert not [b for b in WRITE_BUTTONS if b in page.text]
     metric = public_ui.get(f"/ui/metrics/{metric_id}").text
     assert "Record value" not in metric and "New alert on this metric" not in metric
+    assert not [b for b in (">Edit<", ">Delete<", "curl -X POST", "data-copy") if b in metric]
+    assert 'id="chart"' in metric  # the chart is for reading
     assert "New metric" not in public_ui.get("/ui/metrics").text
 
     # The form pages themselves, and every post the UI has, are refused.
-    for path in ("/ui/alerts/new", f"/ui/alerts/{alert_id}/edit", "/ui/metrics/new"):
+    for path in (
+        "/ui/alerts/new",
+        f"/ui/alerts/{alert_id}/edit",
+        "/ui/metrics/new",
+        f"/ui/metrics/{metric_id}/edit",
+    ):
         resp = public_ui.get(path)
         assert resp.status_code == 403 and "role is viewer" in resp.text, path
     forms = {
@@ -94,6 +101,8 @@ def test_a_viewer_reads_and_is_refused_every_change(public_ui: TestClient, db: D
         "/alerts/{alert_id}/edit": alert_form(metric_id, "renamed by viewer"),
         "/alerts/{alert_id}/mute": {"for": "1d"},
         "/metrics/{metric_id}/run": {"value": "9"},
+        "/metrics/{metric_id}/edit": {"name": "renamed by viewer", "every": ""},
+        "/metrics/{metric_id}/delete": {"confirm": "yes"},
         "/chat": {"message": "Notify me if Open Issues > 9"},
     }
     posts = _ui_posts()

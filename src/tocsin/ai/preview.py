@@ -101,14 +101,28 @@ def dry_run(conn: Connection, metric: Metric, rule: core.AlertRule) -> dict[str,
     }
 
 
+def backtest_decisions(
+    conn: Connection, metric: Metric, rule: core.AlertRule, runs: int = BACKTEST_RUNS
+) -> list[tuple[Execution, core.Decision]]:
+    """Each of the last ``runs`` finished runs, oldest first, with what live evaluation
+    would have decided on it (the backtest run by run, as the editor's chart draws it)."""
+    history = _history(conn, metric, runs + rule.lookback + 50)
+    observed = _observations(metric, rule, history)[-runs:]
+    decisions = core.backtest(rule, [o for _, o in observed])
+    return [(e, d) for (e, _), d in zip(observed, decisions, strict=True)]
+
+
 def backtest(
     conn: Connection, metric: Metric, rule: core.AlertRule, runs: int = BACKTEST_RUNS
 ) -> dict[str, Any]:
     """Live evaluation folded over the last ``runs`` finished runs, oldest first."""
-    history = _history(conn, metric, runs + rule.lookback + 50)
-    observed = _observations(metric, rule, history)[-runs:]
-    decisions = core.backtest(rule, [o for _, o in observed])
-    fired = [(e, d) for (e, _), d in zip(observed, decisions, strict=True) if d.notify == "trigger"]
+    return backtest_summary(backtest_decisions(conn, metric, rule, runs))
+
+
+def backtest_summary(observed: Sequence[tuple[Execution, core.Decision]]) -> dict[str, Any]:
+    """What :func:`backtest` says of the decisions it folded."""
+    decisions = [d for _, d in observed]
+    fired = [(e, d) for e, d in observed if d.notify == "trigger"]
     held = sum(d.triggered for d in decisions)
     n = len(decisions)
     last = _at(fired[-1][0]) if fired else None

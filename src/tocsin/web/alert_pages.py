@@ -24,6 +24,7 @@ from tocsin.durations import check_mute_seconds, parse_duration
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import send_test
 from tocsin.metrics.store import MetricStore, as_uuid
+from tocsin.web.access import Viewer
 from tocsin.web.chart import RANGE_LABELS, RANGES, EventKind, event_kind
 from tocsin.web.deps import DbDep, FormDep, HttpDep, SettingsDep, ViewerDep
 from tocsin.web.queries import FILTER_STATES, LIST_PAGE, alert_rows, chart_data
@@ -105,13 +106,15 @@ def _history(
     return marked, nxt
 
 
-@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
-def alert_page(
+def _alert_page(
     request: Request,
-    who: ViewerDep,
+    who: Viewer,
     db: DbDep,
     alert_id: str,
-    range: Annotated[str, Query(max_length=10)] = "24h",
+    range: str = "24h",
+    *,
+    mute_error: str | None = None,
+    mute_value: str = "",
 ) -> HTMLResponse:
     with db.connect() as conn:
         alert = AlertStore(conn, who.org_id).get_alert(alert_id)
@@ -131,8 +134,21 @@ def alert_page(
         "deliveries": deliveries,
         "range": range if range in RANGES else "24h",
         "ranges": RANGE_LABELS,
+        "mute_error": mute_error,
+        "mute_value": mute_value,
     }
-    return render(request, "alert.html", context)
+    return render(request, "alert.html", context, 422 if mute_error else 200)
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(
+    request: Request,
+    who: ViewerDep,
+    db: DbDep,
+    alert_id: str,
+    range: Annotated[str, Query(max_length=10)] = "24h",
+) -> HTMLResponse:
+    return _alert_page(request, who, db, alert_id, range)
 
 
 @router.get("/alerts/{alert_id}/chart.json")
@@ -174,7 +190,12 @@ def _mute_until(form: FormDep) -> timedelta:
 
 @router.post("/alerts/{alert_id}/mute")
 def mute(request: Request, who: ViewerDep, db: DbDep, form: FormDep, alert_id: str) -> Response:
-    span = _mute_until(form)
+    try:
+        span = _mute_until(form)
+    except InvalidInput as exc:
+        # The page again, the duration as typed and what is wrong with it beside it.
+        typed = str(form.get("for", ""))[:100]
+        return _alert_page(request, who, db, alert_id, mute_error=exc.message, mute_value=typed)
     with db.begin() as conn:
         alert = AlertStore(conn, who.org_id).mute(alert_id, utcnow() + span)
     return redirect(request, f"/ui/alerts/{alert.id}", flash=f"Muted for {form.get('for')}.")

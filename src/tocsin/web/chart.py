@@ -4,11 +4,12 @@ line of a condition, and sparkline geometry."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from tocsin.alerts.decision import NOT_SENT, AlertRule
+from tocsin.alerts.decision import NOT_SENT, AlertRule, Decision
 
 EventKind = Literal["fired", "suppressed", "resolved"]
 
@@ -73,3 +74,56 @@ def sparkline(values: Sequence[float], width: int = 120, height: int = 24, pad: 
         y = pad + inner / 2 if span == 0 else pad + inner * (1 - (v - low) / span)
         points.append(f"{pad + i * step:.1f},{y:.1f}")
     return " ".join(points)
+
+
+@dataclass
+class ChartData:
+    """Arrays aligned on ``t`` (seconds), as uPlot takes them."""
+
+    t: list[float] = field(default_factory=list)
+    value: list[float | None] = field(default_factory=list)
+    limit: list[float | None] = field(default_factory=list)
+    baseline: list[float | None] = field(default_factory=list)
+    fired: list[float | None] = field(default_factory=list)
+    suppressed: list[float | None] = field(default_factory=list)
+    resolved: list[float | None] = field(default_factory=list)
+    reason: list[str] = field(default_factory=list)
+    truncated: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "t": self.t,
+            "value": self.value,
+            "limit": self.limit,
+            "baseline": self.baseline,
+            "fired": self.fired,
+            "suppressed": self.suppressed,
+            "resolved": self.resolved,
+            "reason": self.reason,
+            "truncated": self.truncated,
+            "counts": {
+                kind: sum(v is not None for v in getattr(self, kind))
+                for kind in ("fired", "suppressed", "resolved")
+            },
+        }
+
+
+def finite_float(value: Decimal | None) -> float | None:
+    return float(value) if value is not None and value.is_finite() else None
+
+
+def backtest_chart(rule: AlertRule, decisions: Sequence[tuple[datetime, Decision]]) -> ChartData:
+    """What the editor's preview draws: each backtested run's value, the limit the draft
+    compares it with, and where the draft would have fired, held back or resolved."""
+    out = ChartData()
+    for at, d in decisions:
+        out.t.append(epoch_ms(at) / 1000)
+        value = finite_float(d.value)
+        out.value.append(value)
+        out.limit.append(finite_float(limit_value(rule, d.baseline_value)))
+        out.baseline.append(finite_float(d.baseline_value))
+        out.fired.append(value if d.notify == "trigger" else None)
+        out.resolved.append(value if d.notify == "resolve" else None)
+        out.suppressed.append(value if d.suppressed else None)
+        out.reason.append(d.reason)
+    return out

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 from starlette.datastructures import FormData
 
-from tocsin.ai.preview import backtest, dry_run
+from tocsin.ai.preview import backtest_decisions, backtest_summary, dry_run
 from tocsin.alerts.evaluator import rule_of
 from tocsin.alerts.model import Alert, AlertDefinition
 from tocsin.alerts.store import AlertStore
@@ -30,6 +30,7 @@ from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.links import alert_path
 from tocsin.metrics.model import Metric
 from tocsin.metrics.store import MetricStore
+from tocsin.web.chart import backtest_chart
 from tocsin.web.deps import DbDep, EditorDep, FormDep, SettingsDep, ViewerDep
 from tocsin.web.render import redirect, render
 
@@ -353,15 +354,19 @@ def validate(request: Request, who: ViewerDep, db: DbDep, form: FormDep) -> HTML
 
 @router.post("/alerts/preview", response_class=HTMLResponse)
 def preview(request: Request, who: ViewerDep, db: DbDep, form: FormDep) -> HTMLResponse:
-    """The dry run on the latest run and the backtest over recorded history."""
+    """The dry run on the latest run and the backtest over recorded history, drawn."""
     with db.connect() as conn:
         definition, metric, errors = check(conn, who.org_id, form, _current(conn, who.org_id, form))
         if definition is None or metric is None:
             return render(request, "_form_errors.html", {"errors": errors, "checked": True})
         rule = rule_of(definition)
+        decided = backtest_decisions(conn, metric, rule)
+        chart = backtest_chart(rule, [(e.completed_at or e.started_at, d) for e, d in decided])
         context = {
             "metric": metric,
             "dry": dry_run(conn, metric, rule),
-            "back": backtest(conn, metric, rule),
+            "back": backtest_summary(decided),
+            "chart": chart.public(),
+            "relative": rule.condition_type != "threshold",
         }
     return render(request, "_preview.html", context)

@@ -1,23 +1,26 @@
-"""The metrics page, a metric's page with its recent runs, a form to create one, and
-"run now" (which also records a pushed value)."""
+"""The metrics page, a metric's page with its chart and recent runs, forms to create and
+edit one, delete, and "run now" (which also records a pushed value)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from tocsin.alerts.store import AlertStore
-from tocsin.cli.metric_options import build_definition
+from tocsin.cli.metric_options import FLAG_NAMES, build_definition, metric_changes
 from tocsin.clock import utcnow
 from tocsin.destinations import check_source
+from tocsin.durations import format_duration
 from tocsin.errors import Conflict, InvalidInput
 from tocsin.execution.runs import NeedsValue, parse_value, run_now
 from tocsin.links import metric_path
+from tocsin.metrics.model import Metric
 from tocsin.metrics.store import MetricStore
+from tocsin.web.chart import RANGE_LABELS, RANGES
 from tocsin.web.deps import DbDep, EditorDep, FormDep, HttpDep, SettingsDep, ViewerDep
-from tocsin.web.queries import metric_rows
+from tocsin.web.queries import metric_chart_data, metric_rows
 from tocsin.web.render import redirect, render
 
 router = APIRouter()
@@ -50,11 +53,36 @@ def metrics_page(request: Request, who: ViewerDep, db: DbDep) -> HTMLResponse:
     return render(request, "metrics.html", {"rows": rows, "nav": "metrics"})
 
 
+Errors = list[tuple[str, str]]
+
+
 def _form_page(
-    request: Request, values: dict[str, str], errors: list[tuple[str, str]], status: int = 200
+    request: Request,
+    values: dict[str, str],
+    errors: Errors,
+    status: int = 200,
+    *,
+    metric: Metric | None = None,
 ) -> HTMLResponse:
-    context = {"values": values, "errors": errors, "sources": SOURCES, "nav": "metrics"}
+    context = {
+        "values": values,
+        "errors": errors,
+        "by_field": {f: m for f, m in reversed(errors)},
+        "sources": SOURCES,
+        "metric": metric,
+        "nav": "metrics",
+    }
     return render(request, "metric_form.html", context, status)
+
+
+def _form_errors(exc: InvalidInput) -> Errors:
+    """The builder's and the store's errors under the form's field names: the CLI's flags
+    (``--dsn-credential``) and the stored fields (``schedule.cron``) read as the inputs."""
+    out = []
+    for field, message in exc.errors:
+        flag = "--header" if field.startswith("source.headers") else FLAG_NAMES.get(field, field)
+        out.append((flag.removeprefix("--").replace("-", "_").lower(), message))
+    return out
 
 
 @router.get("/metrics/new", response_class=HTMLResponse)
@@ -98,9 +126,7 @@ def create_metric(
         with db.begin() as conn:
             metric = MetricStore(conn, who.org_id).create(definition)
     except InvalidInput as exc:
-        # The CLI's flag names (--every) read as the form's field names here.
-        errors = [(field.removeprefix("--"), message) for field, message in exc.errors]
-        return _form_page(request, values, errors, 422)
+        return _form_page(request, values, _form_errors(exc), 422)
     except Conflict:
         return _form_page(
             request, values, [("name", "a metric with this name already exists")], 422
@@ -109,13 +135,39 @@ def create_metric(
     return redirect(request, metric_path(metric.id), flash=flash)
 
 
+RangeQuery = Annotated[str, Query(max_length=10)]
+
+
+def push_command(public_url: str, metric: Metric) -> str:
+    """The line that pushes a value from a shell. The key stays an environment variable
+    (in double quotes, so the shell expands it): the page never shows a key."""
+    url = f"{public_url.rstrip('/')}/api/v1/metrics/{metric.id}/values"
+    return (
+        f'curl -X POST {url} -H "Authorization: Bearer $TOCSIN_API_KEY" '
+        "-H 'Content-Type: application/json' -d '{\"value\": 6}'"
+    )
+
+
+def deletion_words(name: str, alerts: int, runs: int) -> str:
+    return f"Delete metric {name!r} with its {alerts} alert(s) and {runs} run(s)?"
+
+
 @router.get("/metrics/{metric_id}", response_class=HTMLResponse)
-def metric_page(request: Request, who: ViewerDep, db: DbDep, metric_id: str) -> HTMLResponse:
+def metric_page(
+    request: Request,
+    who: ViewerDep,
+    db: DbDep,
+    cfg: SettingsDep,
+    metric_id: str,
+    range: RangeQuery = "24h",
+) -> HTMLResponse:
     with db.connect() as conn:
         store = MetricStore(conn, who.org_id)
         metric = store.get(metric_id)
         runs = store.executions(metric.id, limit=50)
         watching = AlertStore(conn, who.org_id).list_alerts(metric.id)
+        n_alerts, n_runs = store.dependents(metric.id)
+    push = metric.source.get("type") == "push"
     context = {
         "metric": metric,
         "public": metric.public(),
@@ -123,8 +175,139 @@ def metric_page(request: Request, who: ViewerDep, db: DbDep, metric_id: str) -> 
         "alerts": watching,
         "now": utcnow(),
         "nav": "metrics",
+        "range": range if range in RANGES else "24h",
+        "ranges": RANGE_LABELS,
+        "push_command": push_command(cfg.public_url, metric) if push else None,
+        # Deleting takes the alerts and runs along: then the button asks first.
+        "delete_question": deletion_words(metric.name, n_alerts, n_runs)
+        if n_alerts or n_runs
+        else None,
     }
     return render(request, "metric.html", context)
+
+
+@router.get("/metrics/{metric_id}/chart.json")
+def metric_chart(
+    who: ViewerDep, db: DbDep, metric_id: str, range: RangeQuery = "24h"
+) -> JSONResponse:
+    if range not in RANGES:
+        raise InvalidInput("range", f"expected one of {', '.join(RANGES)}")
+    with db.connect() as conn:
+        metric = MetricStore(conn, who.org_id).get(metric_id)
+        data = metric_chart_data(conn, who.org_id, metric.id, range, now=utcnow())
+    return JSONResponse(data.public())
+
+
+def _shown(metric: Metric) -> dict[str, str]:
+    """What the edit form shows of a stored metric."""
+    source, selector, schedule = metric.source, metric.selector, metric.schedule
+    every = schedule.every_seconds if schedule is not None else None
+    return dict.fromkeys(_FORM_FIELDS, "") | {
+        "name": metric.name,
+        "description": metric.description,
+        "source": str(source.get("type", "")),
+        "url": str(source.get("url") or ""),
+        "sql": str(source.get("sql") or ""),
+        "dsn_credential": str(source.get("dsn_credential") or ""),
+        "dsn_env": str(source.get("dsn_env") or ""),
+        "json_path": (selector.json_path or "") if selector is not None else "",
+        "every": format_duration(every) if every else "",
+        "cron": (schedule.cron or "") if schedule is not None else "",
+        "timezone": (schedule.timezone or "UTC") if schedule is not None else "UTC",
+        "enabled": "on" if metric.enabled else "",
+    }
+
+
+@router.get("/metrics/{metric_id}/edit", response_class=HTMLResponse)
+def edit_metric(request: Request, who: EditorDep, db: DbDep, metric_id: str) -> HTMLResponse:
+    with db.connect() as conn:
+        metric = MetricStore(conn, who.org_id).get(metric_id)
+    return _form_page(request, _shown(metric), [], metric=metric)
+
+
+def _changes(current: Metric, values: dict[str, str], enabled: bool) -> dict[str, Any]:
+    """The edit as ``metric update`` would make it: checked by the same builder as a new
+    metric, then merged onto the stored one, so what the form does not show (an HTTP
+    source's headers and method, a selector's column) is kept."""
+    _definition(values)
+
+    def opt(key: str) -> str | None:
+        return values[key] or None
+
+    kind = values["source"]
+    scheduled = kind != "push"
+    # An emptied field means "unchanged" to the merge: where the metric cannot do
+    # without it, it is a mistake to show, not a silent no-op.
+    for field, needed, message in (
+        ("url", kind == "http", "expected the URL to read"),
+        ("sql", kind == "sql", "expected the query to run"),
+        ("every", scheduled and not opt("cron"), "expected a schedule: every 5m, or a cron"),
+    ):
+        if needed and not opt(field):
+            raise InvalidInput(field, message)
+    return metric_changes(
+        current,
+        name=values["name"],
+        source={
+            "sql": opt("sql") if kind == "sql" else None,
+            "dsn_credential": opt("dsn_credential") if kind == "sql" else None,
+            "dsn_env": opt("dsn_env") if kind == "sql" else None,
+            "url": opt("url") if kind == "http" else None,
+        },
+        selector={"json_path": opt("json_path")},
+        every=opt("every") if scheduled else None,
+        cron=opt("cron") if scheduled else None,
+        timezone=(opt("timezone") if opt("cron") else None) if scheduled else None,
+        enabled=enabled,
+        description=values["description"],
+    )
+
+
+@router.post("/metrics/{metric_id}/edit")
+def save_metric(
+    request: Request, who: ViewerDep, db: DbDep, cfg: SettingsDep, form: FormDep, metric_id: str
+) -> Response:
+    values = {k: str(form.get(k, "")).strip() for k in _FORM_FIELDS}
+    enabled = form.get("enabled") is not None
+    with db.begin() as conn:
+        store = MetricStore(conn, who.org_id)
+        current = store.get(metric_id)
+        # An edit keeps the source's type, as `metric update` does: another kind of
+        # source is another metric.
+        values["source"] = str(current.source.get("type", ""))
+        try:
+            changes = _changes(current, values, enabled)
+            warnings = check_source(changes["source"], cfg) if "source" in changes else []
+            metric = store.update(current.id, changes)
+        except InvalidInput as exc:
+            errors = _form_errors(exc)
+        except Conflict:
+            errors = [("name", "a metric with this name already exists")]
+        else:
+            flash = " ".join(["Saved.", *warnings])
+            return redirect(request, metric_path(metric.id), flash=flash)
+    shown = values | {"enabled": "on" if enabled else ""}
+    return _form_page(request, shown, errors, 422, metric=current)
+
+
+@router.post("/metrics/{metric_id}/delete")
+def delete_metric(
+    request: Request, who: ViewerDep, db: DbDep, form: FormDep, metric_id: str
+) -> Response:
+    with db.begin() as conn:
+        store = MetricStore(conn, who.org_id)
+        metric = store.get(metric_id)
+        n_alerts, n_runs = store.dependents(metric.id)
+        if (n_alerts or n_runs) and form.get("confirm") != "yes":
+            # As `tocsin metric delete` without --yes: nothing goes before it is asked.
+            question = deletion_words(metric.name, n_alerts, n_runs)
+            context = {"metric": metric, "question": question, "nav": "metrics"}
+            return render(request, "metric_delete.html", context)
+        store.delete(metric.id)
+    gone = f"Deleted metric {metric.name!r}"
+    if n_alerts or n_runs:
+        gone += f" with its {n_alerts} alert(s) and {n_runs} run(s)"
+    return redirect(request, "/ui/metrics", flash=gone + ".")
 
 
 @router.post("/metrics/{metric_id}/run")

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, String, bindparam, func, select, type_coerce
@@ -19,7 +18,16 @@ from tocsin.alerts.model import Alert
 from tocsin.db.schema import alert_history, alerts, metric_executions, metrics
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.store import row_to_execution, row_to_metric
-from tocsin.web.chart import MAX_POINTS, epoch_ms, event_kind, limit_value, range_start, sparkline
+from tocsin.web.chart import (
+    MAX_POINTS,
+    ChartData,
+    epoch_ms,
+    event_kind,
+    finite_float,
+    limit_value,
+    range_start,
+    sparkline,
+)
 
 me = metric_executions
 SPARK_RUNS = 30
@@ -223,47 +231,9 @@ def metric_rows(conn: Connection, org_id: uuid.UUID) -> list[MetricRow]:
     ]
 
 
-@dataclass
-class ChartData:
-    """Arrays aligned on ``t`` (seconds), as uPlot takes them."""
-
-    t: list[float] = field(default_factory=list)
-    value: list[float | None] = field(default_factory=list)
-    limit: list[float | None] = field(default_factory=list)
-    baseline: list[float | None] = field(default_factory=list)
-    fired: list[float | None] = field(default_factory=list)
-    suppressed: list[float | None] = field(default_factory=list)
-    resolved: list[float | None] = field(default_factory=list)
-    reason: list[str] = field(default_factory=list)
-    truncated: bool = False
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "t": self.t,
-            "value": self.value,
-            "limit": self.limit,
-            "baseline": self.baseline,
-            "fired": self.fired,
-            "suppressed": self.suppressed,
-            "resolved": self.resolved,
-            "reason": self.reason,
-            "truncated": self.truncated,
-            "counts": {
-                kind: sum(v is not None for v in getattr(self, kind))
-                for kind in ("fired", "suppressed", "resolved")
-            },
-        }
-
-
-def _num(value: Decimal | None) -> float | None:
-    return float(value) if value is not None and value.is_finite() else None
-
-
-def chart_data(
-    conn: Connection, org_id: uuid.UUID, alert: Alert, range_name: str, *, now: datetime
-) -> ChartData:
-    """The metric's runs in the range with the alert's limit line and its events."""
-    start = range_start(range_name, now)
+def _runs(org_id: uuid.UUID, metric_id: uuid.UUID, start: datetime | None) -> Select[Any]:
+    """A metric's latest finished runs in a range, newest first, one past the limit (so
+    the chart can say it was cut)."""
     # The ids only pair runs with evaluations: kept as the driver returns them, which
     # spares 20,000 UUID conversions on a long range.
     run_key = type_coerce(me.c.id, String).label("key")
@@ -271,12 +241,45 @@ def chart_data(
         select(run_key, me.c.completed_at, me.c.value, me.c.status, me.c.error)
         .where(
             me.c.org_id == org_id,
-            me.c.metric_id == alert.metric_id,
+            me.c.metric_id == metric_id,
             me.c.completed_at.is_not(None),
         )
         .order_by(me.c.completed_at.desc())
         .limit(MAX_POINTS + 1)
     )
+    return runs if start is None else runs.where(me.c.completed_at >= start)
+
+
+def _values_only(found: list[Row[Any]]) -> ChartData:
+    out = ChartData(truncated=len(found) > MAX_POINTS)
+    found = found[:MAX_POINTS]
+    found.reverse()
+    n = len(found)
+    out.t = [epoch_ms(run.completed_at) / 1000 for run in found]
+    out.value = [finite_float(run.value) for run in found]
+    out.fired, out.suppressed, out.resolved = [None] * n, [None] * n, [None] * n
+    out.limit, out.baseline = [None] * n, [None] * n
+    out.reason = [
+        "" if run.status == "completed" else f"run {run.status}: {run.error or 'no reason given'}"
+        for run in found
+    ]
+    return out
+
+
+def metric_chart_data(
+    conn: Connection, org_id: uuid.UUID, metric_id: uuid.UUID, range_name: str, *, now: datetime
+) -> ChartData:
+    """A metric's runs in the range, for its own page: values alone, no alert's events."""
+    start = range_start(range_name, now)
+    return _values_only(list(conn.execute(_runs(org_id, metric_id, start)).all()))
+
+
+def chart_data(
+    conn: Connection, org_id: uuid.UUID, alert: Alert, range_name: str, *, now: datetime
+) -> ChartData:
+    """The metric's runs in the range with the alert's limit line and its events."""
+    start = range_start(range_name, now)
+    runs = _runs(org_id, alert.metric_id, start)
     ah = alert_history
     evaluations = select(
         type_coerce(ah.c.execution_id, String).label("key"),
@@ -287,33 +290,25 @@ def chart_data(
         ah.c.reason,
     ).where(ah.c.org_id == org_id, ah.c.alert_id == alert.id, ah.c.execution_id.is_not(None))
     if start is not None:
-        runs = runs.where(me.c.completed_at >= start)
         # History is stamped with the run's completion time, so the same bound applies.
         evaluations = evaluations.where(ah.c.evaluated_at >= start)
     found = list(conn.execute(runs).all())
-    out = ChartData(truncated=len(found) > MAX_POINTS)
+    out = _values_only(found)
     found = found[:MAX_POINTS]
     found.reverse()
     by_run = {h.key: h for h in conn.execute(evaluations).all()} if found else {}
     rule = rule_of(alert)
-    n = len(found)
-    out.t = [epoch_ms(run.completed_at) / 1000 for run in found]
-    out.value = [_num(run.value) for run in found]
-    out.fired, out.suppressed, out.resolved = [None] * n, [None] * n, [None] * n
     fixed = rule.condition_type == "threshold"
-    out.limit = [_num(rule.threshold_value)] * n if fixed else [None] * n
-    out.baseline = [None] * n
-    out.reason = [""] * n
+    if fixed:
+        out.limit = [finite_float(rule.threshold_value)] * len(found)
     for i, run in enumerate(found):
         h = by_run.get(run.key)
         if h is None:
-            if run.status != "completed":
-                out.reason[i] = f"run {run.status}: {run.error or 'no reason given'}"
             continue
         out.reason[i] = h.reason
         if not fixed:
-            out.limit[i] = _num(limit_value(rule, h.baseline_value))
-            out.baseline[i] = _num(h.baseline_value)
+            out.limit[i] = finite_float(limit_value(rule, h.baseline_value))
+            out.baseline[i] = finite_float(h.baseline_value)
         kind = event_kind(h.state_from, h.state_to, h.notified, h.reason)
         if kind is not None:
             getattr(out, kind)[i] = out.value[i]
