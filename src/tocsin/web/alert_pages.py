@@ -23,6 +23,7 @@ from tocsin.db.schema import alert_history
 from tocsin.durations import check_mute_seconds, parse_duration
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import send_test
+from tocsin.links import alert_path
 from tocsin.metrics.store import MetricStore, as_uuid
 from tocsin.web.access import Viewer
 from tocsin.web.chart import RANGE_LABELS, RANGES, EventKind, event_kind
@@ -198,28 +199,28 @@ def mute(request: Request, who: ViewerDep, db: DbDep, form: FormDep, alert_id: s
         return _alert_page(request, who, db, alert_id, mute_error=exc.message, mute_value=typed)
     with db.begin() as conn:
         alert = AlertStore(conn, who.org_id).mute(alert_id, utcnow() + span)
-    return redirect(request, f"/ui/alerts/{alert.id}", flash=f"Muted for {form.get('for')}.")
+    return redirect(request, alert_path(alert.id), flash=f"Muted for {form.get('for')}.")
 
 
 @router.post("/alerts/{alert_id}/unmute")
 def unmute(request: Request, who: ViewerDep, db: DbDep, form: FormDep, alert_id: str) -> Response:
     with db.begin() as conn:
         alert = AlertStore(conn, who.org_id).mute(alert_id, None)
-    return redirect(request, f"/ui/alerts/{alert.id}", flash="Unmuted.")
+    return redirect(request, alert_path(alert.id), flash="Unmuted.")
 
 
 @router.post("/alerts/{alert_id}/enable")
 def enable(request: Request, who: ViewerDep, db: DbDep, form: FormDep, alert_id: str) -> Response:
     with db.begin() as conn:
         alert = AlertStore(conn, who.org_id).set_enabled(alert_id, True)
-    return redirect(request, f"/ui/alerts/{alert.id}", flash="Enabled.")
+    return redirect(request, alert_path(alert.id), flash="Enabled.")
 
 
 @router.post("/alerts/{alert_id}/disable")
 def disable(request: Request, who: ViewerDep, db: DbDep, form: FormDep, alert_id: str) -> Response:
     with db.begin() as conn:
         alert = AlertStore(conn, who.org_id).set_enabled(alert_id, False)
-    return redirect(request, f"/ui/alerts/{alert.id}", flash="Disabled.")
+    return redirect(request, alert_path(alert.id), flash="Disabled.")
 
 
 @router.post("/alerts/{alert_id}/delete")
@@ -241,13 +242,13 @@ async def test(
 ) -> Response:
     sent = await send_test(db, who.org_id, alert_id, settings=cfg, http=http)
     if not sent:
-        return redirect(request, f"/ui/alerts/{alert_id}", flash="This alert has no actions.")
+        return redirect(request, alert_path(alert_id), flash="This alert has no actions.")
     shown = ", ".join(f"{d.action.get('type')}: {d.status}" for d in sent)
-    return redirect(request, f"/ui/alerts/{sent[0].alert_id}", flash=f"Test sent ({shown}).")
+    return redirect(request, alert_path(sent[0].alert_id), flash=f"Test sent ({shown}).")
 
 
 @router.post("/deliveries/{delivery_id}/retry")
 def retry(request: Request, who: ViewerDep, db: DbDep, form: FormDep, delivery_id: str) -> Response:
     with db.begin() as conn:
         delivery = DeliveryStore(conn, who.org_id).retry(delivery_id)
-    return redirect(request, f"/ui/alerts/{delivery.alert_id}", flash="Queued for another attempt.")
+    return redirect(request, alert_path(delivery.alert_id), flash="Queued for another attempt.")

@@ -345,4 +345,4 @@ async def run_metric(
         shown += ", deliveries: " + ", ".join(d.status for d in report.deliveries)
     if execution.error:
         shown += f" ({execution.error})"
-    return redirect(request, f"/ui/metrics/{execution.metric_id}", flash=shown + ".")
+    return redirect(request, metric_path(execution.metric_id), flash=shown + ".")

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from tocsin.clock import utcnow
 from tocsin.durations import format_duration
+from tocsin.links import alert_path, metric_path
 from tocsin.numbers import json_number
 from tocsin.web.access import CSRF_FIELD, csrf_token
 
@@ -73,7 +74,14 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(when=when, ago=ago, number=number)
-    env.globals.update(STATE_LABELS=STATE_LABELS, duration_ms=duration_ms, CSRF_FIELD=CSRF_FIELD)
+    env.globals.update(
+        STATE_LABELS=STATE_LABELS,
+        duration_ms=duration_ms,
+        CSRF_FIELD=CSRF_FIELD,
+        # Links to pages come from one module, as in notifications' payloads.
+        alert_path=alert_path,
+        metric_path=metric_path,
+    )
     return env
 
 
