@@ -1,4 +1,4 @@
-"""The pure alert decision core (PRODUCT.md §3, "Conditions" and "States and notifications").
+"""The pure alert decision core (docs/alerts.md; docs/design.md).
 
 No I/O and no clock: every time comes in with the :class:`Observation` (the execution's
 completion time), so a backtest over recorded history reproduces live evaluation exactly.

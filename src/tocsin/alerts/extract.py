@@ -1,4 +1,4 @@
-"""Reading one number out of an execution result (PRODUCT.md §3, "Value extraction").
+"""Reading one number out of an execution result (docs/alerts.md; docs/design.md).
 
 Pure: no I/O, never raises for bad data. Every outcome is an :class:`Extracted` whose
 ``reason`` tells a human what was read, or why nothing usable was found.

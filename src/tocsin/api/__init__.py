@@ -1,4 +1,4 @@
-"""Tocsin's REST API (PRODUCT.md §4): ``create_app(db, settings)``."""
+"""Tocsin's REST API (docs/api.md): ``create_app(db, settings)``."""
 
 from tocsin.api.app import create_app
 

@@ -1,4 +1,4 @@
-"""The FastAPI application: ``/api/v1`` (PRODUCT.md §4 REST contract), ``/healthz``,
+"""The FastAPI application: ``/api/v1`` (docs/api.md), ``/healthz``,
 ``/metrics`` and ``/openapi.json``."""
 
 from __future__ import annotations

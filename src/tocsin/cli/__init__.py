@@ -1,4 +1,4 @@
-"""The ``tocsin`` command line (PRODUCT.md §4, CLI contract)."""
+"""The ``tocsin`` command line (README.md, "The command line")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every table of PRODUCT.md §2, as SQLAlchemy Core.
+"""Every table of Tocsin, as SQLAlchemy Core (docs/design.md).
 
 The Alembic tree in ``tocsin/db/migrations`` builds exactly this schema; a
 test runs ``alembic check`` to prove the two have not drifted.
