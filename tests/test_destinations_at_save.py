@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from tocsin.alerts.destinations import check_actions, check_source
 from tocsin.api import create_app
 from tocsin.api.auth import create_api_key
 from tocsin.db.database import Database
-from tocsin.destinations import check_actions, check_source
 from tocsin.errors import InvalidInput
 from tocsin.orgs import get_or_create_org
 from tocsin.settings import Settings

@@ -13,9 +13,9 @@ from typing import Any
 
 from tocsin.ai.planner import Plan, plan
 from tocsin.ai.settings import PlannerSettings
+from tocsin.alerts.destinations import check_actions
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
-from tocsin.destinations import check_actions
 from tocsin.errors import InvalidInput
 from tocsin.settings import load_settings
 

@@ -89,7 +89,7 @@ def db_upgrade(ctx: typer.Context) -> None:
         applied = apply_procrastinate_schema(db.url)
         data["job_queue"] = "created" if applied else "present"
         message += "; job queue tables " + ("created" if applied else "present")
-    from tocsin.credentials.audit import unallowed_env_uses
+    from tocsin.metrics.env_audit import unallowed_env_uses
 
     with db.connect() as conn:
         uses = unallowed_env_uses(conn, st.settings)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Connection
 
+from tocsin.alerts.destinations import check_actions
 from tocsin.alerts.last_delivery import delivery_summary, last_deliveries
 from tocsin.alerts.model import OP_SYMBOLS, Alert, HistoryRow
 from tocsin.alerts.outbox import Delivery
@@ -18,7 +19,6 @@ from tocsin.cli.alert_options import AlertOptions, flagged
 from tocsin.cli.common import CliState, emit, guarded, run_async, state, table, warn
 from tocsin.cli.words import actions_words
 from tocsin.clock import utcnow
-from tocsin.destinations import check_actions
 from tocsin.durations import check_mute_seconds, format_duration, parse_duration
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import send_test

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
+from tocsin.alerts.destinations import check_source
 from tocsin.cli.common import EXIT_RUNTIME, emit, fail, guarded, run_async, state, table, warn
 from tocsin.cli.metric_options import build_definition, flagged, metric_changes, parse_headers
 from tocsin.cli.metric_output import human_metric, human_run
 from tocsin.cli.words import schedule_words
-from tocsin.destinations import check_source
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import NeedsValue, RunReport, parse_value, run_now
 from tocsin.http import HttpClient

@@ -6,7 +6,6 @@ from tocsin.credentials.store import (
     CREDENTIAL_NAME,
     Credential,
     CredentialStore,
-    check_references,
     open_credentials,
 )
 
@@ -14,6 +13,5 @@ __all__ = [
     "CREDENTIAL_NAME",
     "Credential",
     "CredentialStore",
-    "check_references",
     "open_credentials",
 ]

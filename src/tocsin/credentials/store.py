@@ -15,8 +15,6 @@ from tocsin.clock import utcnow
 from tocsin.crypto import Keyring, keyring_for
 from tocsin.db.schema import credentials
 from tocsin.errors import InvalidInput, NotFound
-from tocsin.metrics.sources.base import Reference, env_refusal
-from tocsin.settings import Settings
 
 CREDENTIAL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 # Under the API's 64 KiB body limit even when every character is JSON-escaped.
@@ -137,25 +135,3 @@ def open_credentials(conn: Connection, org_id: uuid.UUID, names: Iterable[str]) 
         )
     )
     return {r.name: ring.open(r.value_ciphertext, f"credential {r.name}") for r in rows}
-
-
-def check_references(
-    conn: Connection, org_id: uuid.UUID, refs: Iterable[Reference], settings: Settings
-) -> None:
-    """Refuse a source that names a credential its org lacks or a variable not allowed."""
-    refs = list(refs)
-    known = CredentialStore(conn, org_id).existing(r.name for r in refs if r.kind == "credential")
-    problems: list[tuple[str, str]] = []
-    for ref in refs:
-        if ref.kind == "credential" and ref.name not in known:
-            problems.append(
-                (
-                    ref.field,
-                    f"no credential named {ref.name} in this org; create it first with "
-                    f"`tocsin credential set {ref.name}` (or POST /api/v1/credentials)",
-                )
-            )
-        elif ref.kind == "env" and not settings.env_allowed(ref.name):
-            problems.append((ref.field, env_refusal(ref.name)))
-    if problems:
-        raise InvalidInput(problems[0][0], problems[0][1], more=problems[1:])

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from starlette.datastructures import FormData
 
 from tocsin.ai.preview import backtest_decisions, backtest_summary, dry_run
+from tocsin.alerts.destinations import check_actions
 from tocsin.alerts.evaluator import rule_of
 from tocsin.alerts.model import Alert, AlertDefinition
 from tocsin.alerts.store import AlertStore
@@ -24,7 +25,6 @@ from tocsin.api.errors import field_name, message_for
 from tocsin.api.routes.common import restore_action_config
 from tocsin.api.schemas import AlertCreate
 from tocsin.crypto.fields import FieldPath, config_stand_ins, put_back
-from tocsin.destinations import check_actions
 from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.links import alert_path

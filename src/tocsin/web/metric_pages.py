@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from tocsin.alerts.destinations import check_source
 from tocsin.alerts.store import AlertStore
 from tocsin.cli.metric_options import FLAG_NAMES, build_definition, metric_changes
 from tocsin.clock import utcnow
-from tocsin.destinations import check_source
 from tocsin.durations import format_duration
 from tocsin.errors import Conflict, InvalidInput
 from tocsin.execution.runs import NeedsValue, parse_value, run_now

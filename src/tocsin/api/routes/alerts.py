@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from sqlalchemy import Connection, select
 
+from tocsin.alerts.destinations import check_actions
 from tocsin.alerts.model import HistoryRow
 from tocsin.alerts.store import AlertStore, row_to_alert
 from tocsin.api.roles import Editor, require_role
@@ -40,7 +41,6 @@ from tocsin.api.routes.responses import (
 from tocsin.api.schemas import AlertCreate, AlertPatch, MuteIn
 from tocsin.clock import utcnow
 from tocsin.db.schema import alert_history, alerts
-from tocsin.destinations import check_actions
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import send_test
 from tocsin.metrics.store import MetricStore

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, select
 
+from tocsin.alerts.destinations import check_source
 from tocsin.api.roles import Editor, require_role
 from tocsin.api.routes.common import (
     CONFLICT,
@@ -35,7 +36,6 @@ from tocsin.api.routes.responses import (
 from tocsin.api.schemas import MetricCreate, MetricPatch, ValuesIn
 from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions, metrics
-from tocsin.destinations import check_source
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import NeedsValue, run_now
 from tocsin.http import HttpClient
