@@ -24,8 +24,8 @@ from tocsin.ai.proposals import (
     Parsed,
 )
 from tocsin.ai.worktext import Text
+from tocsin.alerts.decision import OP_SYMBOLS
 from tocsin.alerts.extract import format_decimal
-from tocsin.alerts.model import OP_SYMBOLS
 
 EXAMPLE = 'e.g. "Notify me on Slack #ops if Open Issues > 5"'
 HELP = (

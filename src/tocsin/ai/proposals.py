@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tocsin.alerts.model import MAX_COOLDOWN, ChangeMode, ComparisonOp, ConditionType
+from tocsin.alerts.decision import ChangeMode, ComparisonOp, ConditionType
+from tocsin.alerts.model import MAX_COOLDOWN
 
 
 class _Args(BaseModel):

@@ -6,10 +6,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from tocsin.alerts.decision import AlertRule, describe_condition
+from tocsin.alerts.decision import OP_SYMBOLS, AlertRule, describe_condition
 from tocsin.alerts.evaluator import rule_of
 from tocsin.alerts.extract import format_decimal
-from tocsin.alerts.model import OP_SYMBOLS, AlertDefinition
+from tocsin.alerts.model import AlertDefinition
 from tocsin.durations import format_duration
 
 _LEVEL = {

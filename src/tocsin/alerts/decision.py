@@ -44,6 +44,8 @@ from typing import Literal, NamedTuple
 from tocsin.alerts.extract import Extracted, format_decimal
 from tocsin.durations import format_duration
 
+# The one declaration of Tocsin's operators, conditions and states (models, the API's
+# schemas and the UI import these).
 State = Literal["ok", "pending", "triggered", "no_data", "error"]
 ComparisonOp = Literal["gt", "gte", "lt", "lte", "eq", "ne"]
 ConditionType = Literal["threshold", "relative_change"]
@@ -65,6 +67,8 @@ _OPS: dict[ComparisonOp, tuple[str, ComparisonOp, tuple[int, ...]]] = {
     "eq": ("==", "ne", (0,)),
     "ne": ("!=", "eq", (-1, 1)),
 }
+# The one vocabulary of operator symbols: models, channels, the CLI and the UI read it.
+OP_SYMBOLS: dict[str, str] = {op: symbol for op, (symbol, _, _) in _OPS.items()}
 
 
 # The core's values are NamedTuples: immutable like frozen dataclasses, but built several

@@ -5,26 +5,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tocsin.alerts.actions import ActionConfigError, redact_action, validate_action_config
+from tocsin.alerts.decision import (
+    OP_SYMBOLS,
+    ChangeMode,
+    ComparisonOp,
+    ConditionType,
+    State,
+)
 from tocsin.numbers import json_number
 
-ConditionType = Literal["threshold", "relative_change"]
-ComparisonOp = Literal["gt", "gte", "lt", "lte", "eq", "ne"]
-ChangeMode = Literal["percent", "absolute"]
-AlertState = Literal["ok", "pending", "triggered", "no_data", "error"]
-
-OP_SYMBOLS: dict[str, str] = {
-    "gt": ">",
-    "gte": ">=",
-    "lt": "<",
-    "lte": "<=",
-    "eq": "==",
-    "ne": "!=",
-}
+AlertState = State
 SYMBOL_OPS: dict[str, str] = {v: k for k, v in OP_SYMBOLS.items()} | {"=": "eq", "<>": "ne"}
 # Every limit of an alert's fields, declared here once; the API's request models and the
 # CLI's and UI's validation (through AlertFields) all read them.

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from tocsin.alerts.decision import ChangeMode, ComparisonOp, ConditionType
 from tocsin.alerts.extract import ValueSelector
 from tocsin.alerts.model import (
     MAX_COOLDOWN,
@@ -38,10 +39,6 @@ THRESHOLD_LIMITS = (
     "between -1e15 and 1e15."
 )
 
-ConditionType = Literal["threshold", "relative_change"]
-ComparisonOp = Literal["gt", "gte", "lt", "lte", "eq", "ne"]
-ChangeMode = Literal["percent", "absolute"]
-AlertState = Literal["ok", "pending", "triggered", "no_data", "error"]
 
 T0 = "2026-01-05T09:30:00Z"
 METRIC_ID = "0b6f3e43-54a3-4c53-9d0e-6a3f4cf0a1d2"

@@ -10,9 +10,10 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Connection
 
+from tocsin.alerts.decision import OP_SYMBOLS
 from tocsin.alerts.destinations import check_actions
 from tocsin.alerts.last_delivery import delivery_summary, last_deliveries
-from tocsin.alerts.model import OP_SYMBOLS, Alert, HistoryRow
+from tocsin.alerts.model import Alert, HistoryRow
 from tocsin.alerts.outbox import Delivery
 from tocsin.alerts.store import AlertStore
 from tocsin.cli.alert_options import AlertOptions, flagged

@@ -29,6 +29,7 @@ from tocsin.alerts.actions.registry import (
     validate_action,
     validate_action_config,
 )
+from tocsin.alerts.decision import OP_SYMBOLS
 from tocsin.crypto.keyring import Keyring
 from tocsin.http import HttpClient, HttpError, UrlRefused
 from tocsin.links import alert_url
@@ -57,8 +58,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("tocsin.actions")
-
-_OP_SYMBOLS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "==", "ne": "!="}
 
 
 def build_channel(
@@ -108,7 +107,7 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def _condition(alert: Any) -> str:
-    symbol = _OP_SYMBOLS.get(str(_attr(alert, "comparison_op")), str(_attr(alert, "comparison_op")))
+    symbol = OP_SYMBOLS.get(str(_attr(alert, "comparison_op")), str(_attr(alert, "comparison_op")))
     threshold = format_value(_decimal(_attr(alert, "threshold_value")))
     if _attr(alert, "condition_type") == "relative_change":
         unit = "" if _attr(alert, "change_mode") == "absolute" else "%"

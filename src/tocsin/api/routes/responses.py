@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tocsin.alerts.decision import ChangeMode, ComparisonOp, ConditionType
+from tocsin.alerts.decision import State as AlertState
 from tocsin.api.openapi_examples import keep_nulls
 from tocsin.api.routes.examples import (
     ALERT_EXAMPLE,
@@ -22,13 +24,7 @@ from tocsin.api.routes.examples import (
     HISTORY_EXAMPLE,
     METRIC_EXAMPLE,
 )
-from tocsin.api.schemas import (
-    T0,
-    AlertState,
-    ChangeMode,
-    ComparisonOp,
-    ConditionType,
-)
+from tocsin.api.schemas import T0
 
 
 class Out(BaseModel):
