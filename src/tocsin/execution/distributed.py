@@ -72,6 +72,7 @@ from tocsin.db.engine import normalize_url
 from tocsin.db.liveness import idle_checked_pool
 from tocsin.db.native import open_native_pool
 from tocsin.db.schema import metric_executions, metrics
+from tocsin.execution.backoff import Backoff
 from tocsin.execution.scheduler import claim_due_metrics, evaluate_execution
 from tocsin.execution.tasks import deliver_pending, run_and_evaluate, sweep
 from tocsin.execution.upkeep import (
@@ -534,7 +535,7 @@ async def run_worker(
         "delete_jobs": DeleteJobCondition.SUCCESSFUL,
     }
     db = Database(database_url)
-    backoff = 1.0
+    backoff = Backoff()
     try:
         async with (
             HttpClient(settings) as http,
@@ -560,16 +561,17 @@ async def run_worker(
                     break
                 stopping.cancel()
                 error = attempt.exception()
+                # A worker that ran a good while was healthy: this failure starts over.
+                if time.monotonic() - began > 60:
+                    backoff.succeeded()
+                delay = backoff.failed()
                 logger.warning(
                     "worker stopped (%s); starting again in %.0f s",
                     f"{type(error).__name__}: {error}" if error else "its connection was lost",
-                    backoff,
+                    delay,
                 )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                # A worker that ran a good while was healthy: a new failure starts over.
-                ran_for = time.monotonic() - began
-                backoff = 1.0 if ran_for > 60 else min(backoff * 2, 30.0)
+                    await asyncio.wait_for(stop.wait(), delay)
     finally:
         _runtime = None
         db.native = None

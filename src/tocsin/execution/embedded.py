@@ -19,6 +19,7 @@ from typing import Any
 
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
+from tocsin.execution.backoff import Backoff
 from tocsin.execution.scheduler import DueMetric, claim_due_metrics, next_due_at
 from tocsin.execution.tasks import RunOutcome, deliver_pending, run_and_evaluate, sweep
 from tocsin.http import HttpClient
@@ -133,11 +134,11 @@ class EmbeddedRuntime:
     async def _every(
         self, stop: asyncio.Event, seconds: float, step: Callable[[], Awaitable[Any]]
     ) -> None:
-        backoff = 1.0
+        backoff = Backoff()
         while not stop.is_set():
             try:
                 await step()
-                backoff = 1.0
+                backoff.succeeded()
                 self.status.backing_off = False
                 delay = seconds
             except asyncio.CancelledError:
@@ -145,7 +146,7 @@ class EmbeddedRuntime:
             except Exception as exc:  # noqa: BLE001 - recorded, logged, retried
                 self._record_error(exc)
                 self.status.backing_off = True
-                delay, backoff = backoff, min(backoff * 2, 30.0)
+                delay = backoff.failed()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
 
@@ -154,17 +155,18 @@ class EmbeddedRuntime:
         before the next tick (so a run starts on time, not up to a tick late); while a
         claim fills every free slot, more may be due, so claim again as soon as a slot
         frees."""
-        backoff = 1.0
+        backoff = Backoff()
         while not stop.is_set():
             try:
                 full = await self._tick(http)
-                backoff, self.status.backing_off = 1.0, False
+                backoff.succeeded()
+                self.status.backing_off = False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - recorded, logged, retried
                 self._record_error(exc)
                 self.status.backing_off = True
-                full, delay, backoff = False, backoff, min(backoff * 2, 30.0)
+                full, delay = False, backoff.failed()
             else:
                 delay = self.tick_seconds
                 if not full:
@@ -225,16 +227,17 @@ class EmbeddedRuntime:
                     self._record_error(exc)
 
     async def _delivery_loop(self, stop: asyncio.Event, http: HttpClient) -> None:
-        backoff = 1.0
+        backoff = Backoff()
         while not stop.is_set():
             try:
                 await deliver_pending(self.db, self.settings, http)
-                backoff, delay = 1.0, self.tick_seconds
+                backoff.succeeded()
+                delay = self.tick_seconds
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - recorded, logged, retried
                 self._record_error(exc)
-                delay, backoff = backoff, min(backoff * 2, 30.0)
+                delay = backoff.failed()
             if stop.is_set():
                 break
             self._deliver_now.clear()
