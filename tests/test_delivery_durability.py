@@ -4,28 +4,21 @@ being sent an extra time. On SQLite and PostgreSQL, against real local receivers
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
 from tests.channels.channel_support import Recorded, Reply, Sink
+from tests.test_delivery import _deliver, _fire, _make_due
 from tocsin.alerts.claims import Claim, claim_due
-from tocsin.alerts.delivery import Deliverer
-from tocsin.alerts.evaluator import evaluate_alerts
 from tocsin.alerts.outbox import Delivery, DeliveryStore, Outcome, record_outcomes
-from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
-from tocsin.db.schema import notification_deliveries as nd
-from tocsin.http import AddressPolicy, HttpClient, UrlRefused
-from tocsin.metrics.store import MetricStore
-from tocsin.settings import Settings
+from tocsin.http import AddressPolicy, UrlRefused
 
 
 @pytest.mark.parametrize(
@@ -51,42 +44,7 @@ def test_refusals_name_the_address_category_with_the_right_article(
 
 # Deliveries ---------------------------------------------------------------------------
 
-SETTINGS = Settings(
-    allow_private_networks=True,
-    delivery_max_attempts=3,
-    delivery_backoff_base_seconds=10,
-    http_timeout_seconds=5,
-)
 LOST = "gave up after 3 attempts (worker lost during attempt 3)"
-
-
-def _fire(db: Database, org_id: uuid.UUID, actions: Any) -> list[uuid.UUID]:
-    with db.begin() as conn:
-        metric = MetricStore(conn, org_id).create({"name": "m", "source": {"type": "push"}})
-        AlertStore(conn, org_id).create_alert(
-            {
-                "metric_id": metric.id,
-                "name": "a",
-                "comparison_op": "gt",
-                "threshold_value": 5,
-                "action_config": actions,
-            }
-        )
-        execution = MetricStore(conn, org_id).record_value(metric.id, 6)
-    return evaluate_alerts(db, metric.id, execution, settings=SETTINGS).delivery_ids
-
-
-def _deliver(db: Database, settings: Settings = SETTINGS) -> list[Outcome]:
-    async def go() -> list[Outcome]:
-        async with HttpClient(settings) as http:
-            return await Deliverer(db, settings, http).deliver_due()
-
-    return asyncio.run(go())
-
-
-def _make_due(db: Database) -> None:
-    with db.begin() as conn:
-        conn.execute(update(nd).values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)))
 
 
 def _row(db: Database, org_id: uuid.UUID) -> Delivery:

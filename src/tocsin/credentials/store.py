@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, delete, insert, select, update
 
 from tocsin.clock import utcnow
-from tocsin.crypto import Keyring, keyring_for
+from tocsin.crypto import Keyring
+from tocsin.crypto.keyring import keyring_for_engine
 from tocsin.db.schema import credentials
 from tocsin.errors import InvalidInput, NotFound
 
@@ -49,7 +50,7 @@ def check_value(value: str, field: str = "value") -> str:
 
 
 def _keyring(conn: Connection) -> Keyring:
-    return keyring_for(conn.engine.url.render_as_string(hide_password=False))
+    return keyring_for_engine(conn.engine)
 
 
 _COLUMNS = (credentials.c.name, credentials.c.created_at, credentials.c.updated_at)

@@ -10,8 +10,9 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, select
 
-from tocsin.crypto import SecretUnreadable, keyring_for
+from tocsin.crypto import SecretUnreadable
 from tocsin.crypto.fields import open_source
+from tocsin.crypto.keyring import keyring_for_engine
 from tocsin.db.schema import metrics, orgs
 from tocsin.errors import InvalidInput
 from tocsin.metrics.sources import build_source
@@ -38,7 +39,7 @@ def unallowed_env_uses(conn: Connection, settings: Settings) -> list[EnvUse]:
         .join(orgs, orgs.c.id == metrics.c.org_id)
         .order_by(orgs.c.name, metrics.c.name)
     )
-    ring = keyring_for(conn.engine.url.render_as_string(hide_password=False))
+    ring = keyring_for_engine(conn.engine)
     found = []
     for row in rows:
         try:
