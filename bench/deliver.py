@@ -34,11 +34,20 @@ CONCURRENCY = 100
 
 
 def serve_sink(port: int) -> None:
+    """Answer every POST with 200; ``GET /count`` says how many it answered."""
+    received = 0
+
     async def handle(request: web.Request) -> web.Response:
+        nonlocal received
         await request.read()
+        received += 1
         return web.Response(text="ok")
 
+    async def count(request: web.Request) -> web.Response:
+        return web.Response(text=str(received))
+
     app = web.Application()
+    app.router.add_get("/count", count)
     app.router.add_post("/{tail:.*}", handle)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 

@@ -14,6 +14,12 @@ processes) it prints:
 
     .venv/bin/python -m bench.schedule [--seconds 180] [--metrics 10000]
         [--runtimes embedded,pg1,pg2] [--concurrency 10]
+        [--alerts-per-metric 1 --action webhook]
+
+With ``--alerts-per-metric N`` each metric gets N alerts whose condition flips every run
+(the demo series alternates 9 and 1 against ``> 5``, resolve notices on), so every run
+evaluates N alerts and each of them notifies: ``--action webhook`` posts to a local sink
+(its own process, counted and reported), ``--action log`` writes a log line.
 """
 
 from __future__ import annotations
@@ -22,11 +28,15 @@ import argparse
 import asyncio
 import logging
 import multiprocessing
+import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +45,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, text, update
 
 from bench.common import postgres_database, sqlite_database
+from bench.deliver import serve_sink
+from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.orgs import get_or_create_org
@@ -56,6 +68,8 @@ class Figures:
     runs: int = 0
     missed: int = 0
     burst_rate: float | None = None
+    sent_rate: float | None = None
+    cpu_ms_per_run: float | None = None
     raw_rate: float | None = None
 
     def row(self) -> str:
@@ -65,20 +79,29 @@ class Figures:
         return (
             f"{self.runtime:<16} {f(self.p50, ' s'):>10} {f(self.p99, ' s'):>10} "
             f"{f(self.steady_rate, '/s', 1):>11} {self.missed:>7} "
-            f"{f(self.burst_rate, '/s', 0):>10} {f(self.raw_rate, '/s', 0):>10}"
+            f"{f(self.burst_rate, '/s', 0):>10} {f(self.sent_rate, '/s', 0):>10} "
+            f"{f(self.cpu_ms_per_run, ' ms', 2):>10} {f(self.raw_rate, '/s', 0):>10}"
         )
+
+    def take(self, b: Burst) -> None:
+        self.burst_rate, self.sent_rate, self.cpu_ms_per_run = b.rate, b.sent_rate, b.cpu_ms_per_run
 
 
 HEADER = (
     f"{'runtime':<16} {'p50 late':>10} {'p99 late':>10} {'runs/s':>11} {'missed':>7} "
-    f"{'burst':>10} {'raw no-op':>10}"
+    f"{'burst':>10} {'sent':>10} {'cpu/run':>10} {'raw no-op':>10}"
 )
 
 
-def seed(db: Database, n: int, every: int) -> datetime:
-    """``n`` demo metrics, first slots spread over one period from LEAD_SECONDS on."""
+def seed(db: Database, n: int, every: int, alerts: int = 0, action: Any = None) -> datetime:
+    """``n`` demo metrics, first slots spread over one period from LEAD_SECONDS on, each
+    with ``alerts`` alerts notifying through ``action`` on every run."""
     start = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS)
     now = datetime.now(UTC)
+    # With alerts, a series that crosses the threshold on every run.
+    source: dict[str, Any] = {"type": "demo"}
+    if alerts:
+        source["values"] = [9, 1]
     with db.begin() as conn:
         org = get_or_create_org(conn, "bench")
         rows = [
@@ -87,7 +110,7 @@ def seed(db: Database, n: int, every: int) -> datetime:
                 "org_id": org,
                 "name": f"metric {i}",
                 "description": "",
-                "source": {"type": "demo"},
+                "source": source,
                 "selector": None,
                 "schedule": {"every_seconds": every},
                 "enabled": True,
@@ -99,7 +122,72 @@ def seed(db: Database, n: int, every: int) -> datetime:
         ]
         for chunk in range(0, n, 2000):
             conn.execute(insert(metrics), rows[chunk : chunk + 2000])
+        store = AlertStore(conn, org)
+        for row in rows:
+            for k in range(alerts):
+                store.create_alert(
+                    {
+                        "name": f"{row['name']} alert {k}",
+                        "metric_id": row["id"],
+                        "condition_type": "threshold",
+                        "comparison_op": "gt",
+                        "threshold_value": 5,
+                        "cooldown_seconds": 0,
+                        "notify_on_resolve": True,
+                        "action_config": action,
+                    }
+                )
     return start
+
+
+class WebhookSink:
+    """A webhook receiver in its own process (so its work is not the runtime's), which
+    counts what it received: ``GET /count``."""
+
+    def __init__(self) -> None:
+        from bench.chaos_sink import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        ctx = multiprocessing.get_context("spawn")
+        self._proc = ctx.Process(target=serve_sink, args=(self.port,), daemon=True)
+
+    def __enter__(self) -> WebhookSink:
+        self._proc.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                self.count()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the webhook sink did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self._proc.terminate()
+        self._proc.join(10)
+
+    def count(self) -> int:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/count", timeout=5) as r:
+            return int(r.read())
+
+
+@contextmanager
+def sink_for(args: argparse.Namespace) -> Iterator[WebhookSink | None]:
+    if not (args.alerts_per_metric and args.action == "webhook"):
+        yield None
+        return
+    with WebhookSink() as sink:
+        yield sink
+
+
+def action_for(args: argparse.Namespace, sink: WebhookSink | None) -> Any:
+    if args.action == "webhook":
+        assert sink is not None
+        return {"type": "webhook", "url": sink.url}
+    return {"type": "log"}
 
 
 def steady_figures(db: Database, fig: Figures, since: datetime, until: datetime) -> None:
@@ -139,12 +227,38 @@ def expected_slots(n: int, every: int, start: datetime, since: datetime, until: 
     return count
 
 
-def burst(db: Database, n: int) -> float | None:
-    """Make every metric due now; runs/s from the first start to the last completion.
+@dataclass
+class Burst:
+    rate: float | None = None
+    sent_rate: float | None = None
+    cpu_ms_per_run: float | None = None
+
+
+def cpu_seconds(pids: list[int] | None) -> float:
+    """CPU time (user + system) of these processes, or of this one."""
+    if pids is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def burst(
+    db: Database, n: int, sink: WebhookSink | None = None, pids: list[int] | None = None
+) -> Burst:
+    """Make every metric due now; runs/s from the first start to the last completion,
+    webhooks/s received by the sink over the same burst, CPU per run of the runtime.
 
     A metric whose previous run is still queued skips this slot (never two runs
     waiting for one metric), so the burst ends when the count stops growing."""
+    figures = Burst()
+    sent_before = sink.count() if sink else 0
+    cpu_before = cpu_seconds(pids)
     at = datetime.now(UTC)
+    started = time.monotonic()
     with db.begin() as conn:
         conn.execute(update(metrics).values(next_run_at=at))
     query = select(
@@ -154,18 +268,29 @@ def burst(db: Database, n: int) -> float | None:
     ).where(metric_executions.c.scheduled_for == at, metric_executions.c.completed_at.is_not(None))
     deadline = time.monotonic() + BURST_TIMEOUT
     seen, still_since = -1, time.monotonic()
+    sent, sent_since, last_sent_at = 0, time.monotonic(), started
     while time.monotonic() < deadline:
         with db.connect() as conn:
             done, first, last = conn.execute(query).one()
         if done != seen:
             seen, still_since = done, time.monotonic()
-        if done >= n or (done and time.monotonic() - still_since > 10):
+        if sink is not None:
+            now_sent = sink.count() - sent_before
+            if now_sent != sent:
+                sent, sent_since, last_sent_at = now_sent, time.monotonic(), time.monotonic()
+        runs_settled = done >= n or (done and time.monotonic() - still_since > 10)
+        sends_settled = sink is None or time.monotonic() - sent_since > 3
+        if runs_settled and sends_settled:
             if done < n:
                 print(f"  burst: {n - done} metrics skipped the slot", file=sys.stderr)
-            return float(done / max((last - first).total_seconds(), 1e-3))
+            figures.rate = float(done / max((last - first).total_seconds(), 1e-3))
+            figures.cpu_ms_per_run = 1000 * (cpu_seconds(pids) - cpu_before) / max(done, 1)
+            if sink is not None:
+                figures.sent_rate = sent / max(last_sent_at - started, 1e-3)
+            return figures
         time.sleep(0.5)
     print(f"  burst: only {seen} of {n} runs after {BURST_TIMEOUT:.0f}s", file=sys.stderr)
-    return None
+    return figures
 
 
 # Embedded --------------------------------------------------------------------------
@@ -178,9 +303,9 @@ def run_embedded(args: argparse.Namespace) -> Figures | None:
         print("embedded: tocsin.execution.embedded is not there yet; skipped", file=sys.stderr)
         return None
     fig = Figures("embedded")
-    with sqlite_database() as db:
-        start = seed(db, args.metrics, args.every)
-        settings = Settings(database_url=db.url)
+    with sqlite_database() as db, sink_for(args) as sink:
+        start = seed(db, args.metrics, args.every, args.alerts_per_metric, action_for(args, sink))
+        settings = Settings(database_url=db.url, allow_private_networks=True)
 
         async def go() -> None:
             stop = asyncio.Event()
@@ -193,7 +318,7 @@ def run_embedded(args: argparse.Namespace) -> Figures | None:
                 expected_slots(args.metrics, args.every, start, start, until - timedelta(seconds=5))
                 - fig.runs
             )
-            fig.burst_rate = await asyncio.to_thread(burst, db, args.metrics)
+            fig.take(await asyncio.to_thread(burst, db, args.metrics, sink))
             stop.set()
             await task
 
@@ -208,9 +333,9 @@ def run_postgres(args: argparse.Namespace, workers: int) -> Figures:
     from tocsin.execution.distributed import apply_procrastinate_schema
 
     fig = Figures(f"postgresql x{workers}")
-    with postgres_database() as db:
+    with postgres_database() as db, sink_for(args) as sink:
         apply_procrastinate_schema(db.url)
-        start = seed(db, args.metrics, args.every)
+        start = seed(db, args.metrics, args.every, args.alerts_per_metric, action_for(args, sink))
         procs = [
             subprocess.Popen(
                 [
@@ -223,6 +348,7 @@ def run_postgres(args: argparse.Namespace, workers: int) -> Figures:
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                env={**os.environ, "TOCSIN_ALLOW_PRIVATE_NETWORKS": "true"},
             )
             for _ in range(workers)
         ]
@@ -234,7 +360,7 @@ def run_postgres(args: argparse.Namespace, workers: int) -> Figures:
                 expected_slots(args.metrics, args.every, start, start, until - timedelta(seconds=5))
                 - fig.runs
             )
-            fig.burst_rate = burst(db, args.metrics)
+            fig.take(burst(db, args.metrics, sink, [p.pid for p in procs]))
         finally:
             for proc in procs:
                 proc.terminate()
@@ -323,6 +449,8 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=60, help="schedule period, seconds")
     parser.add_argument("--concurrency", type=int, default=30, help="per worker process")
     parser.add_argument("--runtimes", default="embedded,pg1,pg2")
+    parser.add_argument("--alerts-per-metric", type=int, default=0)
+    parser.add_argument("--action", choices=["webhook", "log"], default="webhook")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -341,7 +469,12 @@ def main() -> None:
 
     print(
         f"\n{args.metrics} metrics every {args.every}s (demo source), {args.seconds:.0f}s steady; "
-        f"worker concurrency {args.concurrency}"
+        f"worker concurrency {args.concurrency}; "
+        + (
+            f"{args.alerts_per_metric} alert(s) per metric, notifying by {args.action} every run"
+            if args.alerts_per_metric
+            else "no alerts"
+        )
     )
     print(HEADER)
     for fig in figures:

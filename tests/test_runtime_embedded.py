@@ -19,7 +19,7 @@ from tests.channels.channel_support import Reply
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.db.schema import alert_history, metric_executions
-from tocsin.execution import embedded
+from tocsin.execution import due, pg_runs, sqlite_runs
 from tocsin.execution.embedded import EmbeddedRuntime
 from tocsin.execution.tasks import sweep
 from tocsin.metrics.store import MetricStore
@@ -91,7 +91,7 @@ def test_a_database_error_makes_the_runtime_back_off_not_exit(
         MetricStore(conn, org_id).create(
             {"name": "m", "source": {"type": "demo"}, "schedule": {"every_seconds": 1}}
         )
-    real = embedded.claim_due_metrics
+    real = due.claim_due
     failures = {"left": 2}
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -102,7 +102,9 @@ def test_a_database_error_makes_the_runtime_back_off_not_exit(
             raise OperationalError("SELECT", {}, Exception("database is locked"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(embedded, "claim_due_metrics", flaky)
+    # Each engine's run store claims through execution.due.
+    monkeypatch.setattr(sqlite_runs, "claim_due", flaky)
+    monkeypatch.setattr(pg_runs, "claim_due", flaky)
     runtime = EmbeddedRuntime(db, Settings(), tick_seconds=0.1)
     asyncio.run(_run_for(runtime, 4.5))  # back-off: 1 s, then 2 s
     assert runtime.status.errors == 2 and "database is locked" in (runtime.status.last_error or "")

@@ -73,6 +73,7 @@ from tocsin.db.liveness import idle_checked_pool
 from tocsin.db.native import open_native_pool
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.execution.backoff import Backoff
+from tocsin.execution.pg_runs import PostgresRunStore
 from tocsin.execution.scheduler import claim_due_metrics, evaluate_execution
 from tocsin.execution.tasks import deliver_pending, run_and_evaluate, sweep
 from tocsin.execution.upkeep import (
@@ -276,7 +277,13 @@ def _register_tasks(app: procrastinate.App) -> None:
                 await _finish_orphan(context.app, rt, orphan)
                 return
         try:
-            outcome = await run_and_evaluate(rt.db, rt.settings, rt.http, ident, scheduled_for=slot)
+            runs = PostgresRunStore(rt.db, rt.settings, rt.db.native)
+            async with contextlib.AsyncExitStack() as held:
+                if rt.db.native is not None:
+                    await held.enter_async_context(rt.db.native.held())
+                outcome = await run_and_evaluate(
+                    rt.db, rt.settings, rt.http, ident, scheduled_for=slot, runs=runs
+                )
         except NoResultFound:
             if await asyncio.to_thread(_metric_exists, rt.db, ident):
                 raise

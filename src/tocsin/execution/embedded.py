@@ -1,10 +1,14 @@
 """The embedded runtime: one asyncio process that schedules, runs, evaluates, delivers.
 
 It is what ``tocsin serve`` runs on SQLite (and ``tocsin demo``). Every second it claims
-the due metrics (a conditional UPDATE on ``next_run_at``), runs each as its own task with
-bounded concurrency, so a slow source never holds up the tick; each run is followed by
-the evaluation of its alerts, and a delivery loop drains the outbox. A sweep finishes
-what a crash left behind. A database error makes a loop back off and retry, never exit.
+the due metrics (a conditional UPDATE on ``next_run_at``) and starts their runs in the
+same transaction, runs each source as its own task with bounded concurrency, so a slow
+source never holds up the tick, and records the runs that finish together in one
+transaction with the evaluation of their alerts (group commit). The deliveries those
+cause are born claimed by the runtime, which makes their first attempt at once; a
+delivery loop drains the rest of the outbox (retries, and what a crash left). A sweep
+finishes what a crash left behind. A database error makes a loop back off and retry,
+never exit.
 """
 
 from __future__ import annotations
@@ -12,18 +16,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tocsin.alerts.delivery import Deliverer
+from tocsin.alerts.outbox import Delivery
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.execution.backoff import Backoff
-from tocsin.execution.scheduler import DueMetric, claim_due_metrics, next_due_at
-from tocsin.execution.tasks import RunOutcome, deliver_pending, run_and_evaluate, sweep
+from tocsin.execution.group_commit import GroupCommit
+from tocsin.execution.run_store import FinishedRun, RunRecord, StartedRun
+from tocsin.execution.scheduler import execute, run_store_for
+from tocsin.execution.tasks import RunOutcome, conclude, deliver_pending, sweep
 from tocsin.http import HttpClient
 from tocsin.settings import Settings
+from tocsin.telemetry import record_scheduler_lateness
 
 logger = logging.getLogger("tocsin.runtime")
 
@@ -82,11 +91,22 @@ class EmbeddedRuntime:
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliver_now = asyncio.Event()
         self._slot_freed = asyncio.Event()
+        self._sending: set[asyncio.Task[Any]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; then finish in-flight runs (or abandon them safely)."""
         self.status.started_at = utcnow()
+        self._runs = run_store_for(self.db, self.settings)
+        try:
+            await self._run_loops(stop)
+        finally:
+            await self._runs.close()
+        self.status.started_at = None
+
+    async def _run_loops(self, stop: asyncio.Event) -> None:
         async with HttpClient(self.settings) as http:
+            self._http = http
+            self._commit = GroupCommit(self._write_group)
             loops = [
                 asyncio.create_task(self._schedule_loop(stop, http)),
                 asyncio.create_task(self._delivery_loop(stop, http)),
@@ -106,8 +126,8 @@ class EmbeddedRuntime:
                 task.cancel()
             await asyncio.gather(*loops, delivery, return_exceptions=True)
             await self._finish_in_flight()
+            await self._finish_sending()
             await self._last_delivery(http)
-        self.status.started_at = None
 
     async def _last_delivery(self, http: HttpClient) -> None:
         """Send what the finished runs queued; what does not make it stays pending."""
@@ -177,7 +197,7 @@ class EmbeddedRuntime:
                 await asyncio.wait_for(waiter, delay)
 
     async def _until_next_slot(self) -> float:
-        upcoming = await asyncio.to_thread(next_due_at, self.db)
+        upcoming = await self._runs.next_due_at()
         if upcoming is None:
             return self.tick_seconds
         wait = (upcoming - utcnow()).total_seconds()
@@ -191,24 +211,28 @@ class EmbeddedRuntime:
         free = self._concurrency - len(self._tasks)
         if free <= 0:
             return True
-        due = await asyncio.to_thread(claim_due_metrics, self.db, limit=free)
-        for item in due:
-            task = asyncio.create_task(self._run(http, item))
+        started = await self._runs.claim_and_start(limit=free)
+        for run in started:
+            task = asyncio.create_task(self._run(http, run))
             self._tasks.add(task)
             task.add_done_callback(self._finished)
         self.status.in_flight = len(self._tasks)
-        return len(due) == free
+        return len(started) == free
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self.status.in_flight = len(self._tasks)
         self._slot_freed.set()
 
-    async def _run(self, http: HttpClient, due: DueMetric) -> None:
+    async def _run(self, http: HttpClient, run: StartedRun) -> None:
         async with self._slots:
             try:
-                outcome = await run_and_evaluate(
-                    self.db, self.settings, http, due.metric_id, scheduled_for=due.scheduled_for
+                if run.scheduled_for is not None:
+                    late = (utcnow() - run.scheduled_for).total_seconds()
+                    record_scheduler_lateness(late)
+                finished = await execute(self.db, run, settings=self.settings, http=http)
+                outcome = await conclude(
+                    self.db, self.settings, self._runs, finished, self._commit.submit
                 )
             except asyncio.CancelledError:
                 raise
@@ -216,7 +240,8 @@ class EmbeddedRuntime:
                 self._record_error(exc)
                 return
             self.status.runs += 1
-            if outcome.evaluation.delivery_ids:
+            if outcome.evaluation.delivery_ids and not outcome.evaluation.outbox:
+                # Evaluated apart (not born claimed): the delivery loop sends them.
                 self._deliver_now.set()
             if self.on_run is not None:
                 try:
@@ -225,6 +250,35 @@ class EmbeddedRuntime:
                         await result
                 except Exception as exc:  # noqa: BLE001 - a reporting hook must not stop runs
                     self._record_error(exc)
+
+    async def _write_group(self, finished: Sequence[FinishedRun]) -> list[RunRecord]:
+        """Record runs that finished together (``GroupCommit``), then make the first
+        attempt at the deliveries they caused, which they hold the claims of."""
+        records = await self._runs.finish(
+            finished, claim_for_seconds=self.settings.delivery_lease_seconds
+        )
+        # Rows this process just built from typed values: constructing skips validating.
+        claimed = [
+            Delivery.model_construct(**row)
+            for stored in records
+            if stored.evaluation is not None
+            for row in stored.evaluation.outbox
+        ]
+        if claimed:
+            task = asyncio.create_task(self._send(claimed))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return records
+
+    async def _send(self, claimed: list[Delivery]) -> None:
+        try:
+            await Deliverer(self.db, self.settings, self._http).send_claimed(claimed)
+        except Exception as exc:  # noqa: BLE001 - recorded; their leases run out, then retried
+            self._record_error(exc)
+
+    async def _finish_sending(self) -> None:
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=self.stop_grace_seconds)
 
     async def _delivery_loop(self, stop: asyncio.Event, http: HttpClient) -> None:
         backoff = Backoff()

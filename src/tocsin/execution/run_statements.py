@@ -1,4 +1,5 @@
-"""The statements a scheduled run costs: one to start it, one to finish it.
+"""The statements a scheduled run costs: one to start it, one to finish it, and the
+evaluation that finishing it carries (run stores call these; see ``run_store.py``).
 
 A worker's runs are bounded by what each costs the worker process, and on PostgreSQL
 most of that is per statement (the driver's work, a round trip, a BEGIN and a COMMIT
@@ -16,12 +17,10 @@ fetching the delivery job), and a commit flushes all the WAL before it.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -39,24 +38,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import NoResultFound
 
+from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts, observe
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
-from tocsin.db.native import compiled
+from tocsin.db.native import NativePool, compiled
 from tocsin.db.schema import alerts, metric_executions, metrics
 from tocsin.errors import NotFound
+from tocsin.execution.run_store import DueMetric, FinishedRun, RunRecord, StartedRun
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.store import FINISH_UNLESS_ALERTS, MetricStore, row_to_execution
-
-
-@dataclass(frozen=True)
-class StartedRun:
-    metric: Metric
-    execution_id: uuid.UUID
-    # Whether any enabled alert waits on this run's result (when it started).
-    has_alerts: bool
-    # The simulated series' position (other sources do not need it: 0).
-    completed_runs: int
-
+from tocsin.settings import Settings
 
 _COMPLETED_RUNS = (
     select(func.count())
@@ -68,7 +59,7 @@ _COMPLETED_RUNS = (
     .scalar_subquery()
 )
 # Counting is not free: only the simulated series needs it.
-_METRIC_FOR_RUN = select(
+_FOR_RUN = select(
     metrics,
     exists()
     .where(alerts.c.metric_id == metrics.c.id, alerts.c.enabled.is_(True))
@@ -76,8 +67,11 @@ _METRIC_FOR_RUN = select(
     case((metrics.c.source["type"].as_string() == "demo", _COMPLETED_RUNS), else_=0).label(
         "completed_runs"
     ),
-).where(metrics.c.id == bindparam("metric_id"))
+)
+_METRIC_FOR_RUN = _FOR_RUN.where(metrics.c.id == bindparam("metric_id"))
+_METRICS_FOR_RUNS = _FOR_RUN.where(metrics.c.id.in_(bindparam("metric_ids", expanding=True)))
 _METRIC_COLUMNS = tuple(metrics.c.keys())
+_INSERT_RUNNING = insert(metric_executions)
 # Evaluated inside the statement: the setting lasts until its (implicit) transaction
 # commits, which is what it governs.
 _NO_FLUSH_WAIT = func.set_config("synchronous_commit", "off", True)
@@ -110,11 +104,16 @@ def _start_in_one_statement() -> Any:
 
 _START = _start_in_one_statement()
 _START_NATIVE = compiled(_START)
+_FINISH_UNLESS_ALERTS = FINISH_UNLESS_ALERTS.returning(_NO_FLUSH_WAIT.label("flush"))
+_FINISH_NATIVE = compiled(_FINISH_UNLESS_ALERTS)
 
 
-def _metric_of(fields: Mapping[Any, Any]) -> Metric:
-    """The metric's own columns of a row that carries more."""
-    return Metric.model_validate({key: fields[key] for key in _METRIC_COLUMNS})
+def _started(fields: Mapping[Any, Any], execution_id: uuid.UUID) -> StartedRun:
+    """A run of the metric whose columns (and more) ``fields`` holds."""
+    metric = Metric.model_validate({key: fields[key] for key in _METRIC_COLUMNS})
+    return StartedRun(
+        metric, execution_id, bool(fields["has_alerts"]), int(fields["completed_runs"])
+    )
 
 
 def _start_params(
@@ -129,120 +128,162 @@ def _start_params(
     }
 
 
-def _finish_params(
-    run: StartedRun, status: str, result: Any, value: Decimal | None, error: str | None
-) -> dict[str, Any]:
+def _finish_params(item: FinishedRun) -> dict[str, Any]:
     return {
-        "b_id": run.execution_id,
-        "b_org_id": run.metric.org_id,
-        "status": status,
-        "result": result,
-        "value": value,
-        "error": error,
+        "b_id": item.run.execution_id,
+        "b_org_id": item.run.metric.org_id,
+        "status": item.status,
+        "result": item.result,
+        "value": item.value,
+        "error": item.error,
         "completed_at": utcnow(),
     }
 
 
 def start_run(
-    db: Database, metric_id: uuid.UUID, *, trigger: str, scheduled_for: datetime | None
+    conn: Connection, metric_id: uuid.UUID, *, trigger: str, scheduled_for: datetime | None
 ) -> StartedRun:
-    """Read the metric and record its execution as ``running``.
+    """Read the metric and record its execution as ``running``, in ``conn``'s
+    transaction (on PostgreSQL, one statement).
 
     Raises ``sqlalchemy.exc.NoResultFound`` when the metric is gone."""
     execution_id = uuid.uuid4()
-    if db.is_sqlite:
-        with db.begin() as conn:
-            row = conn.execute(_METRIC_FOR_RUN, {"metric_id": metric_id}).one()
-            metric = _metric_of(row._mapping)
-            MetricStore(conn, metric.org_id).start_execution(
-                metric_id, trigger=trigger, scheduled_for=scheduled_for, execution_id=execution_id
-            )
-    else:
-        with db.autocommit() as conn:
-            params = _start_params(metric_id, execution_id, trigger, scheduled_for)
-            row = conn.execute(_START, params).one()
-            metric = _metric_of(row._mapping)
-    return StartedRun(metric, execution_id, bool(row.has_alerts), int(row.completed_runs))
-
-
-def finish_unless_alerts(
-    db: Database,
-    run: StartedRun,
-    *,
-    status: str,
-    result: Any,
-    value: Decimal | None,
-    error: str | None,
-) -> Execution:
-    """Finish a run that started with no alert on its metric: stored as evaluated, unless
-    an alert was enabled meanwhile (``evaluated_at`` is then left empty: the caller
-    evaluates it)."""
-    if db.is_sqlite:
-        with db.begin() as conn:
-            return MetricStore(conn, run.metric.org_id).finish_execution(
-                run.execution_id,
-                status=status,
-                result=result,
-                error=error,
-                value=value,
-                evaluated="unless_alerts",
-            )
-    with db.autocommit() as conn:
-        params = _finish_params(run, status, result, value, error)
-        row = conn.execute(_FINISH_UNLESS_ALERTS, params).first()
-    if row is None:
-        raise NotFound("execution", str(run.execution_id))
-    return row_to_execution(row)
-
-
-_FINISH_UNLESS_ALERTS = FINISH_UNLESS_ALERTS.returning(_NO_FLUSH_WAIT.label("flush"))
-_FINISH_NATIVE = compiled(_FINISH_UNLESS_ALERTS)
-
-
-async def start_run_async(
-    db: Database, metric_id: uuid.UUID, *, trigger: str, scheduled_for: datetime | None
-) -> StartedRun:
-    """``start_run`` from async code: on the event loop through ``db.native`` when the
-    runtime opened one, else in a worker thread."""
-    if db.native is None:
-        return await asyncio.to_thread(
-            start_run, db, metric_id, trigger=trigger, scheduled_for=scheduled_for
+    if conn.dialect.name == "sqlite":
+        row = conn.execute(_METRIC_FOR_RUN, {"metric_id": metric_id}).one()
+        run = _started(row._mapping, execution_id)
+        MetricStore(conn, run.metric.org_id).start_execution(
+            metric_id, trigger=trigger, scheduled_for=scheduled_for, execution_id=execution_id
         )
-    execution_id = uuid.uuid4()
-    row = await db.native.fetch_one(
-        _START_NATIVE, _start_params(metric_id, execution_id, trigger, scheduled_for)
+        return run
+    params = _start_params(metric_id, execution_id, trigger, scheduled_for)
+    return _started(conn.execute(_START, params).one()._mapping, execution_id)
+
+
+def start_claimed(conn: Connection, due: Sequence[DueMetric]) -> list[StartedRun]:
+    """Record a ``running`` execution for each claimed slot whose metric still exists:
+    one read and one multi-row insert for the lot."""
+    if not due:
+        return []
+    rows = conn.execute(_METRICS_FOR_RUNS, {"metric_ids": [d.metric_id for d in due]}).all()
+    found = {row.id: row._mapping for row in rows}
+    started: list[StartedRun] = []
+    inserts: list[dict[str, Any]] = []
+    now = utcnow()
+    for slot in due:
+        fields = found.get(slot.metric_id)
+        if fields is None:
+            continue  # deleted since it was claimed
+        run = replace(_started(fields, uuid.uuid4()), scheduled_for=slot.scheduled_for)
+        started.append(run)
+        inserts.append(
+            {
+                "id": run.execution_id,
+                "metric_id": slot.metric_id,
+                "org_id": run.metric.org_id,
+                "status": "running",
+                "trigger": "schedule",
+                "scheduled_for": slot.scheduled_for,
+                "started_at": now,
+            }
+        )
+    if inserts:
+        conn.execute(_INSERT_RUNNING, inserts)
+    return started
+
+
+def finish_runs(
+    db: Database,
+    conn: Connection,
+    finished: Sequence[FinishedRun],
+    *,
+    settings: Settings,
+    claim_for_seconds: float | None = None,
+) -> list[RunRecord]:
+    """Store each run's outcome and evaluate its alerts, all in ``conn``'s transaction.
+
+    A run that started with no alert is stored as evaluated unless an alert was enabled
+    meanwhile, and is then evaluated here as well."""
+    begin_async_commit(conn)
+    records = []
+    for item in finished:
+        run = item.run
+        store = MetricStore(conn, run.metric.org_id)
+        execution = store.finish_execution(
+            run.execution_id,
+            status=item.status,
+            result=item.result,
+            error=item.error,
+            value=item.value,
+            evaluated=True if run.has_alerts else "unless_alerts",
+        )
+        if execution.evaluated_at is not None and not run.has_alerts:
+            evaluation = EvaluationResult(execution.id, observe(execution, run.metric.selector))
+        else:
+            evaluation = evaluate_alerts(
+                db,
+                run.metric.id,
+                execution,
+                settings=settings,
+                metric=run.metric,
+                conn=conn,
+                claim_for_seconds=claim_for_seconds,
+            )
+        records.append(RunRecord(execution, evaluation))
+    return records
+
+
+def finish_unevaluated(conn: Connection, item: FinishedRun) -> Execution:
+    """Store a run's outcome alone, its evaluation still owed (the sweep's to retry)."""
+    begin_async_commit(conn)
+    return MetricStore(conn, item.run.metric.org_id).finish_execution(
+        item.run.execution_id,
+        status=item.status,
+        result=item.result,
+        error=item.error,
+        value=item.value,
+        evaluated=False,
     )
-    if row is None:
-        raise NoResultFound(f"metric {metric_id} not found")
-    metric = _metric_of(row)
-    return StartedRun(metric, execution_id, bool(row["has_alerts"]), int(row["completed_runs"]))
-
-
-async def finish_unless_alerts_async(
-    db: Database,
-    run: StartedRun,
-    *,
-    status: str,
-    result: Any,
-    value: Decimal | None,
-    error: str | None,
-) -> Execution:
-    """``finish_unless_alerts`` from async code (see ``start_run_async``)."""
-    if db.native is None:
-        return await asyncio.to_thread(
-            finish_unless_alerts, db, run, status=status, result=result, value=value, error=error
-        )
-    params = _finish_params(run, status, result, value, error)
-    # What SQLAlchemy's JSON type does for the thread path: None is stored as JSON null.
-    params["result"] = Jsonb(result)
-    row = await db.native.fetch_one(_FINISH_NATIVE, params)
-    if row is None:
-        raise NotFound("execution", str(run.execution_id))
-    del row["flush"]
-    return Execution.model_validate(row)
 
 
 def begin_async_commit(conn: Connection) -> None:
     """Make ``conn``'s transaction commit without waiting for the WAL flush (PostgreSQL)."""
     if conn.dialect.name == "postgresql":
         conn.execute(_ASYNC_COMMIT)
+
+
+# On the event loop, through psycopg's async driver (PostgreSQL) ----------------------
+
+
+async def start_run_native(
+    pool: NativePool, metric_id: uuid.UUID, *, trigger: str, scheduled_for: datetime | None
+) -> StartedRun:
+    """``start_run`` in one autocommitted statement on ``pool``."""
+    execution_id = uuid.uuid4()
+    row = await pool.fetch_one(
+        _START_NATIVE, _start_params(metric_id, execution_id, trigger, scheduled_for)
+    )
+    if row is None:
+        raise NoResultFound(f"metric {metric_id} not found")
+    return _started(row, execution_id)
+
+
+async def finish_unless_alerts_native(pool: NativePool, item: FinishedRun) -> Execution:
+    """Finish a run that started with no alert on its metric: stored as evaluated, unless
+    an alert was enabled meanwhile (``evaluated_at`` is then left empty: the caller
+    evaluates it). One autocommitted statement on ``pool``."""
+    params = _finish_params(item)
+    # What SQLAlchemy's JSON type does for the thread path: None is stored as JSON null.
+    params["result"] = Jsonb(item.result)
+    row = await pool.fetch_one(_FINISH_NATIVE, params)
+    if row is None:
+        raise NotFound("execution", str(item.run.execution_id))
+    del row["flush"]
+    return Execution.model_validate(row)
+
+
+def finish_unless_alerts(conn: Connection, item: FinishedRun) -> Execution:
+    """``finish_unless_alerts_native`` through SQLAlchemy, on ``conn`` (autocommit)."""
+    row = conn.execute(_FINISH_UNLESS_ALERTS, _finish_params(item)).first()
+    if row is None:
+        raise NotFound("execution", str(item.run.execution_id))
+    return row_to_execution(row)

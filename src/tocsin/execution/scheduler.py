@@ -1,4 +1,5 @@
-"""``run_metric_execution`` and the scheduler's other task functions.
+"""``run_metric_execution``: a run's steps (start, execute its source, record), which
+both runtimes compose.
 
 The same functions run in the embedded runtime (an asyncio loop on SQLite) and in
 Procrastinate workers on PostgreSQL. The database is the source of truth: a due metric is
@@ -11,27 +12,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import select, update
 
-from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts, observe
+from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
 from tocsin.clock import utcnow
 from tocsin.credentials import open_credentials
 from tocsin.crypto.fields import open_source
 from tocsin.crypto.keyring import EncryptionKeyError, SecretUnreadable, keyring_for
 from tocsin.db.database import Database
+from tocsin.db.native import NativePool
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.errors import InvalidInput
-from tocsin.execution.run_statements import (
-    begin_async_commit,
-    finish_unless_alerts_async,
-    start_run_async,
-)
+from tocsin.execution.due import claim_due, next_due
+from tocsin.execution.pg_runs import PostgresRunStore
+from tocsin.execution.run_store import DueMetric, FinishedRun, RunRecord, RunStore, StartedRun
+from tocsin.execution.sqlite_runs import SqliteRunStore
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution, Metric
-from tocsin.metrics.schedule import Schedule
 from tocsin.metrics.sources.base import (
     AllowedEnviron,
     FetchContext,
@@ -39,7 +39,7 @@ from tocsin.metrics.sources.base import (
     SourceError,
     build_source,
 )
-from tocsin.metrics.store import MetricStore, row_to_execution, value_of
+from tocsin.metrics.store import row_to_execution, value_of
 from tocsin.settings import Settings
 
 logger = logging.getLogger("tocsin.scheduler")
@@ -47,92 +47,30 @@ logger = logging.getLogger("tocsin.scheduler")
 # A source gets its own timeout plus this before the runner cuts it off itself.
 TIMEOUT_GRACE_SECONDS = 2.0
 
-
-@dataclass(frozen=True)
-class DueMetric:
-    metric_id: uuid.UUID
-    scheduled_for: datetime
-
-
-# Built once: the scheduler runs these every tick and for every run.
-_DUE = (
-    select(metrics.c.id, metrics.c.next_run_at, metrics.c.schedule)
-    .where(
-        metrics.c.enabled.is_(True),
-        metrics.c.next_run_at.is_not(None),
-        metrics.c.next_run_at <= bindparam("now"),
-    )
-    .order_by(metrics.c.next_run_at)
-    .limit(bindparam("limit"))
-)
-_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
-_ADVANCE = (
-    update(metrics)
-    .where(metrics.c.id == bindparam("b_id"), metrics.c.next_run_at == bindparam("seen"))
-    .values(next_run_at=bindparam("following"))
-)
-
-_ADVANCE_BATCH = text(
-    "UPDATE metrics SET next_run_at = v.following "
-    "FROM unnest(CAST(:ids AS uuid[]), CAST(:seen AS timestamptz[]), "
-    "CAST(:following AS timestamptz[])) AS v(id, seen, following) "
-    "WHERE metrics.id = v.id AND metrics.next_run_at = v.seen "
-    "RETURNING metrics.id"
-).columns(metrics.c.id)
+# A runtime's group commit: a finished run in, its record out once committed.
+Writer = Callable[[FinishedRun], Awaitable[RunRecord]]
 
 
 def claim_due_metrics(
     db: Database, *, now: datetime | None = None, limit: int = 500
 ) -> list[DueMetric]:
-    """Advance ``next_run_at`` of due metrics and return them: each slot is claimed once.
-
-    The UPDATE is conditional on ``next_run_at`` still being the value read, so two
-    schedulers never claim the same slot. After downtime a metric runs once, and its
-    next slot is computed from now, not from the missed slots.
-    """
-    now = now or utcnow()
+    """Claim due slots in a transaction of their own (see ``execution.due``)."""
     with db.begin() as conn:
-        query = _DUE_LOCKED if not db.is_sqlite else _DUE
-        due = conn.execute(query, {"now": now, "limit": limit}).all()
-        advances = []
-        for row in due:
-            schedule = Schedule.model_validate(row.schedule) if row.schedule else None
-            if schedule is None:
-                continue
-            following = schedule.next_after(row.next_run_at)
-            if following <= now:
-                following = schedule.next_after(now)
-            advances.append({"b_id": row.id, "seen": row.next_run_at, "following": following})
-        if not advances:
-            return []
-        if db.is_sqlite:
-            advanced = {a["b_id"] for a in advances if conn.execute(_ADVANCE, a).rowcount == 1}
-        else:
-            # One statement for the batch: a round trip per metric cost the tick more
-            # than the runs it deferred.
-            advanced = set(
-                conn.execute(
-                    _ADVANCE_BATCH,
-                    {
-                        "ids": [a["b_id"] for a in advances],
-                        "seen": [a["seen"] for a in advances],
-                        "following": [a["following"] for a in advances],
-                    },
-                ).scalars()
-            )
-        # In the order they came due.
-        return [DueMetric(a["b_id"], a["seen"]) for a in advances if a["b_id"] in advanced]
+        return claim_due(conn, now=now or utcnow(), limit=limit)
 
 
 def next_due_at(db: Database) -> datetime | None:
-    """When the next enabled metric is due (the due-metrics index answers it)."""
+    """When the next enabled metric is due."""
     with db.connect() as conn:
-        found: datetime | None = conn.execute(
-            select(func.min(metrics.c.next_run_at)).where(
-                metrics.c.enabled.is_(True), metrics.c.next_run_at.is_not(None)
-            )
-        ).scalar()
-        return found
+        return next_due(conn)
+
+
+def run_store_for(db: Database, settings: Settings, native: NativePool | None = None) -> RunStore:
+    """The engine's run store (``run_store.py``); ``native``: a PostgreSQL runtime's pool
+    of async driver connections, for its event loop."""
+    if db.is_sqlite:
+        return SqliteRunStore(db, settings)
+    return PostgresRunStore(db, settings, native)
 
 
 async def run_metric_execution(
@@ -146,34 +84,32 @@ async def run_metric_execution(
 ) -> Execution:
     """Run the metric's source once: an execution row goes running → completed, failed
     or timed_out, with its result or error. Evaluation is the caller's next step."""
-    _metric, execution, _ = await run_metric(
-        db, metric_id, settings=settings, http=http, trigger=trigger, scheduled_for=scheduled_for
-    )
-    return execution
+    runs = run_store_for(db, settings)
+    try:
+        run = await runs.start(metric_id, trigger=trigger, scheduled_for=scheduled_for)
+        finished = await execute(db, run, settings=settings, http=http)
+        return await runs.finish_unevaluated(finished)
+    finally:
+        await runs.close()
 
 
-async def run_metric(
-    db: Database,
-    metric_id: uuid.UUID,
-    *,
-    settings: Settings,
-    http: HttpClient,
-    trigger: str = "schedule",
-    scheduled_for: datetime | None = None,
-    evaluate: bool = False,
-) -> tuple[Metric, Execution, EvaluationResult | None]:
-    """``run_metric_execution``, also handing back the metric it read (for evaluation).
-
-    With ``evaluate``, the alerts are evaluated in the transaction that finishes the
-    execution: one transaction fewer per run, and a result is never recorded without
-    its evaluation. Should that evaluation fail, the execution is finished on its own
-    and no evaluation is returned: the caller evaluates it again (or the sweep does).
-    """
-    args = (db, metric_id, settings, http, trigger, scheduled_for, evaluate)
-    if db.native is None:
-        return await _run_metric(*args)
-    async with db.native.held():
-        return await _run_metric(*args)
+async def record(runs: RunStore, finished: FinishedRun, write: Writer | None = None) -> RunRecord:
+    """Store a finished run with its alerts evaluated in the same transaction: one
+    transaction fewer per run, and a result is never recorded without its evaluation.
+    ``write``: the runtime's group commit (``group_commit.py``), else the store alone.
+    Should that evaluation fail, the run is stored on its own, its evaluation still owed
+    (``RunRecord.evaluation`` is ``None``): the caller evaluates it again, or the sweep
+    does."""
+    try:
+        if write is not None:
+            return await write(finished)
+        [stored] = await runs.finish([finished])
+        return stored
+    except Exception:  # noqa: BLE001 - recorded here; the run is then finished alone
+        logger.exception(
+            "metric %s: evaluating with the finished run failed", finished.run.metric.id
+        )
+    return RunRecord(await runs.finish_unevaluated(finished), None)
 
 
 async def fetch_context(
@@ -205,17 +141,11 @@ async def fetch_context(
     )
 
 
-async def _run_metric(
-    db: Database,
-    metric_id: uuid.UUID,
-    settings: Settings,
-    http: HttpClient,
-    trigger: str,
-    scheduled_for: datetime | None,
-    evaluate: bool,
-) -> tuple[Metric, Execution, EvaluationResult | None]:
-    run = await start_run_async(db, metric_id, trigger=trigger, scheduled_for=scheduled_for)
-    metric, exec_id = run.metric, run.execution_id
+async def execute(
+    db: Database, run: StartedRun, *, settings: Settings, http: HttpClient
+) -> FinishedRun:
+    """Run a started run's source: its outcome, with the reason when it has no result."""
+    metric = run.metric
     timeout = float(metric.source.get("timeout_seconds", 30.0))
     status, result, error = "completed", None, None
     try:
@@ -234,47 +164,10 @@ async def _run_metric(
     except (EncryptionKeyError, SecretUnreadable) as exc:
         status, error = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - recorded on the execution row and logged
-        logger.exception("metric %s: source raised", metric_id)
+        logger.exception("metric %s: source raised", metric.id)
         status, error = "failed", f"unexpected error: {type(exc).__name__}: {exc}"
-
     value = value_of(result, metric.selector) if status == "completed" else None
-
-    if evaluate and not run.has_alerts:
-        # Nothing to evaluate, unless an alert was enabled since the run started.
-        execution = await finish_unless_alerts_async(
-            db, run, status=status, result=result, value=value, error=error
-        )
-        if execution.evaluated_at is None:
-            return (
-                metric,
-                execution,
-                await evaluate_execution(db, execution, settings=settings, metric=metric),
-            )
-        return (
-            metric,
-            execution,
-            EvaluationResult(execution.id, observe(execution, metric.selector)),
-        )
-
-    def finish(evaluated: bool) -> tuple[Metric, Execution, EvaluationResult | None]:
-        with db.begin() as conn:
-            begin_async_commit(conn)
-            execution = MetricStore(conn, metric.org_id).finish_execution(
-                exec_id, status=status, result=result, error=error, value=value, evaluated=evaluated
-            )
-            if not evaluated:
-                return metric, execution, None
-            evaluation = evaluate_alerts(
-                db, metric_id, execution, settings=settings, metric=metric, conn=conn
-            )
-            return metric, execution, evaluation
-
-    if evaluate:
-        try:
-            return await asyncio.to_thread(finish, True)
-        except Exception:  # noqa: BLE001 - recorded here; the run is then finished alone
-            logger.exception("metric %s: evaluating with the finished run failed", metric_id)
-    return await asyncio.to_thread(finish, False)
+    return FinishedRun(run, status, result, value, error)
 
 
 async def evaluate_execution(

@@ -13,10 +13,14 @@ from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import EvaluationResult
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
+from tocsin.execution.run_store import FinishedRun, RunStore
 from tocsin.execution.scheduler import (
+    Writer,
     evaluate_execution,
+    execute,
     fail_abandoned_executions,
-    run_metric,
+    record,
+    run_store_for,
     unevaluated_executions,
 )
 from tocsin.http import HttpClient
@@ -46,23 +50,39 @@ async def run_and_evaluate(
     metric_id: uuid.UUID,
     *,
     scheduled_for: datetime | None,
+    runs: RunStore | None = None,
 ) -> RunOutcome:
-    """One scheduled run: execute the metric, then evaluate its alerts."""
+    """One scheduled run: execute the metric, then evaluate its alerts. ``runs``: the
+    runtime's run store (else one for this run alone)."""
     started = utcnow()
     if scheduled_for is not None:
         record_scheduler_lateness((started - scheduled_for).total_seconds())
-    metric, execution, evaluation = await run_metric(
-        db,
-        metric_id,
-        settings=settings,
-        http=http,
-        trigger="schedule",
-        scheduled_for=scheduled_for,
-        evaluate=True,
-    )
+    store = runs or run_store_for(db, settings)
+    try:
+        run = await store.start(metric_id, trigger="schedule", scheduled_for=scheduled_for)
+        finished = await execute(db, run, settings=settings, http=http)
+        return await conclude(db, settings, store, finished)
+    finally:
+        if runs is None:
+            await store.close()
+
+
+async def conclude(
+    db: Database,
+    settings: Settings,
+    runs: RunStore,
+    finished: FinishedRun,
+    write: Writer | None = None,
+) -> RunOutcome:
+    """Record a finished run with its evaluation (``scheduler.record``), evaluating it
+    apart when that could not be done together."""
+    stored = await record(runs, finished, write)
+    execution = stored.execution
     ran = (execution.completed_at or utcnow()) - execution.started_at
     record_execution(execution.status, ran.total_seconds())
+    evaluation = stored.evaluation
     if evaluation is None:
+        metric = finished.run.metric
         evaluation = await evaluate_execution(db, execution, settings=settings, metric=metric)
     return RunOutcome(execution, evaluation)
 
