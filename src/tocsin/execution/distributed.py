@@ -62,16 +62,16 @@ from procrastinate.manager import JobManager
 from procrastinate.schema import SchemaManager
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoResultFound
 
-from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.db.engine import normalize_url
 from tocsin.db.liveness import idle_checked_pool
 from tocsin.db.native import open_native_pool
-from tocsin.db.schema import metric_executions, metrics
+from tocsin.db.schema import metrics
+from tocsin.execution.abandoned import fail_abandoned_slot
 from tocsin.execution.backoff import Backoff
 from tocsin.execution.scheduler import claim_due_metrics, evaluate_execution
 from tocsin.execution.tasks import deliver_pending, run_and_evaluate, sweep
@@ -82,7 +82,6 @@ from tocsin.execution.upkeep import (
 )
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution
-from tocsin.metrics.store import row_to_execution
 from tocsin.settings import Settings
 
 logger = logging.getLogger("tocsin.worker")
@@ -100,7 +99,6 @@ PRIORITY_DELIVERY = 10
 TICK_BUDGET_SECONDS = 0.8
 # Serialises concurrent `tocsin db upgrade` runs around the "is the schema there?" check.
 _SCHEMA_LOCK_KEY = 0x70C5_1A_0001
-ABANDONED_BY_WORKER = "abandoned: the worker running it stopped before it finished"
 
 
 class WorkerTuning(BaseSettings):
@@ -271,7 +269,7 @@ def _register_tasks(app: procrastinate.App) -> None:
             # Only Procrastinate's stalled-jobs recovery retries this task: a worker
             # died during this slot. Finish what it left instead of running the slot a
             # second time; a slot it never started is run as usual.
-            orphan = await asyncio.to_thread(_abandon_orphan, rt.db, ident, slot)
+            orphan = await asyncio.to_thread(fail_abandoned_slot, rt.db, ident, slot)
             if orphan is not None:
                 await _finish_orphan(context.app, rt, orphan)
                 return
@@ -425,36 +423,6 @@ def _metric_exists(db: Database, metric_id: uuid.UUID) -> bool:
     with db.connect() as conn:
         found = conn.execute(select(metrics.c.id).where(metrics.c.id == metric_id)).first()
         return found is not None
-
-
-def _abandon_orphan(db: Database, metric_id: uuid.UUID, slot: datetime) -> Execution | None:
-    """The execution a dead worker left for this slot, marked failed if still running."""
-    with db.begin() as conn:
-        row = conn.execute(
-            select(metric_executions)
-            .where(
-                metric_executions.c.metric_id == metric_id,
-                metric_executions.c.scheduled_for == slot,
-            )
-            .order_by(metric_executions.c.started_at.desc())
-            .limit(1)
-            .with_for_update()
-        ).first()
-        if row is None:
-            return None
-        if row.status == "running":
-            conn.execute(
-                update(metric_executions)
-                .where(
-                    metric_executions.c.id == row.id,
-                    metric_executions.c.status == "running",
-                )
-                .values(status="failed", completed_at=utcnow(), error=ABANDONED_BY_WORKER)
-            )
-            row = conn.execute(
-                select(metric_executions).where(metric_executions.c.id == row.id)
-            ).one()
-        return row_to_execution(row)
 
 
 async def _finish_orphan(app: procrastinate.App, rt: Runtime, execution: Execution) -> None:

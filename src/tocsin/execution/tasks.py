@@ -13,12 +13,8 @@ from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import EvaluationResult
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
-from tocsin.execution.scheduler import (
-    evaluate_execution,
-    fail_abandoned_executions,
-    run_metric,
-    unevaluated_executions,
-)
+from tocsin.execution.abandoned import fail_abandoned_executions
+from tocsin.execution.scheduler import evaluate_execution, run_metric, unevaluated_executions
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution
 from tocsin.settings import Settings
