@@ -12,7 +12,8 @@ run one Procrastinate app. They run the same task functions as the embedded runt
   most one run waiting, so a slow metric skips slots instead of piling them up.
 - ``tocsin.deliver`` drains the outbox; deferred after a run that created deliveries, and
   by a periodic safety net every 5 seconds (retries with backoff come due with no run).
-- ``tocsin.sweep`` (every 10 seconds) finishes what crashed processes left in the tables.
+- ``tocsin.sweep`` (every ``SWEEP_SECONDS``, as in the embedded runtime) finishes what
+  crashed processes left in the tables.
 - ``tocsin.retry_stalled_jobs`` (every 5 seconds) is Procrastinate's stalled-jobs recipe:
   jobs of workers whose heartbeat stopped are retried. A retried ``run_metric`` finishes
   the execution the dead worker left (failed, then evaluated) rather than running the
@@ -74,7 +75,7 @@ from tocsin.db.schema import metrics
 from tocsin.execution.abandoned import fail_abandoned_slot
 from tocsin.execution.backoff import Backoff
 from tocsin.execution.scheduler import claim_due_metrics, evaluate_execution
-from tocsin.execution.tasks import deliver_pending, run_and_evaluate, sweep
+from tocsin.execution.tasks import SWEEP_SECONDS, deliver_pending, run_and_evaluate, sweep
 from tocsin.execution.upkeep import (
     analyse_queue_if_outgrown,
     analyze_outgrown_tables,
@@ -325,7 +326,11 @@ def _register_tasks(app: procrastinate.App) -> None:
         rt = runtime()
         return await deliver_pending(rt.db, rt.settings, rt.http)
 
-    @app.periodic(cron="* * * * * */10", periodic_id="every-10s", queueing_lock="tocsin.sweep")
+    @app.periodic(
+        cron=f"* * * * * */{SWEEP_SECONDS}",
+        periodic_id=f"every-{SWEEP_SECONDS}s",
+        queueing_lock="tocsin.sweep",
+    )
     @app.task(name="tocsin.sweep", priority=PRIORITY_CONTROL)
     async def sweep_task(timestamp: int) -> int:
         rt = runtime()

@@ -21,7 +21,13 @@ from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.execution.backoff import Backoff
 from tocsin.execution.scheduler import DueMetric, claim_due_metrics, next_due_at
-from tocsin.execution.tasks import RunOutcome, deliver_pending, run_and_evaluate, sweep
+from tocsin.execution.tasks import (
+    SWEEP_SECONDS,
+    RunOutcome,
+    deliver_pending,
+    run_and_evaluate,
+    sweep,
+)
 from tocsin.http import HttpClient
 from tocsin.settings import Settings
 
@@ -66,7 +72,7 @@ class EmbeddedRuntime:
         *,
         concurrency: int = 50,
         tick_seconds: float = 1.0,
-        sweep_seconds: float = 15.0,
+        sweep_seconds: float = SWEEP_SECONDS,
         stop_grace_seconds: float = 10.0,
         on_run: OnRun | None = None,
     ) -> None:

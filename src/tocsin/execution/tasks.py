@@ -27,6 +27,9 @@ logger = logging.getLogger("tocsin.tasks")
 ABANDONED_GRACE = timedelta(seconds=10)
 # A finished execution not evaluated this long after completing was cut off by a crash.
 UNEVALUATED_AFTER = timedelta(seconds=30)
+# How often either runtime sweeps (the embedded loop's wait; the workers' periodic job,
+# whose cron step keeps an even cadence only for a divisor of 60).
+SWEEP_SECONDS = 10
 
 
 @dataclass(frozen=True)
