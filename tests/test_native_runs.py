@@ -17,7 +17,7 @@ from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.db.native import open_native_pool
 from tocsin.execution import scheduler
-from tocsin.execution.distributed import libpq_conninfo
+from tocsin.execution.job_queue import libpq_conninfo
 from tocsin.execution.tasks import RunOutcome, run_and_evaluate
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution
