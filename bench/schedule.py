@@ -330,7 +330,7 @@ def run_embedded(args: argparse.Namespace) -> Figures | None:
 
 
 def run_postgres(args: argparse.Namespace, workers: int) -> Figures:
-    from tocsin.execution.distributed import apply_procrastinate_schema
+    from tocsin.execution.job_queue import apply_procrastinate_schema
 
     fig = Figures(f"postgresql x{workers}")
     with postgres_database() as db, sink_for(args) as sink:
@@ -406,7 +406,7 @@ def _noop_worker(conninfo: str, concurrency: int, go: Any) -> None:
 def raw_noop_rate(db: Database, workers: int, concurrency: int) -> float:
     """No-op jobs/s through Procrastinate alone, from the first start to the last
     success (its event table), with ``workers`` processes at ``concurrency``."""
-    from tocsin.execution.distributed import libpq_conninfo
+    from tocsin.execution.job_queue import libpq_conninfo
 
     conninfo = libpq_conninfo(db.url)
     with db.begin() as conn:

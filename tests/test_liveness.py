@@ -12,7 +12,7 @@ from sqlalchemy import event, text
 
 from tocsin.db import liveness
 from tocsin.db.database import Database
-from tocsin.execution.distributed import libpq_conninfo
+from tocsin.execution.job_queue import libpq_conninfo
 
 
 def _backend_pid(db: Database) -> int:

@@ -1,4 +1,5 @@
-"""A worker's runs go through psycopg's async driver on the event loop (``db.native``);
+"""A worker's runs go through psycopg's async driver on the event loop (its run store's
+native pool);
 they record exactly what the thread path through SQLAlchemy records."""
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.db.native import open_native_pool
 from tocsin.execution import scheduler
-from tocsin.execution.distributed import libpq_conninfo
+from tocsin.execution.job_queue import libpq_conninfo
+from tocsin.execution.pg_runs import PostgresRunStore
 from tocsin.execution.tasks import RunOutcome, run_and_evaluate
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution
@@ -47,11 +49,11 @@ def _run(
                 return await run_and_evaluate(db, settings, http, metric_id, scheduled_for=None)
             conninfo = libpq_conninfo(db.url) + conninfo_suffix
             async with open_native_pool(conninfo, max_size=2) as pool:
-                db.native = pool
-                try:
-                    return await run_and_evaluate(db, settings, http, metric_id, scheduled_for=None)
-                finally:
-                    db.native = None
+                runs = PostgresRunStore(db, settings, pool)
+                async with runs.held():
+                    return await run_and_evaluate(
+                        db, settings, http, metric_id, scheduled_for=None, runs=runs
+                    )
 
     return asyncio.run(go())
 

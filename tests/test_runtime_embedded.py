@@ -172,9 +172,17 @@ def test_sigterm_stops_the_service_cleanly(tmp_path: Path) -> None:
         [TOCSIN, "demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        time.sleep(3)
+        # Signalled once it runs (a loaded machine takes seconds to start it).
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "Evaluations as they happen" in line:
+                break
+        time.sleep(2)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
+        out = "".join(seen) + out
     finally:
         proc.kill()
     assert proc.returncode == 0

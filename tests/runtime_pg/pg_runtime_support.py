@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.db.schema import alert_history, metric_executions, notification_deliveries
-from tocsin.execution.distributed import apply_procrastinate_schema
+from tocsin.execution.job_queue import apply_procrastinate_schema
 from tocsin.metrics.store import MetricStore
 from tocsin.orgs import get_or_create_org
 

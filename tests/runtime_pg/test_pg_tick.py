@@ -16,6 +16,8 @@ from tests.runtime_pg.pg_runtime_support import create_metric, org, queue_db
 from tocsin.db.database import Database
 from tocsin.db.schema import metrics
 from tocsin.execution import distributed, upkeep
+from tocsin.execution.claim_runs import claim_and_defer
+from tocsin.execution.jobs import RUN_METRIC
 
 __all__ = ["queue_db"]  # fixture, used by name
 
@@ -47,7 +49,7 @@ def _next_runs(db: Database) -> dict[uuid.UUID, datetime]:
 @pytest.fixture
 def tick_parts(queue_db: Database) -> tuple[Any, JobManager]:
     app = distributed.make_app(queue_db.url)
-    return app.tasks[distributed.RUN_METRIC], JobManager(procrastinate.SyncPsycopgConnector())
+    return app.tasks[RUN_METRIC], JobManager(procrastinate.SyncPsycopgConnector())
 
 
 def test_a_tick_defers_one_locked_run_per_due_slot(
@@ -63,15 +65,15 @@ def test_a_tick_defers_one_locked_run_per_due_slot(
         for i in range(3)
     ]
     _make_due(queue_db)
-    claimed, deferred = distributed._claim_and_defer(queue_db, *tick_parts)
+    claimed, deferred = claim_and_defer(queue_db, *tick_parts)
     assert (claimed, deferred) == (3, 3)
     jobs = _jobs(queue_db)
     assert {j.args["metric_id"] for j in jobs} == {str(i) for i in ids}
     for job in jobs:
-        assert job.task_name == distributed.RUN_METRIC
+        assert job.task_name == RUN_METRIC
         assert job.lock == job.queueing_lock == f"metric:{job.args['metric_id']}"
     # Nothing is due any more: a second tick claims nothing.
-    assert distributed._claim_and_defer(queue_db, *tick_parts) == (0, 0)
+    assert claim_and_defer(queue_db, *tick_parts) == (0, 0)
 
 
 def test_a_metric_with_a_run_waiting_skips_the_slot(
@@ -85,10 +87,10 @@ def test_a_metric_with_a_run_waiting_skips_the_slot(
             {"name": f"m{i}", "source": {"type": "demo"}, "schedule": {"every_seconds": 60}},
         )
     _make_due(queue_db)
-    distributed._claim_and_defer(queue_db, *tick_parts)
+    claim_and_defer(queue_db, *tick_parts)
     _make_due(queue_db)
     before = _next_runs(queue_db)
-    claimed, deferred = distributed._claim_and_defer(queue_db, *tick_parts)
+    claimed, deferred = claim_and_defer(queue_db, *tick_parts)
     # Both slots are claimed (next_run_at moves on) but no second run is queued.
     assert (claimed, deferred) == (2, 0)
     assert len(_jobs(queue_db)) == 2
@@ -111,7 +113,7 @@ def test_a_failed_defer_leaves_the_slot_unclaimed(
 
     monkeypatch.setattr(jobs, "batch_defer_jobs", broken)
     with pytest.raises(RuntimeError):
-        distributed._claim_and_defer(queue_db, task, jobs)
+        claim_and_defer(queue_db, task, jobs)
     assert _next_runs(queue_db) == before
     assert _jobs(queue_db) == []
 
@@ -145,7 +147,7 @@ def test_a_tick_that_outgrows_the_job_statistics_refreshes_them(
         async with app.open_async():
             return await upkeep.analyse_queue_if_outgrown(app, deferred)
 
-    assert distributed._claim_and_defer(queue_db, *tick_parts) == (300, 300)
+    assert claim_and_defer(queue_db, *tick_parts) == (300, 300)
     assert asyncio.run(check(300)) is True
     # Statistics now count the queued jobs: the same tick size needs no second ANALYZE.
     assert _stats_reltuples(queue_db) >= 250

@@ -14,7 +14,7 @@ from tests.runtime_pg.pg_runtime_support import create_metric, org, wait_for
 
 from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions
-from tocsin.execution.distributed import libpq_conninfo
+from tocsin.execution.job_queue import libpq_conninfo
 from tocsin.execution.upkeep import analyze_outgrown_tables
 
 

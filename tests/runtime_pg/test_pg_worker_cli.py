@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 from tests.helpers import run_cli
 
-from tocsin.execution.distributed import (
+from tocsin.execution.job_queue import (
     apply_procrastinate_schema,
     has_procrastinate_schema,
     libpq_conninfo,

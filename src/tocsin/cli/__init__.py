@@ -84,7 +84,7 @@ def db_upgrade(ctx: typer.Context) -> None:
         message += f"; {sealed} secrets encrypted"
     if not db.is_sqlite:
         # The workers' job queue (Procrastinate's own tables) lives beside Tocsin's.
-        from tocsin.execution.distributed import apply_procrastinate_schema
+        from tocsin.execution.job_queue import apply_procrastinate_schema
 
         applied = apply_procrastinate_schema(db.url)
         data["job_queue"] = "created" if applied else "present"

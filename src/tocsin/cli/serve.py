@@ -98,7 +98,7 @@ def serve(
         runtime = EmbeddedRuntime(db, settings, concurrency=concurrency)
         status = runtime.status.public
     elif not no_worker:
-        from tocsin.execution.distributed import has_procrastinate_schema
+        from tocsin.execution.job_queue import has_procrastinate_schema
 
         if not has_procrastinate_schema(db.url):
             fail("the job queue tables are missing: run `tocsin db upgrade` first", EXIT_RUNTIME)

@@ -43,7 +43,8 @@ def worker(
 ) -> None:
     """Run metrics and deliveries from the PostgreSQL job queue (run any number)."""
     from tocsin.db.engine import DatabaseUrlError, is_sqlite
-    from tocsin.execution.distributed import WorkerTuning, has_procrastinate_schema
+    from tocsin.execution.distributed import WorkerTuning
+    from tocsin.execution.job_queue import has_procrastinate_schema
 
     st = state(ctx)
     url = st.url()

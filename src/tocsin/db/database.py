@@ -12,7 +12,6 @@ from sqlalchemy import Connection, Engine
 
 from tocsin.db.engine import NO_WAIT, READ_ONLY, WouldWait, make_engine, normalize_url
 from tocsin.db.migrate import ensure_schema
-from tocsin.db.native import NativePool
 
 __all__ = ["Database", "HeldConnection", "WouldWait", "open_database", "runs_inline"]
 
@@ -28,9 +27,6 @@ class Database:
         # steps and turns contention into long tail latencies. Other processes (the CLI
         # beside the service) still meet at SQLite's lock and its busy timeout.
         self._write_lock = threading.RLock() if self.is_sqlite else None
-        # On PostgreSQL, a long-lived runtime's pool of async driver connections, for
-        # its event loop only (see tocsin.db.native); None elsewhere.
-        self.native: NativePool | None = None
 
     @property
     def dialect(self) -> str:

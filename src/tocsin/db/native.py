@@ -6,8 +6,8 @@ statements are still written with SQLAlchemy Core and compiled once for PostgreS
 (:func:`compiled`), so there is one definition of each.
 
 A :class:`NativePool` belongs to one event loop: a long-lived runtime (the worker) opens
-it and publishes it as ``Database.native`` for its lifetime; elsewhere it is ``None``
-and callers take the thread path.
+it and hands it to its run store (``execution/pg_runs.py``) for its lifetime; a store
+without one takes the thread path.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from tocsin.execution.backoff import Backoff
 from tocsin.execution.group_commit import GroupCommit
 from tocsin.execution.run_store import FinishedRun, RunRecord, StartedRun
 from tocsin.execution.scheduler import execute, run_store_for
-from tocsin.execution.tasks import RunOutcome, conclude, deliver_pending, sweep
+from tocsin.execution.tasks import SWEEP_SECONDS, RunOutcome, conclude, deliver_pending, sweep
 from tocsin.http import HttpClient
 from tocsin.settings import Settings
 from tocsin.telemetry import record_scheduler_lateness
@@ -75,7 +75,7 @@ class EmbeddedRuntime:
         *,
         concurrency: int = 50,
         tick_seconds: float = 1.0,
-        sweep_seconds: float = 15.0,
+        sweep_seconds: float = SWEEP_SECONDS,
         stop_grace_seconds: float = 10.0,
         on_run: OnRun | None = None,
     ) -> None:

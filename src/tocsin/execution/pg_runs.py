@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts, observe
@@ -39,6 +40,11 @@ class PostgresRunStore:
         self._db = db
         self._settings = settings
         self._native = native
+
+    def held(self) -> AbstractAsyncContextManager[None]:
+        """Every native statement of the current task, inside this block, on one
+        connection (``NativePool.held``): a run's statements take one once."""
+        return self._native.held() if self._native is not None else nullcontext()
 
     async def claim_and_start(self, *, limit: int) -> list[StartedRun]:
         def work() -> list[StartedRun]:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
 from tocsin.clock import utcnow
@@ -24,7 +24,7 @@ from tocsin.crypto.fields import open_source
 from tocsin.crypto.keyring import EncryptionKeyError, SecretUnreadable, keyring_for
 from tocsin.db.database import Database
 from tocsin.db.native import NativePool
-from tocsin.db.schema import metric_executions, metrics
+from tocsin.db.schema import metric_executions
 from tocsin.errors import InvalidInput
 from tocsin.execution.due import claim_due, next_due
 from tocsin.execution.pg_runs import PostgresRunStore
@@ -195,37 +195,3 @@ def unevaluated_executions(
             .limit(limit)
         )
         return [row_to_execution(r) for r in rows]
-
-
-def fail_abandoned_executions(db: Database, *, grace: timedelta) -> list[Execution]:
-    """Executions left ``running`` by a process that died: once their source's timeout
-    plus ``grace`` has passed, they are marked failed, so they get evaluated (as an
-    error) instead of hanging forever."""
-    now = utcnow()
-    with db.begin() as conn:
-        rows = conn.execute(
-            select(metric_executions.c.id, metric_executions.c.started_at, metrics.c.source)
-            .join(metrics, metrics.c.id == metric_executions.c.metric_id)
-            .where(metric_executions.c.status == "running")
-        ).all()
-        stale = [
-            r.id
-            for r in rows
-            if r.started_at
-            + timedelta(seconds=float(r.source.get("timeout_seconds", 30)) + TIMEOUT_GRACE_SECONDS)
-            + grace
-            <= now
-        ]
-        if not stale:
-            return []
-        result = conn.execute(
-            update(metric_executions)
-            .where(metric_executions.c.id.in_(stale), metric_executions.c.status == "running")
-            .values(
-                status="failed",
-                completed_at=now,
-                error="abandoned: the process running it stopped before it finished",
-            )
-            .returning(*metric_executions.c)
-        )
-        return [row_to_execution(r) for r in result]

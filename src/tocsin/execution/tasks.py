@@ -13,12 +13,12 @@ from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import EvaluationResult
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
+from tocsin.execution.abandoned import fail_abandoned_executions
 from tocsin.execution.run_store import FinishedRun, RunStore
 from tocsin.execution.scheduler import (
     Writer,
     evaluate_execution,
     execute,
-    fail_abandoned_executions,
     record,
     run_store_for,
     unevaluated_executions,
@@ -35,6 +35,9 @@ logger = logging.getLogger("tocsin.tasks")
 ABANDONED_GRACE = timedelta(seconds=10)
 # A finished execution not evaluated this long after completing was cut off by a crash.
 UNEVALUATED_AFTER = timedelta(seconds=30)
+# How often either runtime sweeps (the embedded loop's wait; the workers' periodic job,
+# whose cron step keeps an even cadence only for a divisor of 60).
+SWEEP_SECONDS = 10
 
 
 @dataclass(frozen=True)

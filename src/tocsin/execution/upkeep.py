@@ -18,12 +18,14 @@ from __future__ import annotations
 import logging
 
 import procrastinate
+import psycopg
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import Text
 
 from tocsin.db.database import Database
+from tocsin.execution.job_queue import libpq_conninfo
 
 logger = logging.getLogger("tocsin.worker")
 
@@ -62,6 +64,18 @@ def analyze_outgrown_tables(db: Database) -> list[str]:
             if name in WATCHED_TABLES:  # only ever our own names in the statement
                 conn.execute(text(f"ANALYZE {name}"))
     return outgrown
+
+
+def analyze_job_queue(database_url: str) -> None:
+    """Fresh planner statistics for the job table before the first fetch (see
+    ``analyze_queue``); a worker starting into a backlog otherwise fetches on a stale
+    plan until the first periodic ANALYZE."""
+    try:
+        with psycopg.connect(libpq_conninfo(database_url), autocommit=True) as conn:
+            conn.execute("ANALYZE procrastinate_jobs")
+    except psycopg.Error as exc:
+        # Not fatal: the periodic task analyses it again within seconds.
+        logger.warning("could not analyse the job queue at start-up: %s", exc)
 
 
 async def analyse_queue_if_outgrown(app: procrastinate.App, deferred: int) -> bool:
