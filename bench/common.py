@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -15,6 +16,9 @@ from tocsin.db.database import Database
 from tocsin.db.engine import normalize_url
 
 PG_URL = os.environ.get("TOCSIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# PostgreSQL needs a key for the secrets it stores; a benchmark's throw-away databases
+# get a throw-away one (inherited by the worker processes a benchmark starts).
+os.environ.setdefault("TOCSIN_ENCRYPTION_KEY", Fernet.generate_key().decode())
 
 
 @contextmanager

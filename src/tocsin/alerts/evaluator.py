@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, select, update
+from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, select, true, update
 
 from tocsin.alerts import decision as core
 from tocsin.alerts.extract import Extracted, ValueSelector, extract_value
@@ -179,7 +179,7 @@ def _batch_query(*, after: bool, lock: bool) -> Select[Any]:
     columns = [alerts.c[name] for name in _DECISION_COLUMNS]
     query = select(*columns, cast(alerts.c.action_config, Text).label("action_json")).where(
         alerts.c.metric_id == bindparam("metric_id"),
-        alerts.c.enabled.is_(True),
+        alerts.c.enabled == true(),
         # Already recorded this execution (an evaluation cut short and re-run by the sweep).
         alerts.c.last_execution_id.is_distinct_from(bindparam("execution_id")),
     )

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from tocsin.alerts.model import Alert, AlertDefinition, AlertFields, HistoryRow
@@ -106,7 +106,7 @@ class AlertStore:
             .where(
                 alerts.c.metric_id == metric_id,
                 alerts.c.org_id == self.org_id,
-                alerts.c.enabled.is_(True),
+                alerts.c.enabled == true(),
             )
             .order_by(alerts.c.created_at, alerts.c.id)
         )

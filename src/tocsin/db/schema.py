@@ -106,7 +106,9 @@ metrics = Table(
         "ix_metrics_due",
         "next_run_at",
         postgresql_where=text("enabled AND next_run_at IS NOT NULL"),
-        sqlite_where=text("enabled AND next_run_at IS NOT NULL"),
+        # As queries write it: SQLite's planner matches a partial index's terms as
+        # written (migration 0007).
+        sqlite_where=text("enabled = 1 AND next_run_at IS NOT NULL"),
     ),
 )
 
@@ -174,7 +176,7 @@ alerts = Table(
         "ix_alerts_metric_enabled",
         "metric_id",
         postgresql_where=text("enabled"),
-        sqlite_where=text("enabled"),
+        sqlite_where=text("enabled = 1"),
     ),
 )
 

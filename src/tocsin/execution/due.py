@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, select, text, update
+from sqlalchemy import Connection, bindparam, func, select, text, true, update
 
 from tocsin.db.schema import metrics
 from tocsin.execution.run_store import DueMetric
@@ -20,7 +20,7 @@ from tocsin.metrics.schedule import Schedule
 _DUE = (
     select(metrics.c.id, metrics.c.next_run_at, metrics.c.schedule)
     .where(
-        metrics.c.enabled.is_(True),
+        metrics.c.enabled == true(),
         metrics.c.next_run_at.is_not(None),
         metrics.c.next_run_at <= bindparam("now"),
     )
@@ -41,7 +41,7 @@ _ADVANCE_BATCH = text(
     "RETURNING metrics.id"
 ).columns(metrics.c.id)
 _NEXT_DUE = select(func.min(metrics.c.next_run_at)).where(
-    metrics.c.enabled.is_(True), metrics.c.next_run_at.is_not(None)
+    metrics.c.enabled == true(), metrics.c.next_run_at.is_not(None)
 )
 
 

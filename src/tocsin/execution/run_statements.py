@@ -62,7 +62,7 @@ _COMPLETED_RUNS = (
 _FOR_RUN = select(
     metrics,
     exists()
-    .where(alerts.c.metric_id == metrics.c.id, alerts.c.enabled.is_(True))
+    .where(alerts.c.metric_id == metrics.c.id, alerts.c.enabled == true())
     .label("has_alerts"),
     case((metrics.c.source["type"].as_string() == "demo", _COMPLETED_RUNS), else_=0).label(
         "completed_runs"

@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -120,7 +121,7 @@ FINISH_UNLESS_ALERTS = _FINISH.values(
     evaluated_at=case(
         (
             exists().where(
-                alerts.c.metric_id == metric_executions.c.metric_id, alerts.c.enabled.is_(True)
+                alerts.c.metric_id == metric_executions.c.metric_id, alerts.c.enabled == true()
             ),
             None,
         ),
