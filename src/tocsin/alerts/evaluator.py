@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, select, t
 from tocsin.alerts import decision as core
 from tocsin.alerts.extract import Extracted, ValueSelector, extract_value
 from tocsin.alerts.model import Alert, AlertFields
-from tocsin.alerts.recording import Evaluated, record_batch
+from tocsin.alerts.recording import BatchWriter, Evaluated, record_batch
 from tocsin.clock import utcnow
 from tocsin.db.database import Database, WouldWait
 from tocsin.db.schema import (
@@ -112,8 +112,70 @@ def evaluate_alerts(
     before anything is written, for the caller to evaluate them where a long evaluation
     blocks nothing.
     """
-    settings = settings or get_settings()
-    execution = execution_result
+    return _evaluate(
+        db,
+        metric_id,
+        execution_result,
+        settings or get_settings(),
+        batch_size,
+        metric,
+        claim_for_seconds,
+        conn,
+        at_most,
+        None,
+    )
+
+
+def evaluate_group(
+    db: Database,
+    conn: Connection,
+    runs: Sequence[tuple[Metric, Execution]],
+    *,
+    settings: Settings,
+    claim_for_seconds: float | None = None,
+) -> list[EvaluationResult]:
+    """``evaluate_alerts`` for runs a group commit finishes together, in ``conn``'s
+    transaction: their alert states, history and outbox rows are written once for the
+    group (``recording.BatchWriter``)."""
+    writer = BatchWriter()
+    pending: set[uuid.UUID] = set()
+    results = []
+    for metric, execution in runs:
+        if metric.id in pending:
+            # A second run of a metric reads the states the first one wrote.
+            writer.flush(conn)
+            pending.clear()
+        pending.add(metric.id)
+        results.append(
+            _evaluate(
+                db,
+                metric.id,
+                execution,
+                settings,
+                BATCH_SIZE,
+                metric,
+                claim_for_seconds,
+                conn,
+                None,
+                writer,
+            )
+        )
+    writer.flush(conn)
+    return results
+
+
+def _evaluate(
+    db: Database,
+    metric_id: uuid.UUID,
+    execution: Execution,
+    settings: Settings,
+    batch_size: int,
+    metric: Metric | None,
+    claim_for_seconds: float | None,
+    conn: Connection | None,
+    at_most: int | None,
+    writer: BatchWriter | None,
+) -> EvaluationResult:
     at = execution.completed_at or execution.started_at
     if metric is None:
         with db.connect() as reader:
@@ -148,6 +210,7 @@ def evaluate_alerts(
                     settings,
                     claim_for_seconds,
                     result.outbox,
+                    writer,
                 )
             if len(batch) < size:
                 # An execution stored as evaluated (a push, recorded in this transaction)
@@ -274,6 +337,7 @@ def _evaluate_batch(
     settings: Settings,
     claim_for_seconds: float | None,
     outbox: list[dict[str, Any]],
+    writer: BatchWriter | None,
 ) -> list[Evaluated]:
     # Lists in batch order, not dicts by alert id: hashing UUIDs is a Python-level call.
     decisions: list[core.Decision] = []
@@ -301,4 +365,5 @@ def _evaluate_batch(
         settings,
         claim_for_seconds,
         outbox,
+        writer,
     )

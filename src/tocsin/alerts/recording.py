@@ -63,6 +63,49 @@ _NO_CLAIM = datetime(9999, 12, 31, tzinfo=UTC)
 _TICK = timedelta(microseconds=1)
 
 
+class BatchWriter:
+    """What evaluations write, gathered column by column and written with one statement
+    per table on ``flush``: the runs a group commit finishes together write their alert
+    states, history rows and outbox rows once for the group, not once per run.
+
+    Only evaluations of different metrics may share a writer before a flush: the next
+    evaluation of a metric reads the alert states the previous one wrote."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, list[Any]] = {}
+        self._history: dict[str, list[Any]] = {}
+        self._outbox: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        states: Mapping[str, Sequence[Any]],
+        history: Mapping[str, Sequence[Any]],
+        outbox: Sequence[dict[str, Any]],
+    ) -> None:
+        for into, columns in ((self._states, states), (self._history, history)):
+            for name, values in columns.items():
+                into.setdefault(name, []).extend(values)
+        self._outbox.extend(outbox)
+
+    def flush(self, conn: Connection) -> None:
+        states, history, outbox = self._states, self._history, self._outbox
+        self._states, self._history, self._outbox = {}, {}, []
+        if states:
+            # The claim: the UPDATE carries its condition. The rows are locked since
+            # they were read, so it holds for every row; a row it skipped was changed
+            # behind it.
+            changed = update_columns(
+                conn, alerts, "id", states, not_after=("last_triggered_at", "claim_cutoff")
+            )
+            if changed != len(states["id"]):
+                raise RuntimeError(
+                    f"{len(states['id']) - changed} alert row(s) changed during their "
+                    "evaluation's lock"
+                )
+        insert_columns(conn, alert_history, history)
+        insert_rows(conn, notification_deliveries, outbox)
+
+
 def record_batch(
     conn: Connection,
     ids: Sequence[uuid.UUID],
@@ -75,9 +118,11 @@ def record_batch(
     settings: Settings,
     claim_for_seconds: float | None,
     outbox: list[dict[str, Any]],
+    writer: BatchWriter | None = None,
 ) -> list[Evaluated]:
     """Write the batch's decisions (``alerts_``: each alert's name and actions as JSON
-    text; the rows are locked by the caller) and return them as recorded."""
+    text; the rows are locked by the caller) and return them as recorded. With
+    ``writer``, the rows are gathered there for the caller to flush."""
     metric_id, org_id, metric_name = metric
     cutoffs = [_NO_CLAIM] * len(ids)
     for i, (rule, d) in enumerate(zip(rules, decisions, strict=True)):
@@ -103,8 +148,9 @@ def record_batch(
         kept_ids = [ids[i] for i in keep]
         kept = [decisions[i] for i in keep]
         kept_cutoffs = [cutoffs[i] for i in keep]
+    states: dict[str, Sequence[Any]] = {}
     if kept:
-        states: dict[str, Sequence[Any]] = {"id": kept_ids}
+        states["id"] = kept_ids
         states.update(
             zip(
                 core.AlertStatus._fields,
@@ -116,15 +162,6 @@ def record_batch(
         states["last_execution_id"] = [execution.id] * len(kept)
         states["updated_at"] = [now] * len(kept)
         states["claim_cutoff"] = kept_cutoffs
-        # The claim: the UPDATE carries its condition. The rows are locked since they
-        # were read, so it holds for every row; a row it skipped was changed behind it.
-        changed = update_columns(
-            conn, alerts, "id", states, not_after=("last_triggered_at", "claim_cutoff")
-        )
-        if changed != len(kept):
-            raise RuntimeError(
-                f"{len(kept) - changed} alert row(s) changed during their evaluation's lock"
-            )
 
     notified = [kind is not None for kind in column["notify"]]
     history: dict[str, Sequence[Any]] = {
@@ -169,8 +206,10 @@ def record_batch(
         )
         outbox.extend(rows)
         out[i].delivery_ids = [r["id"] for r in rows]
-    insert_columns(conn, alert_history, history)
-    insert_rows(conn, notification_deliveries, outbox[first:])
+    own = writer or BatchWriter()
+    own.add(states, history, outbox[first:])
+    if writer is None:
+        own.flush(conn)
     categories = map(_category, column["suppressed"])
     tally = Counter(zip(column["state_to"], notified, categories, strict=True))
     for (state, sent, suppressed), count in tally.items():

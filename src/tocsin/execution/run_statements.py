@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import NoResultFound
 
-from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts, observe
+from tocsin.alerts.evaluator import EvaluationResult, evaluate_group, observe
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.db.native import NativePool, compiled
@@ -204,11 +204,11 @@ def finish_runs(
     A run that started with no alert is stored as evaluated unless an alert was enabled
     meanwhile, and is then evaluated here as well."""
     begin_async_commit(conn)
-    records = []
+    executions: list[Execution] = []
+    owed: list[tuple[Metric, Execution]] = []
     for item in finished:
         run = item.run
-        store = MetricStore(conn, run.metric.org_id)
-        execution = store.finish_execution(
+        execution = MetricStore(conn, run.metric.org_id).finish_execution(
             run.execution_id,
             status=item.status,
             result=item.result,
@@ -216,18 +216,19 @@ def finish_runs(
             value=item.value,
             evaluated=True if run.has_alerts else "unless_alerts",
         )
-        if execution.evaluated_at is not None and not run.has_alerts:
-            evaluation = EvaluationResult(execution.id, observe(execution, run.metric.selector))
+        executions.append(execution)
+        if run.has_alerts or execution.evaluated_at is None:
+            owed.append((run.metric, execution))
+    evaluated = iter(
+        evaluate_group(db, conn, owed, settings=settings, claim_for_seconds=claim_for_seconds)
+    )
+    records = []
+    for item, execution in zip(finished, executions, strict=True):
+        if item.run.has_alerts or execution.evaluated_at is None:
+            evaluation = next(evaluated)
         else:
-            evaluation = evaluate_alerts(
-                db,
-                run.metric.id,
-                execution,
-                settings=settings,
-                metric=run.metric,
-                conn=conn,
-                claim_for_seconds=claim_for_seconds,
-            )
+            observed = observe(execution, item.run.metric.selector)
+            evaluation = EvaluationResult(execution.id, observed)
         records.append(RunRecord(execution, evaluation))
     return records
 
