@@ -45,6 +45,10 @@ _NEXT_DUE = select(func.min(metrics.c.next_run_at)).where(
 )
 
 
+class ClaimConflict(RuntimeError):
+    """Slots changed under a claim that held the write lock: nothing was claimed."""
+
+
 def claim_due(conn: Connection, *, now: datetime, limit: int) -> list[DueMetric]:
     """Advance ``next_run_at`` of up to ``limit`` due metrics, in ``conn``'s write
     transaction, and return the slots claimed, in the order they came due."""
@@ -62,7 +66,13 @@ def claim_due(conn: Connection, *, now: datetime, limit: int) -> list[DueMetric]
     if not advances:
         return []
     if sqlite:
-        advanced = {a["b_id"] for a in advances if conn.execute(_ADVANCE, a).rowcount == 1}
+        # All at once (executemany). The transaction holds SQLite's write lock since
+        # it read the slots (BEGIN IMMEDIATE), so none can have moved; should one have,
+        # the claim is rolled back whole and made again at the next tick.
+        moved = len(advances) - conn.execute(_ADVANCE, advances).rowcount
+        if moved:
+            raise ClaimConflict(f"{moved} due slot(s) moved while being claimed")
+        advanced = {a["b_id"] for a in advances}
     else:
         # One statement for the batch: a round trip per metric cost the tick more than
         # the runs it deferred.

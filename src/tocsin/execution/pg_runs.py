@@ -31,7 +31,7 @@ from tocsin.execution.run_statements import (
     start_run_native,
 )
 from tocsin.execution.run_store import FinishedRun, RunRecord, StartedRun
-from tocsin.metrics.model import Execution
+from tocsin.metrics.model import Execution, Trigger
 from tocsin.settings import Settings
 
 
@@ -54,7 +54,7 @@ class PostgresRunStore:
         return await asyncio.to_thread(work)
 
     async def start(
-        self, metric_id: uuid.UUID, *, trigger: str, scheduled_for: datetime | None
+        self, metric_id: uuid.UUID, *, trigger: Trigger, scheduled_for: datetime | None
     ) -> StartedRun:
         if self._native is not None:
             return await start_run_native(

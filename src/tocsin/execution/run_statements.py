@@ -40,12 +40,13 @@ from sqlalchemy.exc import NoResultFound
 
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_group, observe
 from tocsin.clock import utcnow
+from tocsin.db.bulk import update_columns
 from tocsin.db.database import Database
 from tocsin.db.native import NativePool, compiled
 from tocsin.db.schema import alerts, metric_executions, metrics
 from tocsin.errors import NotFound
 from tocsin.execution.run_store import DueMetric, FinishedRun, RunRecord, StartedRun
-from tocsin.metrics.model import Execution, Metric
+from tocsin.metrics.model import Execution, Metric, Trigger
 from tocsin.metrics.store import FINISH_UNLESS_ALERTS, MetricStore, row_to_execution
 from tocsin.settings import Settings
 
@@ -117,7 +118,7 @@ def _started(fields: Mapping[Any, Any], execution_id: uuid.UUID) -> StartedRun:
 
 
 def _start_params(
-    metric_id: uuid.UUID, execution_id: uuid.UUID, trigger: str, scheduled_for: datetime | None
+    metric_id: uuid.UUID, execution_id: uuid.UUID, trigger: Trigger, scheduled_for: datetime | None
 ) -> dict[str, Any]:
     return {
         "metric_id": metric_id,
@@ -141,22 +142,39 @@ def _finish_params(item: FinishedRun) -> dict[str, Any]:
 
 
 def start_run(
-    conn: Connection, metric_id: uuid.UUID, *, trigger: str, scheduled_for: datetime | None
+    conn: Connection, metric_id: uuid.UUID, *, trigger: Trigger, scheduled_for: datetime | None
 ) -> StartedRun:
     """Read the metric and record its execution as ``running``, in ``conn``'s
     transaction (on PostgreSQL, one statement).
 
     Raises ``sqlalchemy.exc.NoResultFound`` when the metric is gone."""
     execution_id = uuid.uuid4()
+    params = _start_params(metric_id, execution_id, trigger, scheduled_for)
     if conn.dialect.name == "sqlite":
         row = conn.execute(_METRIC_FOR_RUN, {"metric_id": metric_id}).one()
         run = _started(row._mapping, execution_id)
         MetricStore(conn, run.metric.org_id).start_execution(
-            metric_id, trigger=trigger, scheduled_for=scheduled_for, execution_id=execution_id
+            metric_id,
+            trigger=trigger,
+            scheduled_for=scheduled_for,
+            execution_id=execution_id,
+            started_at=params["started_at"],
         )
-        return run
-    params = _start_params(metric_id, execution_id, trigger, scheduled_for)
-    return _started(conn.execute(_START, params).one()._mapping, execution_id)
+    else:
+        run = _started(conn.execute(_START, params).one()._mapping, execution_id)
+    return replace(
+        run, scheduled_for=scheduled_for, started_at=params["started_at"], trigger=trigger
+    )
+
+
+def _as_started(run: StartedRun, params: Mapping[str, Any]) -> StartedRun:
+    """``run`` with what its execution was stored with (``_start_params``)."""
+    return replace(
+        run,
+        scheduled_for=params["scheduled_for"],
+        started_at=params["started_at"],
+        trigger=params["trigger"],
+    )
 
 
 def start_claimed(conn: Connection, due: Sequence[DueMetric]) -> list[StartedRun]:
@@ -173,7 +191,9 @@ def start_claimed(conn: Connection, due: Sequence[DueMetric]) -> list[StartedRun
         fields = found.get(slot.metric_id)
         if fields is None:
             continue  # deleted since it was claimed
-        run = replace(_started(fields, uuid.uuid4()), scheduled_for=slot.scheduled_for)
+        run = replace(
+            _started(fields, uuid.uuid4()), scheduled_for=slot.scheduled_for, started_at=now
+        )
         started.append(run)
         inserts.append(
             {
@@ -204,33 +224,95 @@ def finish_runs(
     A run that started with no alert is stored as evaluated unless an alert was enabled
     meanwhile, and is then evaluated here as well."""
     begin_async_commit(conn)
-    executions: list[Execution] = []
+    at = utcnow()
+    # On SQLite, where many runs finish together (group commit), runs with alerts and a
+    # result are stored as evaluated in one statement, their executions built from what
+    # is known (reading each back cost a statement per run); the rest one by one, the
+    # database deciding whether they need evaluating.
+    sqlite = conn.dialect.name == "sqlite"
+    in_bulk = [i for i, item in enumerate(finished) if sqlite and _bulk_finishable(item)]
+    executions: list[Execution | None] = [None] * len(finished)
+    bulk = _finish_evaluated(conn, [finished[i] for i in in_bulk], at)
+    for i, execution in zip(in_bulk, bulk, strict=True):
+        executions[i] = execution
     owed: list[tuple[Metric, Execution]] = []
-    for item in finished:
+    for i, item in enumerate(finished):
         run = item.run
-        execution = MetricStore(conn, run.metric.org_id).finish_execution(
-            run.execution_id,
-            status=item.status,
-            result=item.result,
-            error=item.error,
-            value=item.value,
-            evaluated=True if run.has_alerts else "unless_alerts",
-        )
-        executions.append(execution)
-        if run.has_alerts or execution.evaluated_at is None:
-            owed.append((run.metric, execution))
+        found = executions[i]
+        if found is None:
+            found = executions[i] = MetricStore(conn, run.metric.org_id).finish_execution(
+                run.execution_id,
+                status=item.status,
+                result=item.result,
+                error=item.error,
+                value=item.value,
+                completed_at=at,
+                evaluated=True if run.has_alerts else "unless_alerts",
+            )
+        if run.has_alerts or found.evaluated_at is None:
+            owed.append((run.metric, found))
     evaluated = iter(
         evaluate_group(db, conn, owed, settings=settings, claim_for_seconds=claim_for_seconds)
     )
     records = []
-    for item, execution in zip(finished, executions, strict=True):
-        if item.run.has_alerts or execution.evaluated_at is None:
+    for item, stored in zip(finished, executions, strict=True):
+        assert stored is not None
+        if item.run.has_alerts or stored.evaluated_at is None:
             evaluation = next(evaluated)
         else:
-            observed = observe(execution, item.run.metric.selector)
-            evaluation = EvaluationResult(execution.id, observed)
-        records.append(RunRecord(execution, evaluation))
+            observed = observe(stored, item.run.metric.selector)
+            evaluation = EvaluationResult(stored.id, observed)
+        records.append(RunRecord(stored, evaluation))
     return records
+
+
+def _bulk_finishable(item: FinishedRun) -> bool:
+    # A result of None is stored as JSON null by the typed path, as NULL by the bulk one.
+    return item.run.has_alerts and item.run.started_at is not None and item.result is not None
+
+
+def _finish_evaluated(
+    conn: Connection, items: Sequence[FinishedRun], at: datetime
+) -> list[Execution]:
+    if not items:
+        return []
+    runs = [item.run for item in items]
+    changed = update_columns(
+        conn,
+        metric_executions,
+        ("id", "org_id"),
+        {
+            "id": [run.execution_id for run in runs],
+            "org_id": [run.metric.org_id for run in runs],
+            "status": [item.status for item in items],
+            "result": [item.result for item in items],
+            "value": [item.value for item in items],
+            "error": [item.error for item in items],
+            "completed_at": [at] * len(items),
+            "evaluated_at": [at] * len(items),
+        },
+    )
+    if changed != len(items):
+        raise NotFound("execution", f"{len(items) - changed} of {len(items)} finished runs")
+    executions = []
+    for run, item in zip(runs, items, strict=True):
+        assert run.started_at is not None  # _bulk_finishable
+        execution = Execution.model_construct(
+            id=run.execution_id,
+            metric_id=run.metric.id,
+            org_id=run.metric.org_id,
+            status=item.status,
+            trigger=run.trigger,
+            scheduled_for=run.scheduled_for,
+            started_at=run.started_at,
+            completed_at=at,
+            result=item.result,
+            value=item.value,
+            error=item.error,
+            evaluated_at=at,
+        )
+        executions.append(execution)
+    return executions
 
 
 def finish_unevaluated(conn: Connection, item: FinishedRun) -> Execution:
@@ -256,16 +338,18 @@ def begin_async_commit(conn: Connection) -> None:
 
 
 async def start_run_native(
-    pool: NativePool, metric_id: uuid.UUID, *, trigger: str, scheduled_for: datetime | None
+    pool: NativePool, metric_id: uuid.UUID, *, trigger: Trigger, scheduled_for: datetime | None
 ) -> StartedRun:
     """``start_run`` in one autocommitted statement on ``pool``."""
     execution_id = uuid.uuid4()
-    row = await pool.fetch_one(
-        _START_NATIVE, _start_params(metric_id, execution_id, trigger, scheduled_for)
-    )
+    params = _start_params(metric_id, execution_id, trigger, scheduled_for)
+    row = await pool.fetch_one(_START_NATIVE, params)
     if row is None:
         raise NoResultFound(f"metric {metric_id} not found")
-    return _started(row, execution_id)
+    run = _started(row, execution_id)
+    return replace(
+        run, scheduled_for=scheduled_for, started_at=params["started_at"], trigger=trigger
+    )
 
 
 async def finish_unless_alerts_native(pool: NativePool, item: FinishedRun) -> Execution:

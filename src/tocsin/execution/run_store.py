@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from tocsin.alerts.evaluator import EvaluationResult
-from tocsin.metrics.model import Execution, Metric
+from tocsin.metrics.model import Execution, Metric, RunStatus, Trigger
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,9 @@ class StartedRun:
     completed_runs: int
     # The slot it runs for, when scheduled.
     scheduled_for: datetime | None = None
+    # As stored on its execution (so finishing it need not read them back).
+    started_at: datetime | None = None
+    trigger: Trigger = "schedule"
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class FinishedRun:
     """What a run's source gave: the execution's outcome, not yet stored."""
 
     run: StartedRun
-    status: str
+    status: RunStatus
     result: Any
     value: Decimal | None
     error: str | None
@@ -67,7 +70,7 @@ class RunStore(Protocol):
         ...
 
     async def start(
-        self, metric_id: uuid.UUID, *, trigger: str, scheduled_for: datetime | None
+        self, metric_id: uuid.UUID, *, trigger: Trigger, scheduled_for: datetime | None
     ) -> StartedRun:
         """Record one run of ``metric_id`` as ``running``.
 

@@ -31,7 +31,7 @@ from tocsin.execution.pg_runs import PostgresRunStore
 from tocsin.execution.run_store import DueMetric, FinishedRun, RunRecord, RunStore, StartedRun
 from tocsin.execution.sqlite_runs import SqliteRunStore
 from tocsin.http import HttpClient
-from tocsin.metrics.model import Execution, Metric
+from tocsin.metrics.model import Execution, Metric, RunStatus, Trigger
 from tocsin.metrics.sources.base import (
     AllowedEnviron,
     FetchContext,
@@ -79,7 +79,7 @@ async def run_metric_execution(
     *,
     settings: Settings,
     http: HttpClient,
-    trigger: str = "schedule",
+    trigger: Trigger = "schedule",
     scheduled_for: datetime | None = None,
 ) -> Execution:
     """Run the metric's source once: an execution row goes running → completed, failed
@@ -147,7 +147,8 @@ async def execute(
     """Run a started run's source: its outcome, with the reason when it has no result."""
     metric = run.metric
     timeout = float(metric.source.get("timeout_seconds", 30.0))
-    status, result, error = "completed", None, None
+    status: RunStatus = "completed"
+    result, error = None, None
     try:
         # Inside the try: a stored metric whose plugin was uninstalled fails its run.
         # Header values are stored sealed; opened for this run only (they may hold the

@@ -29,7 +29,7 @@ from tocsin.execution.run_statements import (
     start_run,
 )
 from tocsin.execution.run_store import FinishedRun, RunRecord, StartedRun
-from tocsin.metrics.model import Execution
+from tocsin.metrics.model import Execution, Trigger
 from tocsin.settings import Settings
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ class SqliteRunStore:
         return await self._write(work)
 
     async def start(
-        self, metric_id: uuid.UUID, *, trigger: str, scheduled_for: datetime | None
+        self, metric_id: uuid.UUID, *, trigger: Trigger, scheduled_for: datetime | None
     ) -> StartedRun:
         def work(conn: Connection) -> StartedRun:
             return start_run(conn, metric_id, trigger=trigger, scheduled_for=scheduled_for)

@@ -74,12 +74,17 @@ def redact_source(source: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# What started a run, and where it is: one vocabulary for the store, the runtimes, the API.
+Trigger = Literal["schedule", "manual", "push"]
+RunStatus = Literal["running", "completed", "failed", "timed_out"]
+
+
 class Execution(BaseModel):
     id: uuid.UUID
     metric_id: uuid.UUID
     org_id: uuid.UUID
-    status: Literal["running", "completed", "failed", "timed_out"]
-    trigger: Literal["schedule", "manual", "push"]
+    status: RunStatus
+    trigger: Trigger
     scheduled_for: datetime | None
     started_at: datetime
     completed_at: datetime | None
