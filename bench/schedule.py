@@ -42,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 
 from bench.common import postgres_database, sqlite_database
 from bench.deliver import serve_sink
@@ -96,7 +96,6 @@ HEADER = (
 def seed(db: Database, n: int, every: int, alerts: int = 0, action: Any = None) -> datetime:
     """``n`` demo metrics, first slots spread over one period from LEAD_SECONDS on, each
     with ``alerts`` alerts notifying through ``action`` on every run."""
-    start = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS)
     now = datetime.now(UTC)
     # With alerts, a series that crosses the threshold on every run.
     source: dict[str, Any] = {"type": "demo"}
@@ -114,7 +113,8 @@ def seed(db: Database, n: int, every: int, alerts: int = 0, action: Any = None) 
                 "selector": None,
                 "schedule": {"every_seconds": every},
                 "enabled": True,
-                "next_run_at": start + timedelta(seconds=every * i / n),
+                # Set below, once everything is seeded (alerts take a while).
+                "next_run_at": None,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -137,6 +137,17 @@ def seed(db: Database, n: int, every: int, alerts: int = 0, action: Any = None) 
                         "action_config": action,
                     }
                 )
+    start = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS)
+    with db.begin() as conn:
+        conn.execute(
+            update(metrics)
+            .where(metrics.c.id == bindparam("b_id"))
+            .values(next_run_at=bindparam("b_next")),
+            [
+                {"b_id": row["id"], "b_next": start + timedelta(seconds=every * i / n)}
+                for i, row in enumerate(rows)
+            ],
+        )
     return start
 
 
