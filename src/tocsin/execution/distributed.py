@@ -32,6 +32,7 @@ from tocsin.execution.backoff import Backoff
 from tocsin.execution.job_queue import libpq_conninfo
 from tocsin.execution.jobs import RUNTIME_KEY, Runtime, blueprint
 from tocsin.execution.pg_runs import PostgresRunStore
+from tocsin.execution.recorder import RunRecorder
 from tocsin.execution.upkeep import analyze_job_queue
 from tocsin.http import HttpClient
 from tocsin.settings import Settings
@@ -129,6 +130,8 @@ async def run_worker(
                 pooler_safe=not listen_notify,
             ) as native,
         ):
+            runs = PostgresRunStore(db, settings, native)
+            recorder = RunRecorder(db, settings, http, runs)
             # Every job gets these in its context (the worker copies the dict per job).
             options["additional_context"] = {
                 RUNTIME_KEY: Runtime(
@@ -136,11 +139,15 @@ async def run_worker(
                     settings=settings,
                     http=http,
                     stalled_after_seconds=tuning.stalled_after_seconds,
-                    runs=PostgresRunStore(db, settings, native),
+                    runs=runs,
+                    recorder=recorder,
                 )
             }
             await asyncio.to_thread(analyze_job_queue, database_url)
-            await _restart_until_stopped(app, options, stop)
+            try:
+                await _restart_until_stopped(app, options, stop)
+            finally:
+                await recorder.close(tuning.shutdown_grace_seconds)
     finally:
         db.dispose()
 

@@ -16,18 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tocsin.alerts.delivery import Deliverer
-from tocsin.alerts.outbox import Delivery
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.execution.backoff import Backoff
-from tocsin.execution.group_commit import GroupCommit
-from tocsin.execution.run_store import FinishedRun, RunRecord, StartedRun
+from tocsin.execution.recorder import RunRecorder
+from tocsin.execution.run_store import StartedRun
 from tocsin.execution.scheduler import execute, run_store_for
 from tocsin.execution.tasks import SWEEP_SECONDS, RunOutcome, conclude, deliver_pending, sweep
 from tocsin.http import HttpClient
@@ -91,7 +89,6 @@ class EmbeddedRuntime:
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliver_now = asyncio.Event()
         self._slot_freed = asyncio.Event()
-        self._sending: set[asyncio.Task[Any]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; then finish in-flight runs (or abandon them safely)."""
@@ -105,8 +102,9 @@ class EmbeddedRuntime:
 
     async def _run_loops(self, stop: asyncio.Event) -> None:
         async with HttpClient(self.settings) as http:
-            self._http = http
-            self._commit = GroupCommit(self._write_group)
+            self._recorder = RunRecorder(
+                self.db, self.settings, http, self._runs, on_error=self._record_error
+            )
             loops = [
                 asyncio.create_task(self._schedule_loop(stop, http)),
                 asyncio.create_task(self._delivery_loop(stop, http)),
@@ -126,7 +124,7 @@ class EmbeddedRuntime:
                 task.cancel()
             await asyncio.gather(*loops, delivery, return_exceptions=True)
             await self._finish_in_flight()
-            await self._finish_sending()
+            await self._recorder.close(self.stop_grace_seconds)
             await self._last_delivery(http)
 
     async def _last_delivery(self, http: HttpClient) -> None:
@@ -232,7 +230,7 @@ class EmbeddedRuntime:
                     record_scheduler_lateness(late)
                 finished = await execute(self.db, run, settings=self.settings, http=http)
                 outcome = await conclude(
-                    self.db, self.settings, self._runs, finished, self._commit.submit
+                    self.db, self.settings, self._runs, finished, self._recorder.record
                 )
             except asyncio.CancelledError:
                 raise
@@ -250,35 +248,6 @@ class EmbeddedRuntime:
                         await result
                 except Exception as exc:  # noqa: BLE001 - a reporting hook must not stop runs
                     self._record_error(exc)
-
-    async def _write_group(self, finished: Sequence[FinishedRun]) -> list[RunRecord]:
-        """Record runs that finished together (``GroupCommit``), then make the first
-        attempt at the deliveries they caused, which they hold the claims of."""
-        records = await self._runs.finish(
-            finished, claim_for_seconds=self.settings.delivery_lease_seconds
-        )
-        # Rows this process just built from typed values: constructing skips validating.
-        claimed = [
-            Delivery.model_construct(**row)
-            for stored in records
-            if stored.evaluation is not None
-            for row in stored.evaluation.outbox
-        ]
-        if claimed:
-            task = asyncio.create_task(self._send(claimed))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-        return records
-
-    async def _send(self, claimed: list[Delivery]) -> None:
-        try:
-            await Deliverer(self.db, self.settings, self._http).send_claimed(claimed)
-        except Exception as exc:  # noqa: BLE001 - recorded; their leases run out, then retried
-            self._record_error(exc)
-
-    async def _finish_sending(self) -> None:
-        if self._sending:
-            await asyncio.wait(set(self._sending), timeout=self.stop_grace_seconds)
 
     async def _delivery_loop(self, stop: asyncio.Event, http: HttpClient) -> None:
         backoff = Backoff()

@@ -56,6 +56,7 @@ from tocsin.db.schema import metrics
 from tocsin.execution.abandoned import fail_abandoned_slot
 from tocsin.execution.claim_runs import CLAIM_BATCH, IN_TRANSACTION, claim_and_defer
 from tocsin.execution.pg_runs import PostgresRunStore
+from tocsin.execution.recorder import RunRecorder
 from tocsin.execution.scheduler import evaluate_execution
 from tocsin.execution.tasks import SWEEP_SECONDS, deliver_pending, run_and_evaluate, sweep
 from tocsin.execution.upkeep import (
@@ -90,6 +91,7 @@ class Runtime:
     http: HttpClient
     stalled_after_seconds: float
     runs: PostgresRunStore
+    recorder: RunRecorder
 
 
 def runtime(context: JobContext) -> Runtime:
@@ -119,7 +121,13 @@ async def run_metric(context: JobContext, metric_id: str, scheduled_for: str | N
     try:
         async with rt.runs.held():
             outcome = await run_and_evaluate(
-                rt.db, rt.settings, rt.http, ident, scheduled_for=slot, runs=rt.runs
+                rt.db,
+                rt.settings,
+                rt.http,
+                ident,
+                scheduled_for=slot,
+                runs=rt.runs,
+                write=rt.recorder.record,
             )
     except NoResultFound:
         if await asyncio.to_thread(_metric_exists, rt.db, ident):
@@ -135,7 +143,8 @@ async def run_metric(context: JobContext, metric_id: str, scheduled_for: str | N
         execution.status,
         len(outcome.evaluation.evaluated),
     )
-    if outcome.evaluation.delivery_ids:
+    if outcome.evaluation.delivery_ids and not outcome.evaluation.outbox:
+        # Evaluated apart, so not born claimed by the recorder: a delivery job sends them.
         await defer_delivery(context.app)
 
 

@@ -54,9 +54,11 @@ async def run_and_evaluate(
     *,
     scheduled_for: datetime | None,
     runs: RunStore | None = None,
+    write: Writer | None = None,
 ) -> RunOutcome:
     """One scheduled run: execute the metric, then evaluate its alerts. ``runs``: the
-    runtime's run store (else one for this run alone)."""
+    runtime's run store (else one for this run alone); ``write``: its recorder
+    (``recorder.RunRecorder.record``: group commit, deliveries sent born claimed)."""
     started = utcnow()
     if scheduled_for is not None:
         record_scheduler_lateness((started - scheduled_for).total_seconds())
@@ -64,7 +66,7 @@ async def run_and_evaluate(
     try:
         run = await store.start(metric_id, trigger="schedule", scheduled_for=scheduled_for)
         finished = await execute(db, run, settings=settings, http=http)
-        return await conclude(db, settings, store, finished)
+        return await conclude(db, settings, store, finished, write)
     finally:
         if runs is None:
             await store.close()
