@@ -189,6 +189,7 @@ _PG_ARRAY_TYPES = {
     Integer: "integer",
     String: "text",
     Text: "text",
+    JSON: "jsonb",
 }
 
 

@@ -225,12 +225,11 @@ def finish_runs(
     meanwhile, and is then evaluated here as well."""
     begin_async_commit(conn)
     at = utcnow()
-    # On SQLite, where many runs finish together (group commit), runs with alerts and a
-    # result are stored as evaluated in one statement, their executions built from what
-    # is known (reading each back cost a statement per run); the rest one by one, the
-    # database deciding whether they need evaluating.
-    sqlite = conn.dialect.name == "sqlite"
-    in_bulk = [i for i, item in enumerate(finished) if sqlite and _bulk_finishable(item)]
+    # Runs with alerts and a result are stored as evaluated in one statement, their
+    # executions built from what is known (reading each back cost a statement, and on
+    # PostgreSQL a round trip, per run); the rest one by one, the database deciding
+    # whether they need evaluating.
+    in_bulk = [i for i, item in enumerate(finished) if _bulk_finishable(item)]
     executions: list[Execution | None] = [None] * len(finished)
     bulk = _finish_evaluated(conn, [finished[i] for i in in_bulk], at)
     for i, execution in zip(in_bulk, bulk, strict=True):
