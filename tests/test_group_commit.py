@@ -10,13 +10,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.execution.group_commit import GroupCommit
+from tocsin.execution.run_statements import finish_runs, start_run
 from tocsin.execution.run_store import FinishedRun, RunRecord
 from tocsin.execution.scheduler import run_store_for
 from tocsin.metrics.store import MetricStore
+from tocsin.orgs import get_or_create_org
 from tocsin.settings import Settings
 
 
@@ -141,3 +144,23 @@ def test_a_group_never_exceeds_its_bound(size: int) -> None:
 
     assert asyncio.run(go()) == list(range(20))
     assert max(groups) <= size and sum(groups) == 20
+
+
+@pytest.mark.parametrize(("value", "expected"), [(9, "on"), (1, "off")])
+def test_on_postgresql_a_group_that_sends_commits_flushed(
+    pg_db: Database, value: int, expected: str
+) -> None:
+    # Given a metric with an alert above 5, and a started run of it
+    with pg_db.begin() as conn:
+        org_id = get_or_create_org(conn, "acme")
+    metric_id = _metric_with_alert(pg_db, org_id, "m")
+    settings = Settings(database_url=pg_db.url)
+    with pg_db.begin() as conn:
+        run = start_run(conn, metric_id, trigger="manual", scheduled_for=None)
+    # When the run is finished with deliveries born claimed (9 notifies, 1 does not)
+    with pg_db.begin() as conn:
+        item = FinishedRun(run, "completed", value, Decimal(value), None)
+        finish_runs(pg_db, conn, [item], settings=settings, claim_for_seconds=30)
+        mode = conn.execute(text("SHOW synchronous_commit")).scalar()
+    # Then it commits waiting for the WAL flush only when something is sent on it
+    assert mode == expected

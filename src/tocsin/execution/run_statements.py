@@ -77,6 +77,7 @@ _INSERT_RUNNING = insert(metric_executions)
 # commits, which is what it governs.
 _NO_FLUSH_WAIT = func.set_config("synchronous_commit", "off", True)
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+_SYNC_COMMIT = text("SET LOCAL synchronous_commit TO ON")
 
 
 def _start_in_one_statement() -> Any:
@@ -250,9 +251,12 @@ def finish_runs(
             )
         if run.has_alerts or found.evaluated_at is None:
             owed.append((run.metric, found))
-    evaluated = iter(
-        evaluate_group(db, conn, owed, settings=settings, claim_for_seconds=claim_for_seconds)
-    )
+    results = evaluate_group(db, conn, owed, settings=settings, claim_for_seconds=claim_for_seconds)
+    if any(result.outbox for result in results):
+        # Deliveries born claimed are sent as soon as this commits: nothing is sent on
+        # the strength of a commit the WAL has not flushed.
+        begin_sync_commit(conn)
+    evaluated = iter(results)
     records = []
     for item, stored in zip(finished, executions, strict=True):
         assert stored is not None
@@ -325,6 +329,12 @@ def finish_unevaluated(conn: Connection, item: FinishedRun) -> Execution:
         value=item.value,
         evaluated=False,
     )
+
+
+def begin_sync_commit(conn: Connection) -> None:
+    """Undo ``begin_async_commit`` for the rest of ``conn``'s transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_SYNC_COMMIT)
 
 
 def begin_async_commit(conn: Connection) -> None:
