@@ -37,7 +37,7 @@ def free_port() -> int:
 def serve(url: str, port: int) -> None:
     import uvicorn
 
-    from tocsin.api import create_app
+    from tocsin.app import create_app
     from tocsin.db.database import Database
     from tocsin.settings import Settings
 

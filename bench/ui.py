@@ -135,7 +135,7 @@ def _serve(url: str, port: int) -> None:
     import uvicorn
     from fastapi.responses import HTMLResponse
 
-    from tocsin.api import create_app
+    from tocsin.app import create_app
     from tocsin.settings import Settings
 
     logging.basicConfig(level=logging.WARNING)

@@ -32,8 +32,8 @@ def run_cli(
 
 def opened(db_url: str, config: Any) -> Any:
     """A stored ``action_config`` (or one action) with its sealed secrets opened."""
+    from tocsin.alerts.actions.sealing import open_action
     from tocsin.crypto import keyring_for
-    from tocsin.crypto.fields import open_action
 
     ring = keyring_for(db_url)
     if isinstance(config, dict):
@@ -44,7 +44,7 @@ def opened(db_url: str, config: Any) -> Any:
 def opened_headers(db_url: str, source: dict[str, Any]) -> dict[str, str]:
     """A stored source's header values in clear."""
     from tocsin.crypto import keyring_for
-    from tocsin.crypto.fields import open_header
+    from tocsin.metrics.sealing import open_header
 
     ring = keyring_for(db_url)
     return {k: open_header(k, v, ring) for k, v in source.get("headers", {}).items()}

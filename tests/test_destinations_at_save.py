@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tocsin.alerts.destinations import check_actions, check_source
-from tocsin.api import create_app
 from tocsin.api.auth import create_api_key
+from tocsin.app import create_app
 from tocsin.db.database import Database
 from tocsin.errors import InvalidInput
 from tocsin.orgs import get_or_create_org

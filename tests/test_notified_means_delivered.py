@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tocsin.api import create_app
+from tocsin.app import create_app
 from tocsin.db.database import Database
 from tocsin.settings import Settings
 

@@ -19,21 +19,22 @@ from sqlalchemy import Connection, insert, select, text, update
 
 from tests.channels.channel_support import Reply
 from tests.helpers import run_cli
+from tocsin.alerts.actions.sealing import open_action
 from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import evaluate_alerts
 from tocsin.alerts.outbox import Outcome
 from tocsin.alerts.store import AlertStore
-from tocsin.api import create_app
 from tocsin.api.auth import create_api_key
+from tocsin.app import create_app
 from tocsin.clock import utcnow
 from tocsin.credentials.store import CredentialStore
 from tocsin.crypto import SecretUnreadable, generate_key, keyring_for
-from tocsin.crypto.fields import open_action, open_header
 from tocsin.crypto.keyring import Keyring, forget_keyrings, key_file_for
 from tocsin.db.database import Database
 from tocsin.db.migrate import alembic_config, current_revision, head_revision
 from tocsin.db.schema import alerts, credentials, metrics, notification_deliveries
 from tocsin.http import HttpClient
+from tocsin.metrics.sealing import open_header
 from tocsin.metrics.store import MetricStore
 from tocsin.orgs import get_or_create_org
 from tocsin.settings import Settings

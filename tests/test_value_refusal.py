@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tocsin.api import create_app
 from tocsin.api.auth import create_api_key
+from tocsin.app import create_app
 from tocsin.db.database import Database
 from tocsin.orgs import get_or_create_org
 from tocsin.settings import Settings

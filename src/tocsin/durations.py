@@ -13,8 +13,8 @@ _PART = re.compile(r"(\d+)\s*([smhdw])")
 def parse_duration(text: str) -> int:
     """Seconds in ``text``. ValueError names what was expected.
 
-    A bare number other than 0 is refused: ``--every 5`` could mean seconds or minutes,
-    and guessing wrong runs a query sixty times too often."""
+    A bare number other than 0 is refused: a schedule of ``5`` could mean seconds or
+    minutes, and guessing wrong runs a query sixty times too often."""
     cleaned = text.strip().lower().replace(" ", "")
     if cleaned.isdigit() and int(cleaned) == 0:
         return 0

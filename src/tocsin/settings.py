@@ -11,6 +11,8 @@ import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tocsin.networks import parse_networks
+
 
 class SettingsError(Exception):
     """A ``TOCSIN_*`` variable holds a value that cannot be used."""
@@ -27,7 +29,7 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=default_database_url)
     # Loopback and private ranges; link-local and cloud metadata stay blocked regardless.
     allow_private_networks: bool = False
-    # CIDR ranges outbound requests may reach, comma-separated (tocsin.http.guard); opens
+    # CIDR ranges outbound requests may reach, comma-separated (tocsin.networks); opens
     # one intranet without opening every private range.
     allowed_networks: str = ""
     public_url: str = "http://127.0.0.1:8000"
@@ -75,9 +77,6 @@ class Settings(BaseSettings):
     @field_validator("allowed_networks")
     @classmethod
     def _networks(cls, value: str) -> str:
-        # Imported here: the guard module imports this one.
-        from tocsin.http.guard import parse_networks
-
         parse_networks(value)
         return value
 

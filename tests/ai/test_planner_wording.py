@@ -8,8 +8,8 @@ import pytest
 
 from tocsin.ai.names import find_in_text, resolve
 from tocsin.ai.wording import default_name, summary
-from tocsin.alerts.evaluator import rule_of
 from tocsin.alerts.model import AlertDefinition
+from tocsin.alerts.rules import rule_of
 
 METRIC_ID = "00000000-0000-0000-0000-000000000001"
 

@@ -10,7 +10,7 @@ from api_support import Tenant, make_tenant
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tocsin.api import create_app
+from tocsin.app import create_app
 from tocsin.db.database import Database
 from tocsin.settings import Settings
 

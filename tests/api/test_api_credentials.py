@@ -16,7 +16,7 @@ from api_support import API, Tenant, create_metric, fields_of, make_tenant
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-from tocsin.api import create_app
+from tocsin.app import create_app
 from tocsin.db.database import Database
 from tocsin.settings import Settings, get_settings
 

@@ -28,8 +28,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tocsin.api import create_app
 from tocsin.api import schemas as ex
+from tocsin.app import create_app
 from tocsin.db.database import Database
 from tocsin.execution.embedded import RuntimeStatus
 from tocsin.settings import Settings

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.channels.channel_support import Reply, Sink
 
-from tocsin.api import create_app
+from tocsin.app import create_app
 from tocsin.db.database import Database
 from tocsin.settings import Settings
 

@@ -15,13 +15,13 @@ from tocsin.alerts.actions import (
     ActionConfigError,
     HttpError,
     SendResult,
-    parse_action_spec,
     redact_action,
     redact_action_config,
     trigger_action,
     validate_action,
     validate_action_config,
 )
+from tocsin.cli.alert_options import parse_action_spec
 from tocsin.http import HttpClient
 
 from .channel_support import Reply, Sink, local_settings

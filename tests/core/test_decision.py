@@ -20,7 +20,7 @@ from tocsin.alerts.decision import (
     evaluate,
     suppress,
 )
-from tocsin.alerts.extract import Extracted, extract_value
+from tocsin.metrics.extract import Extracted, extract_value
 
 T0 = datetime(2025, 12, 30, 12, 0, tzinfo=UTC)
 GT5 = AlertRule("threshold", "gt", Decimal(5))

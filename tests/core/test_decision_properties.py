@@ -17,7 +17,7 @@ from tocsin.alerts.decision import (
     evaluate,
     suppress,
 )
-from tocsin.alerts.extract import Extracted
+from tocsin.metrics.extract import Extracted
 
 T0 = datetime(2025, 12, 30, 12, 0, tzinfo=UTC)
 FAR_FUTURE = T0 + timedelta(days=3650)

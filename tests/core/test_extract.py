@@ -8,7 +8,8 @@ from typing import Any
 import pydantic
 import pytest
 
-from tocsin.alerts.extract import Extracted, ValueSelector, extract_value, format_decimal
+from tocsin.metrics.extract import Extracted, ValueSelector, extract_value
+from tocsin.numbers import format_decimal
 
 TABLE = {"columns": ["day", "n"], "rows": [["mon", 3], ["tue", 7], ["wed", "5"]]}
 

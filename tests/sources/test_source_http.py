@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tocsin.alerts.extract import ValueSelector, extract_value
 from tocsin.http import HttpClient
+from tocsin.metrics.extract import ValueSelector, extract_value
 from tocsin.metrics.sources import FetchContext, SourceError, build_source
 from tocsin.settings import Settings
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tocsin.alerts.extract import ValueSelector, extract_value
 from tocsin.db.engine import normalize_url
 from tocsin.http import HttpClient
+from tocsin.metrics.extract import ValueSelector, extract_value
 from tocsin.metrics.sources import FetchContext, SourceError, build_source
 from tocsin.metrics.sources.sql import dispose_engines
 from tocsin.settings import Settings

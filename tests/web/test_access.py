@@ -15,8 +15,8 @@ from itsdangerous import TimestampSigner
 from web_support import csrf_of
 
 from tocsin.alerts.store import AlertStore
-from tocsin.api import create_app
 from tocsin.api.auth import create_api_key, list_api_keys, revoke_api_key
+from tocsin.app import create_app
 from tocsin.db.database import Database
 from tocsin.metrics.store import MetricStore
 from tocsin.orgs import get_or_create_org

@@ -4,7 +4,8 @@ Tool arguments are the Pydantic models of :mod:`tocsin.ai.proposals`: pydantic-a
 validates them and sends schema errors back to the model; the tools then check them
 against this org's data (the same ``build_draft`` the offline path uses) and answer
 ``ModelRetry`` with what to fix. A valid call records a proposal and saves nothing: the
-planner turns the last proposal into the plan, and the user confirms.
+agent answers with the last proposal (:class:`ModelAnswer`), the planner turns it into
+the plan and owns the fallback to the offline parser, and the user confirms.
 """
 
 from __future__ import annotations
@@ -20,10 +21,8 @@ from pydantic_ai import Agent, ModelRetry, RunContext
 from pydantic_ai.exceptions import AgentRunError, UserError
 from pydantic_ai.models import Model, infer_model
 from pydantic_ai.settings import ModelSettings
-from sqlalchemy import Connection
 
-from tocsin.ai import meaning, offline
-from tocsin.ai.planner import Plan, pagerduty_key_of, plan, realize
+from tocsin.ai.explain import explain
 from tocsin.ai.proposals import (
     Clarify,
     CreateAlertArgs,
@@ -33,10 +32,10 @@ from tocsin.ai.proposals import (
     Proposal,
 )
 from tocsin.ai.resolve import build_draft, resolve_alert
-from tocsin.ai.settings import PlannerSettings
+from tocsin.ai.settings import PlannerSettings, pagerduty_key_of
 from tocsin.ai.wording import summary
 from tocsin.alerts.decision import describe_condition
-from tocsin.alerts.evaluator import rule_of
+from tocsin.alerts.rules import rule_of
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.durations import format_duration
@@ -184,8 +183,6 @@ def build_agent() -> Agent[Deps, str]:
     @agent.tool
     def explain_alert(ctx: RunContext[Deps], args: ExplainAlertArgs) -> str:
         """Why an alert fired or did not: its last evaluations and their reasons."""
-        from tocsin.ai.planner import explain
-
         ctx.deps.calls.append("explain_alert")
         with ctx.deps.db.connect() as conn:
             found = resolve_alert(conn, ctx.deps.org_id, args.alert, "explain_alert")
@@ -217,55 +214,30 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
-def _review(
-    conn: Connection,
-    org_id: uuid.UUID,
-    message: str,
-    proposal: CreateAlertArgs,
-    settings: PlannerSettings,
-) -> Plan | None:
-    """The model's alert must keep the message's meaning-changing words (a negation, a
-    duration, a channel): checked against the offline reading of the same message."""
-    reading = offline.parse(
-        message,
-        MetricStore(conn, org_id).names(),
-        [a.name for a in AlertStore(conn, org_id).list_alerts()],
-        pagerduty_key=pagerduty_key_of(settings),
-    )
-    doubt = meaning.review(proposal, reading)
-    if doubt is None:
-        return None
-    unused = [c.text for c in reading.cues if not c.handled] or reading.unparsed
-    return Plan("create_alert", "model", doubt.question, doubt.candidates, unparsed=unused)
+@dataclass
+class ModelAnswer:
+    """What the model made of a message: the proposal its last valid tool call recorded
+    (None when it only replied), its reply, or the failure that stopped it."""
+
+    proposal: Proposal | None
+    output: str = ""
+    failure: str | None = None  # the exception's name
 
 
-def plan_with_model(
+def ask_model(
     message: str,
     org_id: uuid.UUID,
     *,
     db: Database,
     settings: PlannerSettings,
     model: Model | None = None,
-) -> Plan:
+) -> ModelAnswer:
+    """Run the agent on ``message``; the planner turns the answer into a plan."""
     chosen = model or make_model(settings)
     deps = Deps(db=db, org_id=org_id, settings=settings)
     agent = build_agent()
     try:
         output = run_sync(lambda: agent.run(message, deps=deps, model=chosen)).output
     except (AgentRunError, OSError) as exc:
-        # A model that is down or does not converge must not leave the user stuck.
-        offline_settings = settings.model_copy(update={"llm_model": None})
-        fallback = plan(message, org_id, db=db, settings=offline_settings)
-        fallback.notes.append(f"the model failed ({type(exc).__name__}); used the offline parser")
-        return fallback
-    if deps.proposal is None:
-        return Plan("unknown", engine="model", question=output or offline.HELP)
-    with db.connect() as conn:
-        if isinstance(deps.proposal, CreateAlertArgs):
-            doubt = _review(conn, org_id, message, deps.proposal, settings)
-            if doubt is not None:
-                return doubt
-        result = realize(conn, org_id, deps.proposal, settings=settings, engine="model")
-    if output:
-        result.notes.append(f"model: {output}")
-    return result
+        return ModelAnswer(None, failure=type(exc).__name__)
+    return ModelAnswer(deps.proposal, output)

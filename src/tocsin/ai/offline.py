@@ -25,7 +25,7 @@ from tocsin.ai.proposals import (
 )
 from tocsin.ai.worktext import Text
 from tocsin.alerts.decision import OP_SYMBOLS
-from tocsin.alerts.extract import format_decimal
+from tocsin.numbers import format_decimal
 
 EXAMPLE = 'e.g. "Notify me on Slack #ops if Open Issues > 5"'
 HELP = (

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from tocsin.ai import offline
+from tocsin.ai import meaning, offline
+from tocsin.ai.explain import explain
 from tocsin.ai.preview import backtest, dry_run
 from tocsin.ai.proposals import (
     INTENTS,
@@ -27,14 +28,11 @@ from tocsin.ai.proposals import (
     Proposal,
 )
 from tocsin.ai.resolve import build_draft, resolve_alert, resolve_metric
-from tocsin.ai.settings import PlannerSettings, load_planner_settings
-from tocsin.ai.wording import condition_words, summary
+from tocsin.ai.settings import PlannerSettings, load_planner_settings, pagerduty_key_of
+from tocsin.ai.wording import summary
 from tocsin.alerts.actions import redact_action_config
-from tocsin.alerts.decision import describe_condition
-from tocsin.alerts.evaluator import rule_of
 from tocsin.alerts.model import Alert, AlertDefinition
-from tocsin.alerts.notified import notify_words
-from tocsin.alerts.outbox import Delivery, DeliveryStore
+from tocsin.alerts.rules import rule_of
 from tocsin.alerts.store import AlertStore
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
@@ -46,8 +44,6 @@ from tocsin.numbers import json_number
 
 if TYPE_CHECKING:
     from pydantic_ai.models import Model
-
-EXPLAIN_ROWS = 5
 
 
 @dataclass
@@ -129,9 +125,7 @@ def plan(
         raise InvalidInput("message", 'expected a sentence, e.g. "Notify me if Open Issues > 5"')
     settings = settings or load_planner_settings()
     if model is not None or settings.uses_model:
-        from tocsin.ai.agent import plan_with_model
-
-        return plan_with_model(message, org_id, db=db, settings=settings, model=model)
+        return _plan_with_model(message, org_id, db=db, settings=settings, model=model)
     with db.connect() as conn:
         parsed = offline.parse(
             message,
@@ -147,9 +141,58 @@ def plan(
     return result
 
 
-def pagerduty_key_of(settings: PlannerSettings) -> str | None:
-    key = settings.pagerduty_routing_key
-    return key.get_secret_value() if key is not None else None
+def _plan_with_model(
+    message: str,
+    org_id: uuid.UUID,
+    *,
+    db: Database,
+    settings: PlannerSettings,
+    model: Model | None,
+) -> Plan:
+    """The model's proposal as a plan; the offline parser's when the model fails."""
+    # Imported here: pydantic-ai's models take a while to load, and most plans are offline.
+    from tocsin.ai.agent import ask_model
+
+    answer = ask_model(message, org_id, db=db, settings=settings, model=model)
+    if answer.failure is not None:
+        # A model that is down or does not converge must not leave the user stuck.
+        offline_settings = settings.model_copy(update={"llm_model": None})
+        fallback = plan(message, org_id, db=db, settings=offline_settings)
+        fallback.notes.append(f"the model failed ({answer.failure}); used the offline parser")
+        return fallback
+    if answer.proposal is None:
+        return Plan("unknown", engine="model", question=answer.output or offline.HELP)
+    with db.connect() as conn:
+        if isinstance(answer.proposal, CreateAlertArgs):
+            doubt = _review(conn, org_id, message, answer.proposal, settings)
+            if doubt is not None:
+                return doubt
+        result = realize(conn, org_id, answer.proposal, settings=settings, engine="model")
+    if answer.output:
+        result.notes.append(f"model: {answer.output}")
+    return result
+
+
+def _review(
+    conn: Connection,
+    org_id: uuid.UUID,
+    message: str,
+    proposal: CreateAlertArgs,
+    settings: PlannerSettings,
+) -> Plan | None:
+    """The model's alert must keep the message's meaning-changing words (a negation, a
+    duration, a channel): checked against the offline reading of the same message."""
+    reading = offline.parse(
+        message,
+        MetricStore(conn, org_id).names(),
+        [a.name for a in AlertStore(conn, org_id).list_alerts()],
+        pagerduty_key=pagerduty_key_of(settings),
+    )
+    doubt = meaning.review(proposal, reading)
+    if doubt is None:
+        return None
+    unused = [c.text for c in reading.cues if not c.handled] or reading.unparsed
+    return Plan("create_alert", "model", doubt.question, doubt.candidates, unparsed=unused)
 
 
 def realize(
@@ -235,35 +278,3 @@ def _create(
         dry_run=dry_run(conn, metric, rule),
         backtest=backtest(conn, metric, rule),
     )
-
-
-def explain(conn: Connection, org_id: uuid.UUID, alert: Alert) -> dict[str, Any]:
-    """The alert's last evaluations and their reasons, newest first, in words."""
-    store = AlertStore(conn, org_id)
-    metric = MetricStore(conn, org_id).get(alert.metric_id)
-    rows = list(store.history(alert.id, limit=EXPLAIN_ROWS))
-    rule = rule_of(alert)
-    status = [alert.state] + ([] if alert.enabled else ["disabled: not evaluated"])
-    if alert.muted_until is not None and alert.muted_until > utcnow():
-        status.append(f"muted until {alert.muted_until.strftime('%Y-%m-%d %H:%M UTC')}")
-    lines = [
-        f'"{alert.name}" fires when {condition_words(metric.name, rule)} '
-        f"({describe_condition(rule)}); it is {', '.join(status)}."
-    ]
-    if not rows:
-        lines.append(f"It has not been evaluated yet: {metric.name} has not run since.")
-    else:
-        lines.append("Last evaluations, newest first:")
-        by_history: dict[uuid.UUID | None, list[Delivery]] = {}
-        for delivery in DeliveryStore(conn, org_id).list(alert_id=alert.id, limit=200):
-            by_history.setdefault(delivery.history_id, []).append(delivery)
-        for row in rows:
-            # What reached someone, not what was decided: a 404 is no notification.
-            sent = notify_words(by_history.get(row.id, [])) if row.notified else "not notified"
-            when = row.evaluated_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-            lines.append(f"- {when}: {row.reason} ({row.state_from} -> {row.state_to}, {sent})")
-    return {
-        "alert": alert.public(),
-        "history": [r.public() for r in rows],
-        "text": "\n".join(lines),
-    }

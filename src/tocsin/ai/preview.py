@@ -17,9 +17,8 @@ from sqlalchemy import Connection
 
 from tocsin.ai.wording import number_text
 from tocsin.alerts import decision as core
-from tocsin.alerts.evaluator import observe
-from tocsin.alerts.extract import Extracted
-from tocsin.metrics.model import Execution, Metric
+from tocsin.metrics.extract import Extracted
+from tocsin.metrics.model import Execution, Metric, observe
 from tocsin.metrics.store import MetricStore
 from tocsin.numbers import json_number
 

@@ -45,3 +45,8 @@ def load_planner_settings() -> PlannerSettings:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "?"
         raise InvalidInput(f"TOCSIN_{field.upper()}", err["msg"]) from None
+
+
+def pagerduty_key_of(settings: PlannerSettings) -> str | None:
+    key = settings.pagerduty_routing_key
+    return key.get_secret_value() if key is not None else None

@@ -7,10 +7,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tocsin.alerts.decision import OP_SYMBOLS, AlertRule, describe_condition
-from tocsin.alerts.evaluator import rule_of
-from tocsin.alerts.extract import format_decimal
 from tocsin.alerts.model import AlertDefinition
+from tocsin.alerts.rules import rule_of
 from tocsin.durations import format_duration
+from tocsin.numbers import format_decimal
 
 _LEVEL = {
     "gt": "is above",

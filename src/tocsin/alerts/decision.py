@@ -41,8 +41,9 @@ from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
-from tocsin.alerts.extract import Extracted, format_decimal
 from tocsin.durations import format_duration
+from tocsin.metrics.extract import Extracted
+from tocsin.numbers import format_decimal
 
 # The one declaration of Tocsin's operators, conditions and states (models, the API's
 # schemas and the UI import these).

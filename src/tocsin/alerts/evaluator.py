@@ -26,8 +26,6 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, select, true, update
 
 from tocsin.alerts import decision as core
-from tocsin.alerts.extract import Extracted, ValueSelector, extract_value
-from tocsin.alerts.model import Alert, AlertFields
 from tocsin.alerts.recording import BatchWriter, Evaluated, record_batch
 from tocsin.clock import utcnow
 from tocsin.db.database import Database, WouldWait
@@ -36,7 +34,8 @@ from tocsin.db.schema import (
     metric_executions,
     metrics,
 )
-from tocsin.metrics.model import Execution, Metric
+from tocsin.metrics.extract import Extracted, ValueSelector
+from tocsin.metrics.model import Execution, Metric, observe
 from tocsin.metrics.store import row_to_execution, row_to_metric
 from tocsin.settings import Settings, get_settings
 
@@ -53,39 +52,6 @@ class EvaluationResult:
     @property
     def delivery_ids(self) -> list[uuid.UUID]:
         return [d for e in self.evaluated for d in e.delivery_ids]
-
-
-def rule_of(alert: Alert | AlertFields | Row[Any]) -> core.AlertRule:
-    """The decision rule of a stored alert, a draft, or a raw row."""
-    return core.AlertRule(
-        condition_type=alert.condition_type,
-        comparison_op=alert.comparison_op,
-        threshold_value=alert.threshold_value,
-        change_mode=alert.change_mode,
-        lookback=alert.lookback,
-        cooldown_seconds=alert.cooldown_seconds,
-        pending_evaluations=alert.pending_evaluations,
-        notify_on_resolve=alert.notify_on_resolve,
-        muted_until=alert.muted_until,
-    )
-
-
-def status_of(alert: Alert | Row[Any]) -> core.AlertStatus:
-    return core.AlertStatus(
-        state=alert.state,
-        consecutive_breaches=alert.consecutive_breaches,
-        last_triggered_at=alert.last_triggered_at,
-        last_evaluated_at=alert.last_evaluated_at,
-        episode_notified=alert.episode_notified,
-    )
-
-
-def observe(execution: Execution, selector: ValueSelector | None) -> Extracted:
-    """The value an execution yields for its alerts."""
-    if execution.status != "completed":
-        what = "timed out" if execution.status == "timed_out" else "failed"
-        return Extracted("error", None, f"execution {what}: {execution.error or 'no detail'}")
-    return extract_value(execution.result, selector)
 
 
 def evaluate_alerts(

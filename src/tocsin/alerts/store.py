@@ -16,9 +16,10 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Row, delete, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
+from tocsin.alerts.actions.sealing import config_stand_ins, seal_action
 from tocsin.alerts.model import Alert, AlertDefinition, AlertFields, HistoryRow
 from tocsin.clock import utcnow
-from tocsin.crypto.fields import FieldPath, config_stand_ins, seal_action
+from tocsin.crypto.fields import FieldPath
 from tocsin.crypto.keyring import Keyring, keyring_for_engine
 from tocsin.db.schema import alert_history, alerts
 from tocsin.errors import Conflict, InvalidInput, NotFound

@@ -1,5 +1,6 @@
-"""Tocsin's REST API (docs/api.md): ``create_app(db, settings)``."""
+"""Tocsin's REST API (docs/api.md): ``create_api(db, settings)``; the server's app, with
+the web UI, is ``tocsin.app.create_app``."""
 
-from tocsin.api.app import create_app
+from tocsin.api.app import create_api
 
-__all__ = ["create_app"]
+__all__ = ["create_api"]

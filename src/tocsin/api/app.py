@@ -1,9 +1,11 @@
 """The FastAPI application: ``/api/v1`` (docs/api.md), ``/healthz``,
-``/metrics`` and ``/openapi.json``."""
+``/metrics`` and ``/openapi.json``. The server's app, with the web UI mounted on it, is
+``tocsin.app.create_app``: the UI builds on the API's dependencies, so the API does not
+import it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,7 +25,7 @@ from tocsin.http import HttpClient
 from tocsin.links import API_PREFIX
 from tocsin.settings import Settings
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "create_api"]
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -86,38 +88,30 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-def create_app(
+def create_api(
     db: Database,
     settings: Settings,
     *,
     runner_status: Callable[[], dict[str, Any]] | None = None,
-    ui_bind_host: str | None = "127.0.0.1",
-    ui_org: str = "default",
+    share_http_with: Sequence[FastAPI] = (),
 ) -> FastAPI:
     """The API app over ``db``. ``runner_status`` reports the in-process runner for
     ``/healthz`` (e.g. ``{"alive": True, ...}``); without one, no runner is reported.
-    ``ui_bind_host`` is the address the server listens on, which decides whether the web
-    UI at ``/ui`` asks for a login (without one it shows ``ui_org``); None leaves the UI
-    out."""
-    ui = None
-    if ui_bind_host is not None:
-        from tocsin.web import create_ui
-
-        ui = create_ui(db, settings, bind_host=ui_bind_host, org=ui_org)
+    The apps in ``share_http_with`` (the web UI, mounted by ``tocsin.app``) get this
+    app's outbound client while it runs."""
+    shared = tuple(share_http_with)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One pooled outbound client for every run, push and test the API performs.
         async with HttpClient(settings) as http:
-            app.state.http = http
-            if ui is not None:
-                ui.state.http = http
+            for holder in (app, *shared):
+                holder.state.http = http
             try:
                 yield
             finally:
-                app.state.http = None
-                if ui is not None:
-                    ui.state.http = None
+                for holder in (app, *shared):
+                    holder.state.http = None
 
     app = FastAPI(
         title="Tocsin",
@@ -148,10 +142,6 @@ def create_app(
     ):
         app.include_router(router, prefix=API_PREFIX, dependencies=strict_query)
     app.include_router(health.router, dependencies=strict_query)
-    if ui is not None:
-        from tocsin.web import mount_ui
-
-        mount_ui(app, ui)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

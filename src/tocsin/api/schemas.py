@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from tocsin.alerts.decision import ChangeMode, ComparisonOp, ConditionType
-from tocsin.alerts.extract import ValueSelector
 from tocsin.alerts.model import (
     MAX_COOLDOWN,
     MAX_DESCRIPTION,
@@ -27,6 +26,7 @@ from tocsin.alerts.model import (
     threshold_number,
 )
 from tocsin.durations import MAX_MUTE_SECONDS
+from tocsin.metrics.extract import ValueSelector
 from tocsin.metrics.schedule import Schedule
 
 MAX_CONFIG_BYTES = 16 * 1024

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tocsin.alerts.actions import ActionConfigError, parse_action_spec
+from tocsin.alerts import actions
+from tocsin.alerts.actions import ActionConfigError
 from tocsin.alerts.model import parse_when
 from tocsin.durations import parse_duration
 from tocsin.errors import InvalidInput
@@ -31,6 +32,11 @@ FLAG_NAMES = {
     "metric_id": "--metric",
     "action_config": "--action",
 }
+
+
+def parse_action_spec(spec: str) -> dict[str, Any]:
+    """``--action SPEC`` as an action dict; errors and their examples name the flag."""
+    return actions.parse_action_spec(spec, field="--action")
 
 
 def flagged(exc: InvalidInput) -> InvalidInput:

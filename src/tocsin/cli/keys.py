@@ -21,7 +21,7 @@ def rotate(ctx: typer.Context) -> None:
 
     With TOCSIN_ENCRYPTION_KEY, put the new key first ("NEW,OLD"), run this, then drop
     OLD. With the key file beside a SQLite database, a new key is generated here."""
-    from tocsin.crypto.rotation import rotate as rotate_keys
+    from tocsin.cli.rotation import rotate as rotate_keys
 
     st = state(ctx)
     db = st.database()
@@ -43,7 +43,7 @@ def rotate(ctx: typer.Context) -> None:
 
 
 def seal_left_plain(db: Database) -> int:
-    from tocsin.crypto.rotation import seal_plain
+    from tocsin.cli.rotation import seal_plain
 
     ring = keyring_for(db.url)
     with db.begin() as conn:

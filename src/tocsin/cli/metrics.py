@@ -10,12 +10,13 @@ import typer
 
 from tocsin.alerts.destinations import check_source
 from tocsin.cli.common import EXIT_RUNTIME, emit, fail, guarded, run_async, state, table, warn
-from tocsin.cli.metric_options import build_definition, flagged, metric_changes, parse_headers
+from tocsin.cli.metric_options import flagged, spell
 from tocsin.cli.metric_output import human_metric, human_run
 from tocsin.cli.words import schedule_words
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import NeedsValue, RunReport, parse_value, run_now
 from tocsin.http import HttpClient
+from tocsin.metrics.definition import build_definition, metric_changes, parse_headers
 from tocsin.metrics.model import Metric
 from tocsin.metrics.store import MetricStore
 
@@ -77,6 +78,7 @@ def create(
                 cron=cron,
                 timezone=timezone,
                 description=description,
+                spell=spell,
             )
             warnings.extend(check_source(definition["source"], st.settings))
             with st.transaction() as (conn, org_id):
@@ -221,6 +223,7 @@ def update_(
                     timezone=timezone,
                     enabled=enabled,
                     description=description,
+                    spell=spell,
                 )
                 if "source" in changes:
                     warnings.extend(check_source(changes["source"], st.settings))

@@ -79,7 +79,7 @@ def serve(
     """Run the REST API, with the scheduler and delivery runner in-process."""
     import uvicorn
 
-    from tocsin.api.app import create_app
+    from tocsin.app import create_app
 
     st = state(ctx)
     db = st.database()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 
-from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts, observe
+from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.db.native import NativePool
@@ -31,7 +31,7 @@ from tocsin.execution.run_statements import (
     start_run_native,
 )
 from tocsin.execution.run_store import FinishedRun, RunRecord, StartedRun
-from tocsin.metrics.model import Execution, Trigger
+from tocsin.metrics.model import Execution, Trigger, observe
 from tocsin.settings import Settings
 
 

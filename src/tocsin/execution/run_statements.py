@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import NoResultFound
 
-from tocsin.alerts.evaluator import EvaluationResult, evaluate_group, observe
+from tocsin.alerts.evaluator import EvaluationResult, evaluate_group
 from tocsin.clock import utcnow
 from tocsin.db.bulk import update_columns
 from tocsin.db.database import Database
@@ -46,7 +46,7 @@ from tocsin.db.native import NativePool, compiled
 from tocsin.db.schema import alerts, metric_executions, metrics
 from tocsin.errors import NotFound
 from tocsin.execution.run_store import DueMetric, FinishedRun, RunRecord, StartedRun
-from tocsin.metrics.model import Execution, Metric, Trigger
+from tocsin.metrics.model import Execution, Metric, Trigger, observe
 from tocsin.metrics.store import FINISH_UNLESS_ALERTS, MetricStore, row_to_execution
 from tocsin.settings import Settings
 

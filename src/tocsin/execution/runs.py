@@ -1,4 +1,4 @@
-"""A run on request: ``tocsin metric run``, ``POST /metrics/{id}/run`` and ``/values``.
+"""A run on request: from the CLI, the UI, ``POST /metrics/{id}/run`` and ``/values``.
 
 Execute the metric (or record the given value), evaluate its alerts, make the first
 attempt at the deliveries that caused, and report all three. What fails to deliver stays
@@ -18,13 +18,13 @@ from sqlalchemy import Connection
 
 from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
-from tocsin.alerts.extract import extract_value
 from tocsin.alerts.model import HistoryRow
 from tocsin.alerts.outbox import Delivery, DeliveryStore
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database, runs_inline
 from tocsin.errors import InvalidInput
 from tocsin.http import HttpClient
+from tocsin.metrics.extract import extract_value
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.sources import SOURCES
 from tocsin.metrics.store import MetricStore
@@ -66,8 +66,8 @@ def check_value(value: Any, metric: Metric) -> None:
 
 
 def parse_value(text: str) -> Any:
-    """``--value`` as JSON when it is JSON (``6``, ``{"value": 6}``), else the raw text,
-    which extraction then judges (``"abc"`` is an error, with a reason)."""
+    """A value typed as text, as JSON when it is JSON (``6``, ``{"value": 6}``), else the
+    raw text, which extraction then judges (``"abc"`` is an error, with a reason)."""
     try:
         parsed = json.loads(text, parse_float=Decimal)
     except ValueError:
@@ -172,9 +172,9 @@ async def send_test(
 
     def enqueue_tests() -> list[uuid.UUID]:
         from tocsin.alerts.decision import describe_condition
-        from tocsin.alerts.evaluator import rule_of
         from tocsin.alerts.outbox import enqueue
         from tocsin.alerts.payload import notification_payload
+        from tocsin.alerts.rules import rule_of
         from tocsin.clock import utcnow
 
         with db.begin() as conn:

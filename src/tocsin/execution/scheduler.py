@@ -20,7 +20,6 @@ from sqlalchemy import select
 from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
 from tocsin.clock import utcnow
 from tocsin.credentials import open_credentials
-from tocsin.crypto.fields import open_source
 from tocsin.crypto.keyring import EncryptionKeyError, SecretUnreadable, keyring_for
 from tocsin.db.database import Database
 from tocsin.db.native import NativePool
@@ -32,6 +31,7 @@ from tocsin.execution.run_store import DueMetric, FinishedRun, RunRecord, RunSto
 from tocsin.execution.sqlite_runs import SqliteRunStore
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution, Metric, RunStatus, Trigger
+from tocsin.metrics.sealing import open_source
 from tocsin.metrics.sources.base import (
     AllowedEnviron,
     FetchContext,

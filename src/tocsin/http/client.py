@@ -27,7 +27,8 @@ from tocsin.http.errors import (
     parse_retry_after,
     redact_url,
 )
-from tocsin.http.guard import AddressPolicy, GuardedResolver, IPNetwork, ResolveFunc, literal_ip
+from tocsin.http.guard import AddressPolicy, GuardedResolver, ResolveFunc, literal_ip
+from tocsin.networks import IPNetwork
 from tocsin.settings import Settings
 
 USER_AGENT = f"tocsin/{__version__}"

@@ -23,10 +23,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 from tocsin.http.errors import UrlRefused
+from tocsin.networks import LINK_LOCAL, METADATA, IPAddress, IPNetwork, parse_networks
 from tocsin.settings import Settings
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Test and embedding hook: map a host name (and port) to IP address strings.
 ResolveFunc = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -36,15 +34,6 @@ _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 _IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
 
-# Reached from inside a cloud instance, these hand out its credentials. No setting opens
-# them: an operator opening "private networks" for an intranet webhook must not also
-# open the instance role to every tenant.
-_LINK_LOCAL = (ipaddress.IPv4Network("169.254.0.0/16"), ipaddress.IPv6Network("fe80::/10"))
-_METADATA = (
-    ipaddress.IPv6Network("fd00:ec2::254/128"),  # AWS IMDS over IPv6
-    ipaddress.IPv4Network("100.100.100.200/32"),  # Alibaba Cloud metadata
-    ipaddress.IPv4Network("168.63.129.16/32"),  # Azure WireServer
-)
 #: Refusal reasons no setting can lift.
 ALWAYS_REFUSED = frozenset({"link-local", "cloud metadata"})
 # Refusal reasons TOCSIN_ALLOW_PRIVATE_NETWORKS lifts; the rest (unspecified, multicast,
@@ -123,9 +112,9 @@ def refusal_reason(ip: IPAddress) -> str | None:
             reason = refusal_reason(inner)
             if reason is not None:
                 return reason
-    if any(ip in net for net in _LINK_LOCAL):
+    if any(ip in net for net in LINK_LOCAL):
         return "link-local"
-    if any(ip in net for net in _METADATA):
+    if any(ip in net for net in METADATA):
         return "cloud metadata"
     checks = (
         (ip.is_loopback, "loopback"),
@@ -198,32 +187,6 @@ def _refusal_message(ip: IPAddress, reason: str, host: str) -> str:
         "such addresses are blocked unless TOCSIN_ALLOWED_NETWORKS includes the address "
         "(TOCSIN_ALLOW_PRIVATE_NETWORKS does not open them)"
     )
-
-
-def parse_networks(value: str) -> tuple[IPNetwork, ...]:
-    """``TOCSIN_ALLOWED_NETWORKS``: comma-separated CIDR ranges.
-
-    Raises ValueError for an entry that is not a range, or one that lies wholly in the
-    link-local or metadata ranges: it could open nothing, and the operator should learn
-    that at start-up rather than from a refused delivery.
-    """
-    nets: list[IPNetwork] = []
-    for entry in (part.strip() for part in value.split(",")):
-        if not entry:
-            continue
-        try:
-            net = ipaddress.ip_network(entry, strict=False)
-        except ValueError:
-            raise ValueError(
-                f"{entry!r}: expected CIDR ranges such as 10.1.0.0/16, comma-separated"
-            ) from None
-        blocked = (*_LINK_LOCAL, *_METADATA)
-        if any(net.version == b.version and net.subnet_of(b) for b in blocked):  # type: ignore[arg-type]
-            raise ValueError(
-                f"{entry!r}: link-local and cloud metadata addresses can never be opened"
-            )
-        nets.append(net)
-    return tuple(nets)
 
 
 class GuardedResolver(AbstractResolver):

@@ -11,10 +11,10 @@ from typing import NamedTuple
 from sqlalchemy import Connection, select
 
 from tocsin.crypto import SecretUnreadable
-from tocsin.crypto.fields import open_source
 from tocsin.crypto.keyring import keyring_for_engine
 from tocsin.db.schema import metrics, orgs
 from tocsin.errors import InvalidInput
+from tocsin.metrics.sealing import open_source
 from tocsin.metrics.sources import build_source
 from tocsin.settings import Settings
 

@@ -1,4 +1,5 @@
-"""Metric definitions as users give them, and metrics as Tocsin shows them."""
+"""Metric definitions as users give them, metrics and their runs as Tocsin shows them,
+and the value a run yields."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tocsin.alerts.extract import ValueSelector
-from tocsin.crypto.fields import is_secret_header
+from tocsin.metrics.extract import Extracted, ValueSelector, extract_value
 from tocsin.metrics.schedule import Schedule
+from tocsin.metrics.sealing import is_secret_header
 from tocsin.metrics.sources import validate_source
 from tocsin.numbers import json_number
 
@@ -97,3 +98,11 @@ class Execution(BaseModel):
         data = self.model_dump(mode="json", exclude={"org_id", "evaluated_at"})
         data["value"] = json_number(self.value)
         return data
+
+
+def observe(execution: Execution, selector: ValueSelector | None) -> Extracted:
+    """The value an execution yields for its alerts."""
+    if execution.status != "completed":
+        what = "timed out" if execution.status == "timed_out" else "failed"
+        return Extracted("error", None, f"execution {what}: {execution.error or 'no detail'}")
+    return extract_value(execution.result, selector)

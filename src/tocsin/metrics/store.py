@@ -24,14 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from tocsin.alerts.extract import ValueSelector, extract_value
 from tocsin.clock import utcnow
-from tocsin.crypto.fields import kept_in_source, seal_source
 from tocsin.crypto.keyring import Keyring, keyring_for_engine
 from tocsin.db.schema import alerts, metric_executions, metrics
 from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.metrics.extract import ValueSelector, extract_value
 from tocsin.metrics.model import Execution, Metric, MetricDefinition
 from tocsin.metrics.references import check_references
+from tocsin.metrics.sealing import kept_in_source, seal_source
 from tocsin.metrics.sources import SOURCES, build_source
 from tocsin.settings import load_settings
 

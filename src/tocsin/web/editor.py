@@ -17,14 +17,15 @@ from sqlalchemy import Connection
 from starlette.datastructures import FormData
 
 from tocsin.ai.preview import backtest_decisions, backtest_summary, dry_run
+from tocsin.alerts.actions.sealing import config_stand_ins, put_back
 from tocsin.alerts.destinations import check_actions
-from tocsin.alerts.evaluator import rule_of
 from tocsin.alerts.model import Alert, AlertDefinition
+from tocsin.alerts.rules import rule_of
 from tocsin.alerts.store import AlertStore
 from tocsin.api.errors import field_name, message_for
 from tocsin.api.routes.common import restore_action_config
 from tocsin.api.schemas import AlertCreate
-from tocsin.crypto.fields import FieldPath, config_stand_ins, put_back
+from tocsin.crypto.fields import FieldPath
 from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.links import alert_path

@@ -10,12 +10,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from tocsin.alerts.destinations import check_source
 from tocsin.alerts.store import AlertStore
-from tocsin.cli.metric_options import FLAG_NAMES, build_definition, metric_changes
 from tocsin.clock import utcnow
 from tocsin.durations import format_duration
 from tocsin.errors import Conflict, InvalidInput
 from tocsin.execution.runs import NeedsValue, parse_value, run_now
 from tocsin.links import metric_path
+from tocsin.metrics.definition import build_definition, metric_changes
 from tocsin.metrics.model import Metric
 from tocsin.metrics.store import MetricStore
 from tocsin.web.chart import RANGE_LABELS, RANGES
@@ -75,13 +75,36 @@ def _form_page(
     return render(request, "metric_form.html", context, status)
 
 
+# The stored fields (and the builder's headers) under the form's names; the builder's
+# other inputs are the form's own.
+_FORM_NAMES = {
+    "source.sql": "sql",
+    "source.dsn_env": "dsn_env",
+    "source.dsn_credential": "dsn_credential",
+    "source.url": "url",
+    "source.type": "source",
+    "selector.json_path": "json_path",
+    "selector.column": "column",
+    "selector.row": "row",
+    "schedule.cron": "cron",
+    "schedule.timezone": "timezone",
+    "schedule.every_seconds": "every",
+    "headers": "header",
+}
+
+
+def _spell(name: str) -> str:
+    # A message names another input as the CLI's flag would (--cron), as the page has
+    # always shown it.
+    return "--" + name.replace("_", "-")
+
+
 def _form_errors(exc: InvalidInput) -> Errors:
-    """The builder's and the store's errors under the form's field names: the CLI's flags
-    (``--dsn-credential``) and the stored fields (``schedule.cron``) read as the inputs."""
+    """The builder's and the store's errors under the form's field names."""
     out = []
     for field, message in exc.errors:
-        flag = "--header" if field.startswith("source.headers") else FLAG_NAMES.get(field, field)
-        out.append((flag.removeprefix("--").replace("-", "_").lower(), message))
+        name = "header" if field.startswith("source.headers") else _FORM_NAMES.get(field, field)
+        out.append((name.replace("-", "_").lower(), message))
     return out
 
 
@@ -112,6 +135,7 @@ def _definition(values: dict[str, str]) -> dict[str, Any]:
         cron=opt("cron") if source != "push" else None,
         timezone=(opt("timezone") if opt("cron") else None) if source != "push" else None,
         description=values["description"],
+        spell=_spell,
     )
 
 
@@ -260,6 +284,7 @@ def _changes(current: Metric, values: dict[str, str], enabled: bool) -> dict[str
         timezone=(opt("timezone") if opt("cron") else None) if scheduled else None,
         enabled=enabled,
         description=values["description"],
+        spell=_spell,
     )
 
 

@@ -29,6 +29,7 @@ from tocsin.alerts.actions.registry import (
     validate_action,
     validate_action_config,
 )
+from tocsin.alerts.actions.sealing import open_action
 from tocsin.alerts.decision import OP_SYMBOLS
 from tocsin.crypto.keyring import Keyring
 from tocsin.http import HttpClient, HttpError, UrlRefused
@@ -72,8 +73,6 @@ def build_channel(
     A stored action has its secrets sealed: with ``ring`` they are opened here, the one
     place besides a source's fetch that decrypts (SecretUnreadable if they cannot be)."""
     if ring is not None:
-        from tocsin.crypto.fields import open_action
-
         action = open_action(action, ring)
     normalised = validate_action(action)
     channel = CHANNELS[normalised["type"]]

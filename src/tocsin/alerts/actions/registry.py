@@ -1,4 +1,4 @@
-"""Action configs: validation, redaction and the CLI's ``--action SPEC`` shorthand."""
+"""Action configs: validation, redaction and the shorthand for one (``webhook:URL``)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,6 @@ from tocsin.http import redact_url
 CHANNELS: dict[str, type[Channel[Any]]] = {
     c.type: c for c in (LogChannel, SlackChannel, WebhookChannel, EmailChannel, PagerDutyChannel)
 }
-
-SPEC_HELP = (
-    "expected log | slack:<incoming-webhook URL> | slack-channel:<channel id> | "
-    "webhook:<URL> | email:<address> | pagerduty:<routing key> | a JSON object, "
-    "e.g. --action webhook:https://example.com/hook or "
-    '--action \'{"type":"slack","channelId":"C0123"}\''
-)
 
 
 def _error_from(exc: ValidationError, field: str, model_fields: set[str]) -> ActionConfigError:
@@ -129,9 +122,20 @@ _SHORTHAND = {
 }
 
 
-def parse_action_spec(spec: str) -> dict[str, Any]:
-    """Turn the CLI's ``--action SPEC`` into a validated action dict."""
-    field = "--action"
+def spec_help(field: str) -> str:
+    """What an action shorthand may be, with examples given as ``field`` (the edge's name
+    for the input, e.g. the CLI's ``--action``)."""
+    return (
+        "expected log | slack:<incoming-webhook URL> | slack-channel:<channel id> | "
+        "webhook:<URL> | email:<address> | pagerduty:<routing key> | a JSON object, "
+        f"e.g. {field} webhook:https://example.com/hook or "
+        f'{field} \'{{"type":"slack","channelId":"C0123"}}\''
+    )
+
+
+def parse_action_spec(spec: str, *, field: str) -> dict[str, Any]:
+    """Turn an action shorthand (``webhook:URL``, ``log``, a JSON object) into a validated
+    action dict. Errors, and the examples they give, name the input as ``field``."""
     text = spec.strip()
     if text == "log":
         return validate_action({"type": "log"}, field=field)
@@ -139,11 +143,11 @@ def parse_action_spec(spec: str) -> dict[str, Any]:
         try:
             obj = json.loads(text)
         except ValueError:
-            raise ActionConfigError(field, "invalid JSON; " + SPEC_HELP) from None
+            raise ActionConfigError(field, "invalid JSON; " + spec_help(field)) from None
         return validate_action(obj, field=field)
     prefix, sep, rest = text.partition(":")
     key = _SHORTHAND.get(prefix)
     if not sep or key is None or not rest.strip():
-        raise ActionConfigError(field, SPEC_HELP)
+        raise ActionConfigError(field, spec_help(field))
     kind = "slack" if prefix == "slack-channel" else prefix
     return validate_action({"type": kind, key: rest.strip()}, field=field)

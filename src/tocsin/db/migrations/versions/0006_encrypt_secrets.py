@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import context, op
 
-from tocsin.crypto.fields import open_action, open_header, seal_action, seal_source
 from tocsin.crypto.keyring import Keyring, keyring_for_engine
+from tocsin.db.migrations.secrets_0006 import open_action, open_header, seal_action, seal_source
 from tocsin.db.types import JSONType
 
 revision = "0006"

@@ -41,7 +41,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Literal, NoReturn
 
@@ -49,11 +49,10 @@ import pydantic
 from jsonpath_ng import JSONPath
 from jsonpath_ng.ext.parser import parse as _parse_jsonpath
 
+from tocsin.numbers import DECIMAL_CONTEXT, format_decimal
+
 RowReducer = Literal["first", "min", "max", "sum", "count"]
 ExtractStatus = Literal["value", "no_data", "error"]
-
-# Sums must stay exact: the default context (28 digits) would round large mixed-scale sums.
-DECIMAL_CONTEXT = Context(prec=100, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _NON_FINITE_RE = re.compile(r"[+-]?(?:inf|infinity|s?nan)", re.IGNORECASE)
@@ -122,22 +121,6 @@ def extract_value(result: object, selector: ValueSelector | None = None) -> Extr
         return Extracted(exc.status, None, exc.reason)
     except RecursionError:
         return Extracted("error", None, "the result is nested too deeply to read")
-
-
-def format_decimal(value: Decimal, places: int | None = None) -> str:
-    """Human form of a number for reasons: no exponent noise, no trailing zeros."""
-    if value.is_nan():
-        return "NaN"
-    if value.is_infinite():
-        return "infinity" if value > 0 else "-infinity"
-    if places is not None and value.adjusted() < 60:
-        value = value.quantize(Decimal(1).scaleb(-places), context=DECIMAL_CONTEXT)
-    if value.is_zero():
-        return "0"
-    value = value.normalize(DECIMAL_CONTEXT)
-    if -12 <= value.adjusted() <= 30:
-        return format(value, "f")
-    return str(value)
 
 
 def describe_raw(value: object) -> str:

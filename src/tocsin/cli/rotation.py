@@ -1,4 +1,9 @@
-"""Database-wide work on sealed values: re-encrypting them all with the newest key.
+"""Database-wide work on sealed values: re-encrypting them all with the newest key
+(``tocsin db rotate-key``), and sealing what a Supabase upgrade left in clear.
+
+It reads every table that holds secrets, and knows which fields of actions and sources
+are secret, so it sits above the stores (here, beside its only caller) rather than in
+``tocsin.crypto``, which knows only the keyring.
 
 A rotation runs in one transaction: every sealed value in ``alerts.action_config``,
 ``notification_deliveries.action``, ``metrics.source`` and ``credentials`` is opened
@@ -14,14 +19,8 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Table, bindparam, select, update
 
-from tocsin.crypto.fields import (
-    action_secret_paths,
-    get_at,
-    reseal_all,
-    seal_action,
-    seal_source,
-    source_secret_paths,
-)
+from tocsin.alerts.actions.sealing import action_secret_paths, seal_action
+from tocsin.crypto.fields import get_at, reseal_all
 from tocsin.crypto.keyring import (
     EncryptionKeyError,
     Keyring,
@@ -34,6 +33,7 @@ from tocsin.crypto.keyring import (
 )
 from tocsin.db.database import Database
 from tocsin.db.schema import alerts, credentials, metrics, notification_deliveries
+from tocsin.metrics.sealing import seal_source, source_secret_paths
 
 _PAGE = 1000
 

@@ -1,0 +1,39 @@
+"""An alert's rule and status as the decision core takes them, from a stored alert, a
+draft or a raw row.
+
+Apart from the evaluator (which reads the database), so that what only describes or
+previews an alert (the UI, the planner, a test notification) needs no store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row
+
+from tocsin.alerts import decision as core
+from tocsin.alerts.model import Alert, AlertFields
+
+
+def rule_of(alert: Alert | AlertFields | Row[Any]) -> core.AlertRule:
+    """The decision rule of a stored alert, a draft, or a raw row."""
+    return core.AlertRule(
+        condition_type=alert.condition_type,
+        comparison_op=alert.comparison_op,
+        threshold_value=alert.threshold_value,
+        change_mode=alert.change_mode,
+        lookback=alert.lookback,
+        cooldown_seconds=alert.cooldown_seconds,
+        pending_evaluations=alert.pending_evaluations,
+        notify_on_resolve=alert.notify_on_resolve,
+        muted_until=alert.muted_until,
+    )
+
+
+def status_of(alert: Alert | Row[Any]) -> core.AlertStatus:
+    return core.AlertStatus(
+        state=alert.state,
+        consecutive_breaches=alert.consecutive_breaches,
+        last_triggered_at=alert.last_triggered_at,
+        last_evaluated_at=alert.last_evaluated_at,
+        episode_notified=alert.episode_notified,
+    )
