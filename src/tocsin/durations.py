@@ -1,4 +1,5 @@
-"""Durations as people write them: ``30s``, ``5m``, ``1h``, ``2d``, ``1h30m``."""
+"""Durations as people write them (``30s``, ``5m``, ``1h``, ``2d``, ``1h30m``), and as a
+wait is said (``in 59 min``)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,12 @@ def format_duration(seconds: int) -> str:
         if n:
             out.append(f"{n}{unit}")
     return "".join(out)
+
+
+def rounded_duration(seconds: int) -> str:
+    """``59 min``, ``3 h``, ``2 days``: a wait in the unit people would say, rounded down
+    (for "next notification in ...")."""
+    for unit, size in (("days", 172800), ("h", 7200), ("min", 120)):
+        if seconds >= size:
+            return f"{seconds // (size // 2)} {unit}"
+    return f"{seconds} s"

@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tocsin.ai.wording import condition_words
 from tocsin.alerts.decision import describe_condition
 from tocsin.alerts.model import Alert
 from tocsin.alerts.notified import notify_words
 from tocsin.alerts.outbox import Delivery, DeliveryStore
 from tocsin.alerts.rules import rule_of
 from tocsin.alerts.store import AlertStore
+from tocsin.alerts.words import condition_words
 from tocsin.clock import utcnow
 from tocsin.metrics.store import MetricStore
 

@@ -6,48 +6,18 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from tocsin.alerts.decision import OP_SYMBOLS, AlertRule, describe_condition
+from tocsin.alerts.decision import AlertRule, describe_condition
 from tocsin.alerts.model import AlertDefinition
 from tocsin.alerts.rules import rule_of
+from tocsin.alerts.words import condition_words
 from tocsin.durations import format_duration
 from tocsin.numbers import format_decimal
 
-_LEVEL = {
-    "gt": "is above",
-    "gte": "is at least",
-    "lt": "is below",
-    "lte": "is at most",
-    "eq": "equals",
-    "ne": "is not",
-}
 _EVERY = {60: "a minute", 3600: "an hour", 86400: "a day", 604800: "a week"}
 
 
 def default_name(metric_name: str, rule: AlertRule) -> str:
     return f"{metric_name} {describe_condition(rule)}"
-
-
-def condition_words(metric_name: str, rule: AlertRule) -> str:
-    amount = format_decimal(abs(rule.threshold_value))
-    if rule.condition_type == "threshold":
-        return f"{metric_name} {_LEVEL[rule.comparison_op]} {format_decimal(rule.threshold_value)}"
-    unit = "%" if rule.change_mode == "percent" else ""
-    back = "the previous run" if rule.lookback == 1 else f"{rule.lookback} runs before"
-    falling = rule.threshold_value < 0 or (
-        rule.threshold_value == 0 and rule.comparison_op[0] == "l"
-    )
-    rising = rule.threshold_value > 0 or (
-        rule.threshold_value == 0 and rule.comparison_op[0] == "g"
-    )
-    op = rule.comparison_op
-    if falling and op in ("lt", "lte"):
-        how = f"by more than {amount}{unit}" if op == "lt" else f"by {amount}{unit} or more"
-        return f"{metric_name} drops {how} from {back}"
-    if rising and op in ("gt", "gte"):
-        how = f"by more than {amount}{unit}" if op == "gt" else f"by {amount}{unit} or more"
-        return f"{metric_name} rises {how} from {back}"
-    threshold = format_decimal(rule.threshold_value)
-    return f"{metric_name}'s change from {back} is {OP_SYMBOLS[op]} {threshold}{unit}"
 
 
 def destination_words(action: dict[str, Any]) -> str:

@@ -41,7 +41,7 @@ from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
-from tocsin.durations import format_duration
+from tocsin.durations import format_duration, rounded_duration
 from tocsin.metrics.extract import Extracted
 from tocsin.numbers import format_decimal
 
@@ -413,11 +413,6 @@ def _cooldown_block(rule: AlertRule, last: datetime | None, at: datetime) -> str
 def _next(rule: AlertRule, last: datetime, at: datetime) -> str:
     """``in 59 min (cooldown 1h)``: when the cooldown that began at ``last`` lets one go."""
     left = int((_utc(last) + timedelta(seconds=rule.cooldown_seconds) - _utc(at)).total_seconds())
-    return f"in {_duration(max(left, 1))} (cooldown {format_duration(rule.cooldown_seconds)})"
-
-
-def _duration(seconds: int) -> str:
-    for unit, size in (("days", 172800), ("h", 7200), ("min", 120)):
-        if seconds >= size:
-            return f"{seconds // (size // 2)} {unit}"
-    return f"{seconds} s"
+    return (
+        f"in {rounded_duration(max(left, 1))} (cooldown {format_duration(rule.cooldown_seconds)})"
+    )

@@ -10,11 +10,12 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Connection
 
-from tocsin.alerts.decision import OP_SYMBOLS
+from tocsin.alerts.decision import describe_condition
 from tocsin.alerts.destinations import check_actions
 from tocsin.alerts.last_delivery import delivery_summary, last_deliveries
 from tocsin.alerts.model import Alert, HistoryRow
 from tocsin.alerts.outbox import Delivery
+from tocsin.alerts.rules import rule_of
 from tocsin.alerts.store import AlertStore
 from tocsin.cli.alert_options import AlertOptions, flagged
 from tocsin.cli.common import CliState, emit, guarded, run_async, state, table, warn
@@ -31,13 +32,7 @@ app = typer.Typer(
 
 
 def condition_text(a: Alert) -> str:
-    op = OP_SYMBOLS[a.comparison_op]
-    threshold = a.public()["threshold_value"]
-    if a.condition_type == "threshold":
-        return f"{op} {threshold}"
-    unit = "%" if a.change_mode == "percent" else ""
-    back = f" vs {a.lookback} runs back" if a.lookback != 1 else ""
-    return f"change {op} {threshold}{unit}{back}"
+    return describe_condition(rule_of(a))
 
 
 def human_alert(a: Alert) -> str:

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
-from tocsin.ai.wording import condition_words
 from tocsin.alerts.last_delivery import delivery_failed
 from tocsin.alerts.model import HistoryRow
 from tocsin.alerts.outbox import DeliveryStore
 from tocsin.alerts.rules import rule_of
 from tocsin.alerts.store import AlertStore
+from tocsin.alerts.words import condition_words
 from tocsin.api.routes.common import SortKey, page
 from tocsin.clock import utcnow
 from tocsin.db.schema import alert_history

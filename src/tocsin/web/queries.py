@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, String, bindparam, func, select, type_coerce
 
-from tocsin.ai.wording import condition_words
 from tocsin.alerts.last_delivery import delivery_failed, last_deliveries
 from tocsin.alerts.model import Alert
 from tocsin.alerts.rules import rule_of
+from tocsin.alerts.words import condition_words
 from tocsin.db.schema import alert_history, alerts, metric_executions, metrics
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.store import row_to_execution, row_to_metric

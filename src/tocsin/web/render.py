@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from tocsin.clock import utcnow
 from tocsin.durations import format_duration
 from tocsin.links import alert_path, metric_path
-from tocsin.numbers import json_number
+from tocsin.numbers import format_decimal
 from tocsin.web.access import CSRF_FIELD, csrf_token
 
 HERE = Path(__file__).parent
@@ -54,8 +54,7 @@ def number(value: Decimal | float | int | None) -> str:
     if value is None:
         return "—"
     if isinstance(value, Decimal):
-        shown = json_number(value)
-        return "—" if shown is None else str(shown)
+        return format_decimal(value)
     return str(value)
 
 

@@ -30,7 +30,7 @@ from tocsin.alerts.actions.registry import (
     validate_action_config,
 )
 from tocsin.alerts.actions.sealing import open_action
-from tocsin.alerts.decision import OP_SYMBOLS
+from tocsin.alerts.decision import AlertRule, describe_condition
 from tocsin.crypto.keyring import Keyring
 from tocsin.http import HttpClient, HttpError, UrlRefused
 from tocsin.links import alert_url
@@ -105,13 +105,18 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def _condition(alert: Any) -> str:
-    symbol = OP_SYMBOLS.get(str(_attr(alert, "comparison_op")), str(_attr(alert, "comparison_op")))
-    threshold = format_value(_decimal(_attr(alert, "threshold_value")))
-    if _attr(alert, "condition_type") == "relative_change":
-        unit = "" if _attr(alert, "change_mode") == "absolute" else "%"
-        return f"change {symbol} {threshold}{unit}"
-    return f"{symbol} {threshold}"
+def _rule(alert: Any) -> AlertRule:
+    """The rule of a loose alert (an object or a mapping): what it leaves out is a stored
+    alert's default, a threshold that is no number shows as NaN."""
+    change = _attr(alert, "condition_type") == "relative_change"
+    threshold = _decimal(_attr(alert, "threshold_value"))
+    return AlertRule(
+        "relative_change" if change else "threshold",
+        _attr(alert, "comparison_op"),
+        Decimal("NaN") if threshold is None else threshold,
+        _attr(alert, "change_mode") or "percent",
+        _attr(alert, "lookback") or 1,
+    )
 
 
 def trigger_notification(alert: Any, value: Any, *, settings: Settings) -> Notification:
@@ -120,7 +125,7 @@ def trigger_notification(alert: Any, value: Any, *, settings: Settings) -> Notif
     metric_id = str(_attr(alert, "metric_id"))
     metric_name = _attr(alert, "metric_name") or _attr(_attr(alert, "metric"), "name") or metric_id
     amount = _decimal(value)
-    condition = _condition(alert)
+    condition = describe_condition(_rule(alert))
     if condition.startswith("change"):
         reason = f"{format_value(amount)} ({condition})"
     else:

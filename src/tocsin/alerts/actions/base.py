@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from yarl import URL
 
 from tocsin.http import HttpClient, HttpError
+from tocsin.numbers import format_decimal
 from tocsin.settings import Settings
 
 NotificationKind = Literal["trigger", "resolve", "test"]
@@ -89,13 +90,8 @@ class Channel(ABC, Generic[ConfigT]):
 
 
 def format_value(value: Decimal | None) -> str:
-    """A Decimal as people write it: no exponent, no trailing zeros."""
-    if value is None:
-        return "no value"
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    """A notification's value as the reasons write it (``format_decimal``)."""
+    return "no value" if value is None else format_decimal(value)
 
 
 def kind_label(kind: NotificationKind) -> str:
