@@ -103,7 +103,7 @@ def _alerts(conn: Connection, org_id: uuid.UUID, names: list[str]) -> list[Alert
     ]
 
 
-def test_update_guarded_by_not_after(db: Database, org_id: uuid.UUID) -> None:
+def test_update_guarded_by_unset_or_not_after(db: Database, org_id: uuid.UUID) -> None:
     at = datetime(2026, 5, 1, 12, tzinfo=UTC)
     with db.begin() as conn:
         made = _alerts(conn, org_id, ["never sent", "sent long ago", "sent just now"])
@@ -119,7 +119,7 @@ def test_update_guarded_by_not_after(db: Database, org_id: uuid.UUID) -> None:
                 {"id": a.id, "last_triggered_at": at, "cutoff": at - timedelta(hours=1)}
                 for a in made
             ],
-            not_after=("last_triggered_at", "cutoff"),
+            unset_or_not_after=("last_triggered_at", "cutoff"),
         )
     with db.connect() as conn:
         store = AlertStore(conn, org_id)

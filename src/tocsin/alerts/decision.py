@@ -36,12 +36,18 @@ Rules beyond the brief's wording, decided here:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
-from tocsin.durations import format_duration, rounded_duration
+from tocsin.alerts.timing import (
+    cooldown_allows,
+    cooldown_block,
+    muted_reason,
+    next_allowed,
+    utc,
+)
 from tocsin.metrics.extract import Extracted
 from tocsin.numbers import format_decimal
 
@@ -149,19 +155,11 @@ def describe_condition(rule: AlertRule) -> str:
     return f"change {symbol} {threshold}{unit}{suffix}"
 
 
-def cooldown_allows(rule: AlertRule, last_triggered_at: datetime | None, at: datetime) -> bool:
-    """Whether a trigger may be sent at ``at``; the store's conditional UPDATE is the same
-    predicate: ``last_triggered_at IS NULL OR last_triggered_at <= at - cooldown``."""
-    if rule.cooldown_seconds <= 0 or last_triggered_at is None:
-        return True
-    return _utc(last_triggered_at) <= _utc(at) - timedelta(seconds=rule.cooldown_seconds)
-
-
 def evaluate(rule: AlertRule, status: AlertStatus, obs: Observation) -> Decision:
     """Decide one observation against the stored status (rules: module docstring)."""
     assessment = _assess(rule, obs)
-    at = _utc(obs.at)
-    if status.last_evaluated_at is not None and at < _utc(status.last_evaluated_at):
+    at = utc(obs.at)
+    if status.last_evaluated_at is not None and at < utc(status.last_evaluated_at):
         return _out_of_order(rule, status, obs, assessment)
     if assessment.outcome in ("no_data", "error"):
         return _unreadable(status, at, assessment)
@@ -313,10 +311,10 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) 
         # When the next reminder may go, not when the last one "was sent": a reason is
         # written before (and whether or not) any delivery reaches anyone.
         last = status.last_triggered_at
-        wait = "" if last is None else f"; next reminder {_next(rule, last, at)}"
+        wait = "" if last is None else f"; next reminder {next_allowed(rule, last, at)}"
         return _decision(status, base, a, None, None, f"{a.text}; {label}{wait}")
 
-    blocked = _muted(rule, at) or _cooldown_block(rule, status.last_triggered_at, at)
+    blocked = muted_reason(rule, at) or cooldown_block(rule, status.last_triggered_at, at)
     if blocked is not None:
         return _decision(status, base, a, None, blocked, f"{a.text}; {label}{NOT_SENT}{blocked}")
     sent = AlertStatus("triggered", breaches, at, at, True)
@@ -334,7 +332,7 @@ def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -
         return _decision(status, new, a, None, None, text)
     if not rule.notify_on_resolve:
         return _decision(status, new, a, None, None, f"{a.text}; resolved (notify_on_resolve off)")
-    muted = _muted(rule, at)
+    muted = muted_reason(rule, at)
     if muted is not None:
         return _decision(status, new, a, None, muted, f"{a.text}; resolved{NOT_SENT}{muted}")
     return _decision(status, new, a, "resolve", None, f"{a.text}; resolved")
@@ -358,7 +356,7 @@ def _out_of_order(
     assert status.last_evaluated_at is not None
     as_newest = evaluate(rule, status._replace(last_evaluated_at=None), obs)
     suppressed = "older execution" if as_newest.notify is not None else None
-    last = _utc(status.last_evaluated_at).strftime("%Y-%m-%d %H:%M:%S UTC")
+    last = utc(status.last_evaluated_at).strftime("%Y-%m-%d %H:%M:%S UTC")
     text = f"{a.text}; older than the last evaluated execution ({last}): recorded, state unchanged"
     decision = _decision(status, status, a, None, suppressed, text)
     return decision._replace(applied=False)
@@ -385,34 +383,4 @@ def _decision(
         applied=True,
         new_status=new,
         previous_status=old,
-    )
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _muted(rule: AlertRule, at: datetime) -> str | None:
-    if rule.muted_until is None or _utc(rule.muted_until) <= at:
-        return None
-    until = _utc(rule.muted_until)
-    return until.strftime(
-        "muted until %H:%M UTC" if until.date() == at.date() else "muted until %Y-%m-%d %H:%M UTC"
-    )
-
-
-def _cooldown_block(rule: AlertRule, last: datetime | None, at: datetime) -> str | None:
-    if cooldown_allows(rule, last, at):
-        return None
-    assert last is not None
-    return f"cooldown: next notification {_next(rule, last, at)}"
-
-
-def _next(rule: AlertRule, last: datetime, at: datetime) -> str:
-    """``in 59 min (cooldown 1h)``: when the cooldown that began at ``last`` lets one go."""
-    left = int((_utc(last) + timedelta(seconds=rule.cooldown_seconds) - _utc(at)).total_seconds())
-    return (
-        f"in {rounded_duration(max(left, 1))} (cooldown {format_duration(rule.cooldown_seconds)})"
     )

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from tocsin.alerts import decision as core
 from tocsin.alerts.outbox import delivery_rows
 from tocsin.alerts.payload import PayloadMaker
+from tocsin.alerts.timing import cooldown_cutoff
 from tocsin.clock import utcnow
 from tocsin.db.bulk import insert_columns, insert_rows, update_columns
 from tocsin.db.schema import alert_history, alerts, notification_deliveries
@@ -59,8 +60,6 @@ class _Target:
 
 # A claim's cutoff for alerts that claim nothing: every stored time is before it.
 _NO_CLAIM = datetime(9999, 12, 31, tzinfo=UTC)
-# Stored times have microsecond precision: "<= at - 1 µs" is "< at".
-_TICK = timedelta(microseconds=1)
 
 
 class BatchWriter:
@@ -95,7 +94,7 @@ class BatchWriter:
             # they were read, so it holds for every row; a row it skipped was changed
             # behind it.
             changed = update_columns(
-                conn, alerts, "id", states, not_after=("last_triggered_at", "claim_cutoff")
+                conn, alerts, "id", states, unset_or_not_after=("last_triggered_at", "claim_cutoff")
             )
             if changed != len(states["id"]):
                 raise RuntimeError(
@@ -128,7 +127,7 @@ def record_batch(
     for i, (rule, d) in enumerate(zip(rules, decisions, strict=True)):
         if d.notify != "trigger":
             continue
-        cutoff = _claim_cutoff(rule.cooldown_seconds, at)
+        cutoff = cooldown_cutoff(rule.cooldown_seconds, at)
         last = d.previous_status.last_triggered_at
         if last is None or last <= cutoff:
             cutoffs[i] = cutoff
@@ -219,9 +218,3 @@ def record_batch(
 
 def _category(suppressed: str | None) -> str | None:
     return None if suppressed is None else suppression_category(suppressed)
-
-
-def _claim_cutoff(cooldown_seconds: int, at: datetime) -> datetime:
-    """A trigger at ``at`` may be sent if ``last_triggered_at`` is NULL or not after this."""
-    # With no cooldown, still at most one trigger per moment, not two for one run.
-    return at - (_TICK if cooldown_seconds == 0 else timedelta(seconds=cooldown_seconds))

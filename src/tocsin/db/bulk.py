@@ -207,16 +207,18 @@ def update_rows(
     rows: Sequence[dict[str, Any]],
     *,
     where: str = "",
-    not_after: tuple[str, str] | None = None,
+    unset_or_not_after: tuple[str, str] | None = None,
 ) -> int:
     """UPDATE each row matched on its ``key`` column(s) (all rows have the same keys),
     only where the fixed SQL condition ``where`` also holds; returns rows changed.
 
-    ``not_after=(column, field)`` adds a per-row condition: the stored ``column`` is NULL
+    ``unset_or_not_after=(column, field)`` adds a per-row condition: the stored ``column`` is NULL
     or not after the row's ``field`` (which is compared, not written)."""
     if not rows:
         return 0
-    return update_columns(conn, table, key, _by_column(rows), where=where, not_after=not_after)
+    return update_columns(
+        conn, table, key, _by_column(rows), where=where, unset_or_not_after=unset_or_not_after
+    )
 
 
 def update_columns(
@@ -226,13 +228,13 @@ def update_columns(
     columns: Columns,
     *,
     where: str = "",
-    not_after: tuple[str, str] | None = None,
+    unset_or_not_after: tuple[str, str] | None = None,
 ) -> int:
     """``update_rows`` for rows given column by column, as ``insert_columns`` takes them."""
     if not columns or not _length(columns):
         return 0
     keys = [key] if isinstance(key, str) else list(key)
-    guard_column, guard_field = not_after if not_after is not None else (None, None)
+    guard_column, guard_field = unset_or_not_after or (None, None)
     written = [c for c in columns if c not in keys and c != guard_field]
     dialect = conn.dialect.name
     ordered = [*keys, *written]

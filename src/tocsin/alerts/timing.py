@@ -1,0 +1,70 @@
+"""When a notification may go: the cooldown and the mute, with the words that say why
+one is held back. Part of the decision core (``decision.py``), pure like it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from tocsin.durations import format_duration, rounded_duration
+
+# Stored times have microsecond precision: "<= at - 1 µs" is "< at".
+_TICK = timedelta(microseconds=1)
+
+
+class Timed(Protocol):
+    """What of an alert rule the timing reads (``decision.AlertRule`` has it)."""
+
+    @property
+    def cooldown_seconds(self) -> int: ...
+
+    @property
+    def muted_until(self) -> datetime | None: ...
+
+
+def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def cooldown_cutoff(cooldown_seconds: int, at: datetime) -> datetime:
+    """The claim a trigger at ``at`` makes on the stored alert: it may be sent only if
+    ``last_triggered_at`` is NULL or not after this (the store's conditional UPDATE
+    carries it, so two evaluations never both notify inside one cooldown)."""
+    # With no cooldown, still at most one trigger per moment, not two for one run.
+    return at - (_TICK if cooldown_seconds == 0 else timedelta(seconds=cooldown_seconds))
+
+
+def cooldown_allows(rule: Timed, last_triggered_at: datetime | None, at: datetime) -> bool:
+    """Whether a trigger may be sent at ``at`` by the rule's cooldown (the store then
+    claims it with ``cooldown_cutoff``)."""
+    if rule.cooldown_seconds <= 0 or last_triggered_at is None:
+        return True
+    return utc(last_triggered_at) <= utc(at) - timedelta(seconds=rule.cooldown_seconds)
+
+
+def muted_reason(rule: Timed, at: datetime) -> str | None:
+    """``muted until 14:00 UTC`` while the rule is muted at ``at``."""
+    if rule.muted_until is None or utc(rule.muted_until) <= at:
+        return None
+    until = utc(rule.muted_until)
+    return until.strftime(
+        "muted until %H:%M UTC" if until.date() == at.date() else "muted until %Y-%m-%d %H:%M UTC"
+    )
+
+
+def cooldown_block(rule: Timed, last: datetime | None, at: datetime) -> str | None:
+    """Why the cooldown holds a trigger back at ``at``, if it does."""
+    if cooldown_allows(rule, last, at):
+        return None
+    assert last is not None
+    return f"cooldown: next notification {next_allowed(rule, last, at)}"
+
+
+def next_allowed(rule: Timed, last: datetime, at: datetime) -> str:
+    """``in 59 min (cooldown 1h)``: when the cooldown that began at ``last`` lets one go."""
+    left = int((utc(last) + timedelta(seconds=rule.cooldown_seconds) - utc(at)).total_seconds())
+    return (
+        f"in {rounded_duration(max(left, 1))} (cooldown {format_duration(rule.cooldown_seconds)})"
+    )
