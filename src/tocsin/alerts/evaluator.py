@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, select, t
 
 from tocsin.alerts import decision as core
 from tocsin.alerts.recording import BatchWriter, Evaluated, record_batch
+from tocsin.alerts.rules import rule_of, status_of
 from tocsin.clock import utcnow
 from tocsin.db.database import Database, WouldWait
 from tocsin.db.schema import (
@@ -218,18 +219,6 @@ def _batch_query(*, after: bool, lock: bool) -> Select[Any]:
     return query.with_for_update() if lock else query
 
 
-# A batch row holds the rule's and then the status's columns in their fields' order, so
-# each is built from a slice of the row, not field by field.
-_RULE = slice(2, 2 + len(core.AlertRule._fields))
-_STATUS = slice(_RULE.stop, _RULE.stop + len(core.AlertStatus._fields))
-if (_DECISION_COLUMNS[_RULE], _DECISION_COLUMNS[_STATUS]) != (
-    core.AlertRule._fields,
-    core.AlertStatus._fields,
-):
-    raise AssertionError("_DECISION_COLUMNS is out of step with AlertRule and AlertStatus")
-make_rule = core.AlertRule._make
-make_status = core.AlertStatus._make
-
 # Built once: building a statement costs several times what executing a small one does,
 # and these run on every execution of every metric.
 _BATCH_QUERIES = {(after, lock): _batch_query(after=after, lock=lock)
@@ -312,12 +301,12 @@ def _evaluate_batch(
     plain = core.Observation(at=at, extracted=current)
     deeper = [core.Observation(at=at, extracted=current, baseline=b) for b in baselines]
     for alert in batch:
-        rule = make_rule(alert[_RULE])
+        rule = rule_of(alert)
         obs = plain
         if rule.condition_type == "relative_change" and len(baselines) >= rule.lookback:
             obs = deeper[rule.lookback - 1]
         rules.append(rule)
-        decisions.append(core.evaluate(rule, make_status(alert[_STATUS]), obs))
+        decisions.append(core.evaluate(rule, status_of(alert), obs))
 
     return record_batch(
         conn,
