@@ -195,6 +195,8 @@ def sink_for(args: argparse.Namespace) -> Iterator[WebhookSink | None]:
 
 
 def action_for(args: argparse.Namespace, sink: WebhookSink | None) -> Any:
+    if not args.alerts_per_metric:
+        return None
     if args.action == "webhook":
         assert sink is not None
         return {"type": "webhook", "url": sink.url}

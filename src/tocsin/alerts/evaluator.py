@@ -21,13 +21,13 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, select, true, update
 
 from tocsin.alerts import decision as core
 from tocsin.alerts.recording import BatchWriter, Evaluated, record_batch
-from tocsin.alerts.rules import rule_of, status_of
 from tocsin.clock import utcnow
 from tocsin.db.database import Database, WouldWait
 from tocsin.db.schema import (
@@ -219,6 +219,14 @@ def _batch_query(*, after: bool, lock: bool) -> Select[Any]:
     return query.with_for_update() if lock else query
 
 
+# Each rule and status field is read from its named column: the positions are looked up
+# by name once, and itemgetter then reads them in C (building either by keyword from a
+# row's attributes cost 14% of evaluating 10,000 alerts).
+_RULE_FIELDS = itemgetter(*(_DECISION_COLUMNS.index(f) for f in core.AlertRule._fields))
+_STATUS_FIELDS = itemgetter(*(_DECISION_COLUMNS.index(f) for f in core.AlertStatus._fields))
+_make_rule = core.AlertRule._make
+_make_status = core.AlertStatus._make
+
 # Built once: building a statement costs several times what executing a small one does,
 # and these run on every execution of every metric.
 _BATCH_QUERIES = {(after, lock): _batch_query(after=after, lock=lock)
@@ -301,12 +309,12 @@ def _evaluate_batch(
     plain = core.Observation(at=at, extracted=current)
     deeper = [core.Observation(at=at, extracted=current, baseline=b) for b in baselines]
     for alert in batch:
-        rule = rule_of(alert)
+        rule = _make_rule(_RULE_FIELDS(alert))
         obs = plain
         if rule.condition_type == "relative_change" and len(baselines) >= rule.lookback:
             obs = deeper[rule.lookback - 1]
         rules.append(rule)
-        decisions.append(core.evaluate(rule, status_of(alert), obs))
+        decisions.append(core.evaluate(rule, _make_status(_STATUS_FIELDS(alert)), obs))
 
     return record_batch(
         conn,
