@@ -1,5 +1,5 @@
-"""An alert's rule and status as the decision core takes them, from a stored alert, a
-draft or a raw row.
+"""An alert's rule as the decision core takes it, from a stored alert, a draft or a raw
+row.
 
 Apart from the evaluator (which reads the database), so that what only describes or
 previews an alert (the UI, the planner, a test notification) needs no store."""
@@ -26,14 +26,4 @@ def rule_of(alert: Alert | AlertFields | Row[Any]) -> core.AlertRule:
         pending_evaluations=alert.pending_evaluations,
         notify_on_resolve=alert.notify_on_resolve,
         muted_until=alert.muted_until,
-    )
-
-
-def status_of(alert: Alert | Row[Any]) -> core.AlertStatus:
-    return core.AlertStatus(
-        state=alert.state,
-        consecutive_breaches=alert.consecutive_breaches,
-        last_triggered_at=alert.last_triggered_at,
-        last_evaluated_at=alert.last_evaluated_at,
-        episode_notified=alert.episode_notified,
     )

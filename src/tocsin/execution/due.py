@@ -8,10 +8,12 @@ missed slots.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, func, select, text, true, update
 
+from tocsin.db.database import Database
 from tocsin.db.schema import metrics
 from tocsin.execution.run_store import DueMetric
 from tocsin.metrics.schedule import Schedule
@@ -93,3 +95,13 @@ def next_due(conn: Connection) -> datetime | None:
     """When the next enabled metric is due (the due-metrics index answers it)."""
     found: datetime | None = conn.execute(_NEXT_DUE).scalar()
     return found
+
+
+async def next_due_in(db: Database) -> datetime | None:
+    """``next_due`` from async code, on a reading connection in a worker thread."""
+
+    def read() -> datetime | None:
+        with db.connect() as conn:
+            return next_due(conn)
+
+    return await asyncio.to_thread(read)

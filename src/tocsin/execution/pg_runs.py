@@ -20,7 +20,7 @@ from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.db.native import NativePool
-from tocsin.execution.due import claim_due, next_due
+from tocsin.execution.due import claim_due, next_due_in
 from tocsin.execution.run_statements import (
     finish_runs,
     finish_unevaluated,
@@ -130,11 +130,7 @@ class PostgresRunStore:
         return await asyncio.to_thread(work)
 
     async def next_due_at(self) -> datetime | None:
-        def read() -> datetime | None:
-            with self._db.connect() as conn:
-                return next_due(conn)
-
-        return await asyncio.to_thread(read)
+        return await next_due_in(self._db)
 
     async def close(self) -> None:
         return None

@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
-from tocsin.execution.due import claim_due, next_due
+from tocsin.execution.due import claim_due, next_due_in
 from tocsin.execution.run_statements import (
     finish_runs,
     finish_unevaluated,
@@ -81,11 +81,7 @@ class SqliteRunStore:
         return await self._write(lambda conn: finish_unevaluated(conn, item))
 
     async def next_due_at(self) -> datetime | None:
-        def read() -> datetime | None:
-            with self._db.connect() as conn:
-                return next_due(conn)
-
-        return await asyncio.to_thread(read)
+        return await next_due_in(self._db)
 
     async def close(self) -> None:
         # The connection belongs to the writer thread: closed there, after its last work.
