@@ -129,6 +129,12 @@ class PostgresRunStore:
 
         return await asyncio.to_thread(work)
 
+    def groups(self, run: StartedRun) -> bool:
+        # A run without alerts finishes with one autocommitted statement on its own
+        # job's connection, concurrently with the others; in a group they would queue
+        # behind one another (a worker's no-alert burst fell from ~200 to ~70 runs/s).
+        return run.has_alerts
+
     async def next_due_at(self) -> datetime | None:
         return await next_due_in(self._db)
 

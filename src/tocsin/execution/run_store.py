@@ -89,6 +89,10 @@ class RunStore(Protocol):
         """Store a run's outcome alone, its evaluation still owed."""
         ...
 
+    def groups(self, run: StartedRun) -> bool:
+        """Whether finishing ``run`` costs less in a group commit than on its own."""
+        ...
+
     async def next_due_at(self) -> datetime | None:
         """When the next enabled metric is due."""
         ...

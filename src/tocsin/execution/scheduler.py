@@ -101,7 +101,7 @@ async def record(runs: RunStore, finished: FinishedRun, write: Writer | None = N
     (``RunRecord.evaluation`` is ``None``): the caller evaluates it again, or the sweep
     does."""
     try:
-        if write is not None:
+        if write is not None and runs.groups(finished.run):
             return await write(finished)
         [stored] = await runs.finish([finished])
         return stored
