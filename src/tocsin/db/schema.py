@@ -172,9 +172,11 @@ alerts = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("org_id", "name"),
+    # A metric's enabled alerts in id order, the evaluator's (migration 0007).
     Index(
         "ix_alerts_metric_enabled",
         "metric_id",
+        "id",
         postgresql_where=text("enabled"),
         sqlite_where=text("enabled = 1"),
     ),

@@ -16,6 +16,7 @@ FILES: tuple[tuple[str, str | None, str], ...] = (
     ("20251230200000_create_alerts.sql", "0002", "0004"),
     ("20261201100000_roles_and_credentials.sql", "0004", "0005"),
     ("20261201200000_encrypt_secrets.sql", "0005", "0006"),
+    ("20261201300000_alert_index.sql", "0006", "0007"),
 )
 
 HEADER = (
