@@ -20,14 +20,15 @@ import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, select, true, update
 
 from tocsin.alerts import decision as core
-from tocsin.alerts.recording import BatchWriter, Evaluated, record_batch
+from tocsin.alerts.batch import BatchAlert, EvaluationBatch, decide
+from tocsin.alerts.recording import BatchWriter, Evaluated, RunContext
 from tocsin.clock import utcnow
 from tocsin.db.database import Database, WouldWait
 from tocsin.db.schema import (
@@ -79,18 +80,13 @@ def evaluate_alerts(
     before anything is written, for the caller to evaluate them where a long evaluation
     blocks nothing.
     """
-    return _evaluate(
-        db,
-        metric_id,
-        execution_result,
-        settings or get_settings(),
-        batch_size,
-        metric,
-        claim_for_seconds,
-        conn,
-        at_most,
-        None,
-    )
+    if metric is None:
+        with db.connect() as reader:
+            row = reader.execute(select(metrics).where(metrics.c.id == metric_id)).one()
+        metric = row_to_metric(row)
+    size = batch_size if at_most is None else at_most + 1
+    job = _Job(db, metric, execution_result, settings or get_settings(), claim_for_seconds)
+    return job.run(conn, None, size, at_most)
 
 
 def evaluate_group(
@@ -113,86 +109,70 @@ def evaluate_group(
             writer.flush(conn)
             pending.clear()
         pending.add(metric.id)
-        results.append(
-            _evaluate(
-                db,
-                metric.id,
-                execution,
-                settings,
-                BATCH_SIZE,
-                metric,
-                claim_for_seconds,
-                conn,
-                None,
-                writer,
-            )
-        )
+        job = _Job(db, metric, execution, settings, claim_for_seconds)
+        results.append(job.run(conn, writer, BATCH_SIZE, None))
     writer.flush(conn)
     return results
 
 
-def _evaluate(
-    db: Database,
-    metric_id: uuid.UUID,
-    execution: Execution,
-    settings: Settings,
-    batch_size: int,
-    metric: Metric | None,
-    claim_for_seconds: float | None,
-    conn: Connection | None,
-    at_most: int | None,
-    writer: BatchWriter | None,
-) -> EvaluationResult:
-    at = execution.completed_at or execution.started_at
-    if metric is None:
-        with db.connect() as reader:
-            row = reader.execute(select(metrics).where(metrics.c.id == metric_id)).one()
-        metric = row_to_metric(row)
-    current = observe(execution, metric.selector)
-    result = EvaluationResult(execution.id, current)
-    baselines: list[Extracted] | None = None
-    after: uuid.UUID | None = None
-    size = batch_size if at_most is None else at_most + 1
-    while True:
-        with nullcontext(conn) if conn is not None else db.begin() as tx:
-            batch = _lock_batch(tx, db, metric_id, execution.id, after, size)
-            if at_most is not None and len(batch) > at_most:
-                raise WouldWait(f"more than {at_most} alerts to evaluate")
-            if batch:
-                after = batch[-1].id
-                depth = max(
-                    (a.lookback for a in batch if a.condition_type == "relative_change"),
-                    default=0,
-                )
-                if depth and (baselines is None or len(baselines) < depth):
-                    baselines = _baselines(tx, metric_id, execution, metric.selector, depth)
-                result.evaluated += _evaluate_batch(
-                    tx,
-                    batch,
-                    execution,
-                    at,
-                    current,
-                    baselines or [],
-                    (metric_id, metric.org_id, metric.name),
-                    settings,
-                    claim_for_seconds,
-                    result.outbox,
-                    writer,
-                )
-            if len(batch) < size:
-                # An execution stored as evaluated (a push, recorded in this transaction)
-                # is already marked.
-                if execution.evaluated_at is None:
-                    tx.execute(
-                        _MARK_EVALUATED,
-                        {
-                            "execution_id": execution.id,
-                            "b_now": utcnow(),
-                            "b_value": current.value if current.status == "value" else None,
-                        },
-                    )
-                break
-    return result
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One execution's evaluation: read a batch of alerts, ``decide`` it, write it; again
+    until the metric's enabled alerts are done."""
+
+    db: Database
+    metric: Metric
+    execution: Execution
+    settings: Settings
+    claim_for_seconds: float | None
+
+    def run(
+        self, conn: Connection | None, writer: BatchWriter | None, size: int, at_most: int | None
+    ) -> EvaluationResult:
+        execution, metric = self.execution, self.metric
+        at = execution.completed_at or execution.started_at
+        current = observe(execution, metric.selector)
+        result = EvaluationResult(execution.id, current)
+        lease_until = None
+        if self.claim_for_seconds is not None:
+            lease_until = utcnow() + timedelta(seconds=self.claim_for_seconds)
+        context = RunContext(
+            metric.id, metric.org_id, metric.name, execution.id, self.settings, lease_until
+        )
+        baselines: list[Extracted] = []
+        after: uuid.UUID | None = None
+        while True:
+            with nullcontext(conn) if conn is not None else self.db.begin() as tx:
+                rows = _lock_batch(tx, self.db, metric.id, execution.id, after, size)
+                if at_most is not None and len(rows) > at_most:
+                    raise WouldWait(f"more than {at_most} alerts to evaluate")
+                if rows:
+                    after = rows[-1].id
+                    members = [_member(row) for row in rows]
+                    depth = max(
+                        (a.rule.lookback for a in members
+                         if a.rule.condition_type == "relative_change"),
+                        default=0,
+                    )  # fmt: skip
+                    if len(baselines) < depth:
+                        baselines = _baselines(tx, metric.id, execution, metric.selector, depth)
+                    batch = EvaluationBatch(at, current, baselines, members)
+                    own = writer or BatchWriter()
+                    evaluated, outbox = own.add(context, batch, decide(batch))
+                    if writer is None:
+                        own.flush(tx)
+                    result.evaluated += evaluated
+                    result.outbox += outbox
+                if len(rows) < size:
+                    # An execution stored as evaluated (a push, recorded in this
+                    # transaction) is already marked.
+                    if execution.evaluated_at is None:
+                        value = current.value if current.status == "value" else None
+                        tx.execute(
+                            _MARK_EVALUATED,
+                            {"execution_id": execution.id, "b_now": utcnow(), "b_value": value},
+                        )
+                    return result
 
 
 # What a decision reads. The actions come along as JSON text, decoded only for the alerts
@@ -201,13 +181,14 @@ _DECISION_COLUMNS: tuple[str, ...] = (
     "id", "name", "condition_type", "comparison_op", "threshold_value", "change_mode",
     "lookback", "cooldown_seconds", "pending_evaluations", "notify_on_resolve", "muted_until",
     "state", "consecutive_breaches", "last_triggered_at", "last_evaluated_at",
-    "episode_notified",
+    "episode_notified", "action_json",
 )  # fmt: skip
 
 
 def _batch_query(*, after: bool, lock: bool) -> Select[Any]:
-    columns = [alerts.c[name] for name in _DECISION_COLUMNS]
-    query = select(*columns, cast(alerts.c.action_config, Text).label("action_json")).where(
+    actions = cast(alerts.c.action_config, Text).label("action_json")
+    columns = [actions if name == "action_json" else alerts.c[name] for name in _DECISION_COLUMNS]
+    query = select(*columns).where(
         alerts.c.metric_id == bindparam("metric_id"),
         alerts.c.enabled == true(),
         # Already recorded this execution (an evaluation cut short and re-run by the sweep).
@@ -226,6 +207,18 @@ _RULE_FIELDS = itemgetter(*(_DECISION_COLUMNS.index(f) for f in core.AlertRule._
 _STATUS_FIELDS = itemgetter(*(_DECISION_COLUMNS.index(f) for f in core.AlertStatus._fields))
 _make_rule = core.AlertRule._make
 _make_status = core.AlertStatus._make
+_ID, _NAME, _ACTIONS = (_DECISION_COLUMNS.index(f) for f in ("id", "name", "action_json"))
+
+
+def _member(row: Row[Any]) -> BatchAlert:
+    return BatchAlert(
+        row[_ID],
+        row[_NAME],
+        row[_ACTIONS],
+        _make_rule(_RULE_FIELDS(row)),
+        _make_status(_STATUS_FIELDS(row)),
+    )
+
 
 # Built once: building a statement costs several times what executing a small one does,
 # and these run on every execution of every metric.
@@ -287,46 +280,3 @@ def _baselines(
         else:
             found.append(observe(earlier, selector))
     return found
-
-
-def _evaluate_batch(
-    conn: Connection,
-    batch: Sequence[Row[Any]],
-    execution: Execution,
-    at: datetime,
-    current: Extracted,
-    baselines: list[Extracted],
-    metric: tuple[uuid.UUID, uuid.UUID, str],
-    settings: Settings,
-    claim_for_seconds: float | None,
-    outbox: list[dict[str, Any]],
-    writer: BatchWriter | None,
-) -> list[Evaluated]:
-    # Lists in batch order, not dicts by alert id: hashing UUIDs is a Python-level call.
-    decisions: list[core.Decision] = []
-    rules: list[core.AlertRule] = []
-    # One observation per baseline depth, shared by every alert that reads it.
-    plain = core.Observation(at=at, extracted=current)
-    deeper = [core.Observation(at=at, extracted=current, baseline=b) for b in baselines]
-    for alert in batch:
-        rule = _make_rule(_RULE_FIELDS(alert))
-        obs = plain
-        if rule.condition_type == "relative_change" and len(baselines) >= rule.lookback:
-            obs = deeper[rule.lookback - 1]
-        rules.append(rule)
-        decisions.append(core.evaluate(rule, _make_status(_STATUS_FIELDS(alert)), obs))
-
-    return record_batch(
-        conn,
-        [alert[0] for alert in batch],
-        [(alert.name, alert.action_json) for alert in batch],
-        rules,
-        decisions,
-        execution,
-        at,
-        metric,
-        settings,
-        claim_for_seconds,
-        outbox,
-        writer,
-    )

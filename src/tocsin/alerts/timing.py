@@ -8,9 +8,6 @@ from typing import Protocol
 
 from tocsin.durations import format_duration, rounded_duration
 
-# Stored times have microsecond precision: "<= at - 1 µs" is "< at".
-_TICK = timedelta(microseconds=1)
-
 
 class Timed(Protocol):
     """What of an alert rule the timing reads (``decision.AlertRule`` has it)."""
@@ -20,6 +17,10 @@ class Timed(Protocol):
 
     @property
     def muted_until(self) -> datetime | None: ...
+
+
+# Stored times have microsecond precision: "<= at - 1 µs" is "< at".
+_TICK = timedelta(microseconds=1)
 
 
 def utc(moment: datetime) -> datetime:
@@ -32,16 +33,18 @@ def cooldown_cutoff(cooldown_seconds: int, at: datetime) -> datetime:
     """The claim a trigger at ``at`` makes on the stored alert: it may be sent only if
     ``last_triggered_at`` is NULL or not after this (the store's conditional UPDATE
     carries it, so two evaluations never both notify inside one cooldown)."""
-    # With no cooldown, still at most one trigger per moment, not two for one run.
+    # With no cooldown, still at most one trigger per moment: two evaluations of one
+    # instant (a race, or a re-run) send once.
     return at - (_TICK if cooldown_seconds == 0 else timedelta(seconds=cooldown_seconds))
 
 
 def cooldown_allows(rule: Timed, last_triggered_at: datetime | None, at: datetime) -> bool:
-    """Whether a trigger may be sent at ``at`` by the rule's cooldown (the store then
-    claims it with ``cooldown_cutoff``)."""
-    if rule.cooldown_seconds <= 0 or last_triggered_at is None:
+    """Whether a trigger may be sent at ``at`` by the rule's cooldown. With a cooldown,
+    exactly when the claim on ``cooldown_cutoff`` holds; without one, always (a backtest
+    shows every breach; live, ``batch.decide`` also applies the once-per-moment claim)."""
+    if last_triggered_at is None or rule.cooldown_seconds <= 0:
         return True
-    return utc(last_triggered_at) <= utc(at) - timedelta(seconds=rule.cooldown_seconds)
+    return utc(last_triggered_at) <= cooldown_cutoff(rule.cooldown_seconds, utc(at))
 
 
 def muted_reason(rule: Timed, at: datetime) -> str | None:
