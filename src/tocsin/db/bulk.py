@@ -2,105 +2,24 @@
 
 Evaluating thousands of alerts writes thousands of history, outbox and alert rows per
 execution. Through SQLAlchemy's typed executemany, converting each value costs more
-than the database's own work, so these helpers convert once per column with the same
-representation SQLAlchemy's types use, and hand the rows to the driver directly:
-``executemany`` on SQLite, ``COPY`` and a single array-driven ``UPDATE`` on PostgreSQL.
-A test proves that rows written here read back through the normal typed path unchanged.
+than the database's own work, so these helpers convert column by column with the
+converters of ``db/codec.py`` and hand the rows to the driver directly: ``executemany``
+on SQLite, ``COPY`` and a single array-driven ``UPDATE`` on PostgreSQL.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-import orjson
 import psycopg
-from sqlalchemy import JSON, Boolean, Connection, Integer, String, Table, Text, Uuid
+from sqlalchemy import Connection, Table
 
-from tocsin.db.types import ExactDecimal, UTCDateTime
+from tocsin.db.codec import Convert, for_engine, pg_array_type, same
 
-Convert = Callable[[Any], Any]
 Columns = Mapping[str, Sequence[Any]]
 _UNSET = object()
-
-
-def _sqlite_uuid(value: uuid.UUID | None) -> str | None:
-    return None if value is None else value.hex
-
-
-@lru_cache(maxsize=64)
-def _sqlite_datetime(value: datetime | None) -> str | None:
-    # Cached: a batch repeats the same few times (the execution's, now) thousands of times.
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: Tocsin stores aware UTC times only")
-    # SQLAlchemy's SQLite DATETIME format, so SQL comparisons of stored text stay ordered.
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _sqlite_decimal(value: Decimal | None) -> str | None:
-    if value is None:
-        return None
-    value = Decimal(value)
-    return format(value, "f") if value.is_finite() else str(value)
-
-
-def _sqlite_bool(value: bool | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _json_bytes(value: Any) -> bytes:
-    # orjson: an evaluation writes a JSON payload per notification, and the standard
-    # library's encoder costs several times as much.
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-
-
-def _sqlite_json(value: Any) -> str | None:
-    return None if value is None else _json_bytes(value).decode()
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _pg_json(value: Any) -> Any:
-    from psycopg.types.json import Jsonb
-
-    return None if value is None else Jsonb(value, dumps=_json_bytes)
-
-
-def _converter(column_type: Any, dialect: str) -> Convert:
-    if dialect == "sqlite":
-        if isinstance(column_type, Uuid):
-            return _sqlite_uuid
-        if isinstance(column_type, UTCDateTime):
-            return _sqlite_datetime
-        if isinstance(column_type, ExactDecimal):
-            return _sqlite_decimal
-        if isinstance(column_type, Boolean):
-            return _sqlite_bool
-        if isinstance(column_type, JSON):
-            return _sqlite_json
-    elif isinstance(column_type, JSON):
-        return _pg_json
-    elif isinstance(column_type, UTCDateTime):
-        return _pg_datetime
-    if isinstance(
-        column_type, Uuid | UTCDateTime | ExactDecimal | Boolean | Integer | String | Text
-    ):
-        return _same
-    raise TypeError(f"no bulk converter for {column_type!r}")
-
-
-def _pg_datetime(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: Tocsin stores aware UTC times only")
-    return value
 
 
 def _psycopg(raw: Any) -> psycopg.Connection[Any]:
@@ -114,14 +33,13 @@ def _converters(table: Table, columns: Sequence[str], dialect: str) -> list[Conv
 
 @lru_cache(maxsize=256)
 def _cached_converters(table: Table, columns: tuple[str, ...], dialect: str) -> tuple[Convert, ...]:
-    # JSON().with_variant(JSONB) keeps JSON as the base type.
-    return tuple(_converter(table.c[name].type, dialect) for name in columns)
+    return tuple(for_engine(table.c[name].type, dialect) for name in columns)
 
 
 def _converted(values: Sequence[Any], convert: Convert) -> Sequence[Any]:
     """One column's values, converted. Column by column, so that a value repeated from
     the row before (an evaluation's time, execution, org, value) is converted once."""
-    if convert is _same:
+    if convert is same:
         return values
     out = []
     last: Any = _UNSET
@@ -179,25 +97,6 @@ def insert_columns(conn: Connection, table: Table, columns: Columns) -> None:
     ):
         for item in tuples:
             copy.write_row(item)
-
-
-_PG_ARRAY_TYPES = {
-    Uuid: "uuid",
-    UTCDateTime: "timestamptz",
-    ExactDecimal: "numeric",
-    Boolean: "boolean",
-    Integer: "integer",
-    String: "text",
-    Text: "text",
-    JSON: "jsonb",
-}
-
-
-def _pg_array_type(column_type: Any) -> str:
-    for kind, name in _PG_ARRAY_TYPES.items():
-        if isinstance(column_type, kind):
-            return name
-    raise TypeError(f"no array type for {column_type!r}")
 
 
 def update_rows(
@@ -259,9 +158,9 @@ def update_columns(
     # One statement for all rows: unnest() of one array per column.
     given = [*ordered, *compared]
     arrays = [list(_converted(columns[c], convert[c])) for c in given]
-    types = [_pg_array_type(table.c[c].type) for c in ordered]
+    types = [pg_array_type(table.c[c].type) for c in ordered]
     if guard_column is not None:
-        types.append(_pg_array_type(table.c[guard_column].type))
+        types.append(pg_array_type(table.c[guard_column].type))
         extra += (
             f" AND ({table.name}.{guard_column} IS NULL"
             f" OR {table.name}.{guard_column} <= v.{guard_field})"

@@ -16,14 +16,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.rows import dict_row
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.compiler import Compiled, SQLCompiler
 
+from tocsin.db.codec import PG_CONVERTED, Convert, from_postgres, same, to_postgres
 from tocsin.db.liveness import idle_checked_pool
 
 _DIALECT = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
@@ -33,15 +33,30 @@ _DIALECT = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
 class CompiledStatement:
     sql: str
     compiled: Compiled
+    # The parameters whose type converts its values (``db/codec.py``), and how.
+    converters: dict[str, Convert]
 
     def params(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Every parameter the SQL names: ``values`` plus the statement's own literals."""
-        return dict(self.compiled.construct_params(values) or {})
+        """Every parameter the SQL names: ``values`` as their column types store them,
+        plus the statement's own literals."""
+        given = dict(self.compiled.construct_params(values) or {})
+        for name, convert in self.converters.items():
+            if name in values:
+                given[name] = convert(given[name])
+        return given
 
 
 def compiled(statement: ClauseElement) -> CompiledStatement:
     done = statement.compile(dialect=_DIALECT)
-    return CompiledStatement(done.string, done)
+    assert isinstance(done, SQLCompiler)
+    converters = {}
+    for name, bind in done.binds.items():
+        # Only our column types convert; any other (a JSON path's index, a literal's)
+        # is a plain value psycopg adapts itself.
+        convert = to_postgres(bind.type) if isinstance(bind.type, PG_CONVERTED) else same
+        if convert is not same:
+            converters[name] = convert
+    return CompiledStatement(done.string, done, converters)
 
 
 class NativePool:
@@ -68,20 +83,15 @@ class NativePool:
     async def fetch_one(
         self, statement: CompiledStatement, values: dict[str, Any]
     ) -> dict[str, Any] | None:
-        """Run ``statement`` in a transaction of its own; its first row as a dict, with
-        times in UTC as the UTCDateTime columns hand them out (the session's time zone
-        is left alone: a transaction pooler would not keep it)."""
+        """Run ``statement`` in a transaction of its own; its first row as a dict, as the
+        typed columns hand it out (``codec.from_postgres``)."""
         conn = self._held.get()
         if conn is None:
             async with self._pool.connection() as conn:
                 row = await self._fetch_one(conn, statement, values)
         else:
             row = await self._fetch_one(conn, statement, values)
-        if row is not None:
-            for key, value in row.items():
-                if isinstance(value, datetime):
-                    row[key] = value.astimezone(UTC)
-        return row
+        return None if row is None else from_postgres(row)
 
     @staticmethod
     async def _fetch_one(

@@ -23,7 +23,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
 from sqlalchemy import (
     Connection,
     bindparam,
@@ -365,10 +364,7 @@ async def finish_unless_alerts_native(pool: NativePool, item: FinishedRun) -> Ex
     """Finish a run that started with no alert on its metric: stored as evaluated, unless
     an alert was enabled meanwhile (``evaluated_at`` is then left empty: the caller
     evaluates it). One autocommitted statement on ``pool``."""
-    params = _finish_params(item)
-    # What SQLAlchemy's JSON type does for the thread path: None is stored as JSON null.
-    params["result"] = Jsonb(item.result)
-    row = await pool.fetch_one(_FINISH_NATIVE, params)
+    row = await pool.fetch_one(_FINISH_NATIVE, _finish_params(item))
     if row is None:
         raise NotFound("execution", str(item.run.execution_id))
     del row["flush"]
