@@ -45,6 +45,9 @@ def test_insert_and_update_round_trip(db: Database, org_id: uuid.UUID) -> None:
                 "state_to": "triggered",
                 "notified": False,
                 "reason": f"reason {i} ü",
+                # Series (issue 16): labels are JSON, written in bulk like the rest.
+                "series_id": None,
+                "labels": {"service": "api ü", "tier": "1"} if i == 0 else None,
             }
             for i in range(3)
         ]

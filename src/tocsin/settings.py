@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # How long a claimed delivery stays invisible to other workers; a worker that dies
     # mid-send leaves it to be retried after this.
     delivery_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Series one alert may watch: a run with more puts the alert in error, with none of
+    # its series half-evaluated.
+    max_series_per_alert: int = Field(default=10_000, ge=1, le=1_000_000)
 
     # Channels
     slack_bot_token: SecretStr | None = None

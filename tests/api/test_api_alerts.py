@@ -14,6 +14,12 @@ from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 
 ALERT_KEYS = {
+    # Series (issue 16): the metric's label columns, the alert's filter, its series.
+    "series_by",
+    "series_filter",
+    "resolve_missing_after",
+    "series_count",
+    "series_states",
     "id",
     "org_id",
     "metric_id",
@@ -114,7 +120,11 @@ def test_history_filters_and_pages(client: TestClient, acme: Tenant) -> None:
         "state_to",
         "notified",
         "reason",
+        # Series (issue 16): the series evaluated, and its labels ({} without series).
+        "series_id",
+        "labels",
     }
+    assert rows[0]["labels"] == {}
     assert rows[2]["state_to"] == "triggered" and rows[2]["notified"] is True
 
     window = {"since": times[1], "until": times[3]}

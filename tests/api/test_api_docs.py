@@ -254,6 +254,7 @@ STEPS = [
     Step("POST", f"{V1}/metrics/{{id}}/run", (f"POST {OPEN}/run", None)),
     Step("GET", f"{V1}/metrics/{{id}}/executions", (f"GET {OPEN}/executions?cursor=x", None)),
     Step("GET", f"{V1}/alerts/{{id}}/history", (f"GET {ALERT}/history?since=yesterday", None)),
+    Step("GET", f"{V1}/alerts/{{id}}/series", (f"GET {ALERT}/series?state=firing", None)),
     Step("POST", f"{V1}/alerts/{{id}}/test", (f"POST {ALERT}/test?dry_run=true", None)),
     Step("GET", f"{V1}/deliveries", (f"GET {V1}/deliveries?status=lost", None)),
     Step(

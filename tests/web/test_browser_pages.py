@@ -273,3 +273,63 @@ def test_mute_preview_and_chat_answer_where_the_person_looks(
     expect(page.locator("#chat-message")).to_have_value("")
     # The page with the mute error is answered 422, as the alert form's mistakes are.
     assert [e for e in errors if "status of 422" not in e] == []
+
+
+def test_an_alert_over_twelve_series_shows_them_and_charts_the_chosen_one(
+    live_server: str, browser: Any, db: Database
+) -> None:
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    page.set_default_timeout(10_000)
+    errors = _console_errors(page)
+    with db.begin() as conn:
+        org_id = get_or_create_org(conn, "default")
+        metric = MetricStore(conn, org_id).create(
+            {
+                "name": "Errors by service",
+                "source": {"type": "push"},
+                "selector": {"column": "errors", "series_by": ["service"]},
+            }
+        )
+        alert = AlertStore(conn, org_id).create_alert(
+            {
+                "metric_id": metric.id,
+                "name": "Too many errors",
+                "comparison_op": "gt",
+                "threshold_value": 5,
+                "action_config": {"type": "log"},
+            }
+        )
+        _, key = create_api_key(conn, org_id, "pusher", "editor")
+    # Twelve services, three of them above 5; then s03 rises and falls across two runs.
+    for shift in (0, 1, 2):
+        rows = [[f"s{i:02d}", (9 if i < 3 else 1) + (shift % 2) * (i == 3) * 8] for i in range(12)]
+        resp = httpx.post(
+            f"{live_server}/api/v1/metrics/{metric.id}/values",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"value": {"columns": ["service", "errors"], "rows": rows}},
+        )
+        assert resp.status_code == 200, resp.text
+
+    page.goto(f"{live_server}/ui/")
+    expect(page.locator(f'tr[data-alert="{alert.name}"] .series-count')).to_have_text(
+        "3 of 12 triggered"
+    )
+    page.goto(f"{live_server}/ui/alerts/{alert.id}")
+    expect(page.locator("#series-triggered")).to_have_text("3 of 12 triggered")
+    expect(page.locator("#series-table tbody tr")).to_have_count(12)
+    # The worst first: the triggered services lead the table.
+    first = page.locator("#series-table tbody tr").first
+    expect(first).to_have_attribute("data-series", '{service="s00"}')
+    # Filtering by label narrows the table; choosing a series charts it.
+    page.fill('input[name="label"]', "s03")
+    page.click("#series form button, #series button")
+    expect(page.locator("#series-table tbody tr")).to_have_count(1)
+    page.click('#series-table a:has-text("s03")')
+    expect(page.locator("#chart-series")).to_have_text('{service="s03"}')
+    chart = page.locator("#chart")
+    expect(chart).to_have_attribute("data-ready", "1")
+    expect(chart).to_have_attribute("data-points", "3")
+    values = page.evaluate("window.tocsinChart.plot.data[1]")
+    assert values == [1, 9, 1]
+    screenshot(page, "alert-series")
+    assert errors == []

@@ -90,6 +90,7 @@ class AlertRule(NamedTuple):
     pending_evaluations: int = 1
     notify_on_resolve: bool = True
     muted_until: datetime | None = None
+    resolve_missing_after: int = 2  # runs a notified, triggered series may be absent
 
 
 class AlertStatus(NamedTuple):
@@ -100,6 +101,7 @@ class AlertStatus(NamedTuple):
     last_triggered_at: datetime | None = None  # last time a trigger notification was sent
     last_evaluated_at: datetime | None = None  # completion time of the newest applied execution
     episode_notified: bool = False  # the current triggered episode's firing was notified
+    missing_runs: int = 0  # completed runs in a row the series was absent from
 
 
 class Observation(NamedTuple):
@@ -277,7 +279,7 @@ def _shown(value: Decimal) -> str:
     return _shown_finite(value) if value.is_finite() else format_decimal(value)
 
 
-def _in_episode(status: AlertStatus) -> bool:
+def in_episode(status: AlertStatus) -> bool:
     """Whether the alert is inside a triggered episode (possibly across a no_data gap)."""
     gap = status.state in ("no_data", "error")
     return status.state == "triggered" or (gap and status.episode_notified)
@@ -286,7 +288,7 @@ def _in_episode(status: AlertStatus) -> bool:
 def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
     breaches = (status.consecutive_breaches if status.state in ("pending", "triggered") else 0) + 1
     needed = max(rule.pending_evaluations, 1)
-    continuing = _in_episode(status)
+    continuing = in_episode(status)
     if not continuing and breaches < needed:
         new = AlertStatus(
             "pending", breaches, status.last_triggered_at, at, status.episode_notified
@@ -324,7 +326,7 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) 
 
 def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
     new = AlertStatus("ok", 0, status.last_triggered_at, at, False)
-    if not _in_episode(status):
+    if not in_episode(status):
         note = {"pending": "; pending reset", "no_data": "; back to ok", "error": "; back to ok"}
         return _decision(status, new, a, None, None, a.text + note.get(status.state, ""))
     if not status.episode_notified:
@@ -345,7 +347,8 @@ def _unreadable(status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
         state=state,
         consecutive_breaches=0,
         last_evaluated_at=at,
-        episode_notified=status.episode_notified and _in_episode(status),
+        episode_notified=status.episode_notified and in_episode(status),
+        missing_runs=0,
     )
     return _decision(status, new, a, None, None, a.text)
 

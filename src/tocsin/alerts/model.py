@@ -17,6 +17,7 @@ from tocsin.alerts.decision import (
     ConditionType,
     State,
 )
+from tocsin.alerts.matchers import MAX_MATCHERS, MatcherError, parse_filter
 from tocsin.numbers import json_number
 
 AlertState = State
@@ -28,6 +29,7 @@ MAX_DESCRIPTION = 5000
 MAX_COOLDOWN = 30 * 86400
 MAX_LOOKBACK = 1000
 MAX_PENDING = 1000
+MAX_MISSING_RUNS = 1000
 
 
 # A threshold's limits, declared once: the CLI, the API, the UI and the chat planner all
@@ -89,6 +91,17 @@ class AlertFields(BaseModel):
     pending_evaluations: int = Field(default=1, ge=1, le=MAX_PENDING)
     notify_on_resolve: bool = True
     muted_until: datetime | None = None
+    # Which series of the metric the alert watches ("service!=batch"); all by default.
+    series_filter: list[str] = Field(default_factory=list, max_length=MAX_MATCHERS)
+    resolve_missing_after: int = Field(default=2, ge=1, le=MAX_MISSING_RUNS)
+
+    @field_validator("series_filter")
+    @classmethod
+    def _series_filter(cls, value: list[str]) -> list[str]:
+        try:
+            return [str(m) for m in parse_filter(value)]
+        except MatcherError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("name")
     @classmethod
@@ -152,6 +165,12 @@ class Alert(BaseModel):
     pending_evaluations: int
     notify_on_resolve: bool
     muted_until: datetime | None
+    series_filter: list[str] = []
+    resolve_missing_after: int = 2
+    # Filled by AlertStore.with_series: the metric's label columns, and how many of the
+    # alert's series are in each state.
+    series_by: list[str] = []
+    series_states: dict[str, int] = {}
     state: AlertState
     consecutive_breaches: int
     episode_notified: bool
@@ -174,10 +193,31 @@ class Alert(BaseModel):
         )
         data["threshold_value"] = json_number(self.threshold_value)
         data["last_value"] = json_number(self.last_value)
+        data["series_count"] = sum(self.series_states.values())
         cfg = self.action_config
         data["action_config"] = (
             redact_action(cfg) if isinstance(cfg, dict) else [redact_action(a) for a in cfg]
         )
+        return data
+
+
+class SeriesRow(BaseModel):
+    """One series an alert watches, with its state."""
+
+    id: uuid.UUID
+    alert_id: uuid.UUID
+    series_key: str
+    labels: dict[str, str]
+    state: AlertState
+    consecutive_breaches: int
+    last_triggered_at: datetime | None
+    last_evaluated_at: datetime | None
+    last_value: Decimal | None
+    last_seen_at: datetime | None
+
+    def public(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude={"series_key"})
+        data["last_value"] = json_number(self.last_value)
         return data
 
 
@@ -194,9 +234,13 @@ class HistoryRow(BaseModel):
     state_to: AlertState
     notified: bool
     reason: str
+    series_id: uuid.UUID | None = None
+    labels: dict[str, str] | None = None
 
     def public(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json", exclude={"org_id"})
+        # A row written outside any series (log_alert_history) shows none.
+        none = {"series_id", "labels"} if self.series_id is None and self.labels is None else set()
+        data = self.model_dump(mode="json", exclude={"org_id", *none})
         data["value"] = json_number(self.value)
         data["baseline_value"] = json_number(self.baseline_value)
         return data

@@ -54,6 +54,8 @@ class Delivery(BaseModel):
     idempotency_key: str
     created_at: datetime
     sent_at: datetime | None = None
+    series_id: uuid.UUID | None = None  # the series the notification is about
+    labels: dict[str, str] | None = None
 
     def settled(self, outcome: Outcome) -> Delivery:
         """This delivery as ``outcome`` left it (what ``record_outcomes`` wrote)."""
@@ -97,6 +99,7 @@ def to_notification(delivery: Delivery | Claim) -> Notification:
         evaluated_at=datetime.fromisoformat(p["evaluated_at"]),
         link=p.get("link"),
         idempotency_key=delivery.idempotency_key,
+        labels=p.get("labels") or {},
     )
 
 

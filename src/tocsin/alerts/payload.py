@@ -5,12 +5,14 @@ happened then."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from tocsin.alerts.decision import Decision
 from tocsin.links import alert_url_prefix
+from tocsin.metrics.series import describe_labels
 from tocsin.settings import Settings
 
 
@@ -54,9 +56,15 @@ class PayloadMaker:
         self.links = alert_url_prefix(settings.public_url)
 
     def __call__(
-        self, kind: str, alert_id: str, alert_name: str, decision: Decision, condition: str
+        self,
+        kind: str,
+        alert_id: str,
+        alert_name: str,
+        decision: Decision,
+        condition: str,
+        labels: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        return self._payload(
+        payload = self._payload(
             kind,
             alert_id,
             alert_name,
@@ -66,6 +74,9 @@ class PayloadMaker:
             decision.new_status.state,
             decision.reason,
         )
+        payload["labels"] = dict(labels or {})
+        payload["series"] = describe_labels(labels or {})
+        return payload
 
     def without_decision(
         self,

@@ -13,18 +13,19 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from tocsin.alerts import decision as core
-from tocsin.alerts.batch import EvaluationBatch, claim_cutoff
+from tocsin.alerts.batch import EvaluationBatch
 from tocsin.alerts.outbox import delivery_rows
 from tocsin.alerts.payload import PayloadMaker
+from tocsin.alerts.series_states import SeriesStates
 from tocsin.clock import utcnow
-from tocsin.db.bulk import insert_columns, insert_rows, update_columns
-from tocsin.db.schema import alert_history, alerts, notification_deliveries
+from tocsin.db.bulk import insert_columns, insert_rows
+from tocsin.db.schema import alert_history, notification_deliveries
 from tocsin.ids import fresh_uuids, uuid_stream
 from tocsin.settings import Settings
 from tocsin.telemetry import record_evaluation, suppression_category
@@ -71,20 +72,17 @@ class _Target:
     action_config: Any
 
 
-# A claim's cutoff for alerts that claim nothing: every stored time is before it.
-_NO_CLAIM = datetime(9999, 12, 31, tzinfo=UTC)
-
-
 class BatchWriter:
     """What evaluations write, gathered column by column and written with one statement
-    per table on ``flush``: the runs a group commit finishes together write their alert
-    states, history rows and outbox rows once for the group, not once per run.
+    per table on ``flush``: the runs a group commit finishes together write their series
+    states, alert summaries, history rows and outbox rows once for the group, not once
+    per run.
 
     Only evaluations of different metrics may share a writer before a flush: the next
-    evaluation of a metric reads the alert states the previous one wrote."""
+    evaluation of a metric reads the states the previous one wrote."""
 
     def __init__(self) -> None:
-        self._states: dict[str, list[Any]] = {}
+        self._states = SeriesStates()
         self._history: dict[str, list[Any]] = {}
         self._outbox: list[dict[str, Any]] = []
 
@@ -98,7 +96,11 @@ class BatchWriter:
         now = utcnow()
         n = len(ids)
         column = dict(zip(core.Decision._fields, zip(*decisions, strict=True), strict=True))
-        self._add_states(run, batch, decisions, column["applied"], now)
+        # The series first seen in this run get their ids here: history rows name them.
+        given = [a.series_id for a in members]
+        fresh = fresh_uuids(n) if None in given else iter(())
+        series_ids = [known if known is not None else next(fresh) for known in given]
+        self._states.add(run.org_id, run.execution_id, batch, decisions, series_ids, now)
 
         notified = [kind is not None for kind in column["notify"]]
         history: dict[str, Sequence[Any]] = {
@@ -114,6 +116,8 @@ class BatchWriter:
             "state_to": column["state_to"],
             "notified": notified,
             "reason": column["reason"],
+            "series_id": series_ids,
+            "labels": [a.labels for a in members],
         }
         _extend(self._history, history)
         outbox: list[dict[str, Any]] = []
@@ -132,7 +136,7 @@ class BatchWriter:
                 actions = decoded[alert.actions_json] = json.loads(alert.actions_json)
             target = _Target(alert.id, run.org_id, run.metric_id, alert.name, actions)
             condition = core.describe_condition(alert.rule)
-            payload = payload_for(d.notify, str(alert.id), alert.name, d, condition)
+            payload = payload_for(d.notify, str(alert.id), alert.name, d, condition, alert.labels)
             rows = delivery_rows(
                 target,
                 d.notify,
@@ -142,6 +146,8 @@ class BatchWriter:
                 lease_until=run.lease_until,
                 new_id=delivery_ids.__next__,
             )
+            for row in rows:
+                row["series_id"], row["labels"] = series_ids[i], alert.labels
             outbox.extend(rows)
             out[i].delivery_ids = [r["id"] for r in rows]
         self._outbox.extend(outbox)
@@ -151,54 +157,10 @@ class BatchWriter:
             record_evaluation(state, sent, suppressed, count=count)
         return out, outbox
 
-    def _add_states(
-        self,
-        run: RunContext,
-        batch: EvaluationBatch,
-        decisions: Sequence[core.Decision],
-        applied: Sequence[bool],
-        now: datetime,
-    ) -> None:
-        """The alert rows' new state, for the decisions applied (an older execution's
-        changes nothing), each with the cooldown claim its decision makes."""
-        keep = [i for i, flag in enumerate(applied) if flag]
-        if not keep:
-            return
-        kept = [decisions[i] for i in keep]
-        cutoffs = []
-        for i in keep:
-            cutoff = claim_cutoff(batch.alerts[i], decisions[i], batch.at)
-            cutoffs.append(_NO_CLAIM if cutoff is None else cutoff)
-        states: dict[str, Sequence[Any]] = {"id": [batch.alerts[i].id for i in keep]}
-        states.update(
-            zip(
-                core.AlertStatus._fields,
-                zip(*(d.new_status for d in kept), strict=True),
-                strict=True,
-            )
-        )
-        states["last_value"] = [d.value for d in kept]
-        states["last_execution_id"] = [run.execution_id] * len(kept)
-        states["updated_at"] = [now] * len(kept)
-        states["claim_cutoff"] = cutoffs
-        _extend(self._states, states)
-
     def flush(self, conn: Connection) -> None:
-        states, history, outbox = self._states, self._history, self._outbox
-        self._states, self._history, self._outbox = {}, {}, []
-        if states:
-            # The claim: the UPDATE carries its condition. The rows are locked since
-            # they were read, and each decision allowed its trigger by the same cutoff
-            # (``timing.cooldown_allows``), so it holds for every row; a row it skipped
-            # was changed behind the lock.
-            changed = update_columns(
-                conn, alerts, "id", states, unset_or_not_after=("last_triggered_at", "claim_cutoff")
-            )
-            if changed != len(states["id"]):
-                raise RuntimeError(
-                    f"{len(states['id']) - changed} alert row(s) changed during their "
-                    "evaluation's lock"
-                )
+        history, outbox = self._history, self._outbox
+        self._history, self._outbox = {}, []
+        self._states.flush(conn)
         insert_columns(conn, alert_history, history)
         insert_rows(conn, notification_deliveries, outbox)
 

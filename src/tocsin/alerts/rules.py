@@ -26,4 +26,5 @@ def rule_of(alert: Alert | AlertFields | Row[Any]) -> core.AlertRule:
         pending_evaluations=alert.pending_evaluations,
         notify_on_resolve=alert.notify_on_resolve,
         muted_until=alert.muted_until,
+        resolve_missing_after=getattr(alert, "resolve_missing_after", 2),
     )

@@ -13,15 +13,16 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Row, delete, insert, select, true, update
+from sqlalchemy import Connection, Row, case, delete, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from tocsin.alerts.actions.sealing import config_stand_ins, seal_action
-from tocsin.alerts.model import Alert, AlertDefinition, AlertFields, HistoryRow
+from tocsin.alerts.batch import SERIES_STATE_RANK
+from tocsin.alerts.model import Alert, AlertDefinition, AlertFields, HistoryRow, SeriesRow
 from tocsin.clock import utcnow
 from tocsin.crypto.fields import FieldPath
 from tocsin.crypto.keyring import Keyring, keyring_for_engine
-from tocsin.db.schema import alert_history, alerts
+from tocsin.db.schema import alert_history, alert_series, alerts, metrics
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.metrics.store import MetricStore, as_uuid
 
@@ -174,6 +175,54 @@ class AlertStore:
         rows = self.conn.execute(query.order_by(alerts.c.name))
         return [row_to_alert(r) for r in rows]
 
+    def with_series(self, found: Sequence[Alert]) -> list[Alert]:
+        """``found`` with their metrics' label columns and their series' states counted
+        (one query for them all)."""
+        if not found:
+            return []
+        ids = [a.id for a in found]
+        counts: dict[uuid.UUID, dict[str, int]] = {i: {} for i in ids}
+        rows = self.conn.execute(
+            select(alert_series.c.alert_id, alert_series.c.state, func.count())
+            .where(alert_series.c.org_id == self.org_id, alert_series.c.alert_id.in_(ids))
+            .group_by(alert_series.c.alert_id, alert_series.c.state)
+        )
+        for alert_id, state, n in rows:
+            counts[alert_id][state] = n
+        metric_ids = {a.metric_id for a in found}
+        selectors = {
+            metric_id: selector
+            for metric_id, selector in self.conn.execute(
+                select(metrics.c.id, metrics.c.selector).where(
+                    metrics.c.org_id == self.org_id, metrics.c.id.in_(metric_ids)
+                )
+            )
+        }
+        return [
+            a.model_copy(
+                update={
+                    "series_states": counts[a.id],
+                    "series_by": list((selectors.get(a.metric_id) or {}).get("series_by", [])),
+                }
+            )
+            for a in found
+        ]
+
+    def series(
+        self, alert_id: uuid.UUID, *, state: str | None = None, limit: int | None = None
+    ) -> list[SeriesRow]:
+        """The alert's series, worst state first, then by labels."""
+        query = select(alert_series).where(
+            alert_series.c.alert_id == alert_id, alert_series.c.org_id == self.org_id
+        )
+        if state is not None:
+            query = query.where(alert_series.c.state == state)
+        rank = case(SERIES_STATE_RANK, value=alert_series.c.state, else_=0)
+        query = query.order_by(rank.desc(), alert_series.c.series_key)
+        if limit is not None:
+            query = query.limit(limit)
+        return [SeriesRow.model_validate(r._asdict()) for r in self.conn.execute(query)]
+
     def history_row(self, history_id: uuid.UUID) -> HistoryRow:
         row = self.conn.execute(
             select(alert_history).where(
@@ -191,11 +240,14 @@ class AlertStore:
         limit: int = 50,
         since: datetime | None = None,
         until: datetime | None = None,
+        series_id: uuid.UUID | None = None,
     ) -> Sequence[HistoryRow]:
-        """Newest first."""
+        """Newest first; with ``series_id``, that series' only."""
         query = select(alert_history).where(
             alert_history.c.alert_id == alert_id, alert_history.c.org_id == self.org_id
         )
+        if series_id is not None:
+            query = query.where(alert_history.c.series_id == series_id)
         if since is not None:
             query = query.where(alert_history.c.evaluated_at >= since)
         if until is not None:

@@ -12,13 +12,16 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from tocsin.alerts.decision import ChangeMode, ComparisonOp, ConditionType
+from tocsin.alerts.matchers import MAX_MATCHERS
 from tocsin.alerts.model import (
     MAX_COOLDOWN,
     MAX_DESCRIPTION,
     MAX_LOOKBACK,
+    MAX_MISSING_RUNS,
     MAX_NAME,
     MAX_PENDING,
     THRESHOLD_DIGITS,
@@ -31,6 +34,7 @@ from tocsin.metrics.schedule import Schedule
 
 MAX_CONFIG_BYTES = 16 * 1024
 MAX_VALUE_BYTES = 32 * 1024
+MAX_LABELS = 20
 MAX_ACTIONS = 20
 MAX_EXPONENT = 1000
 MAX_DIGITS = 1000
@@ -46,6 +50,7 @@ ALERT_ID = "5d3c2a10-8f0e-4a8e-b5a9-3c1f9e2d7b44"
 ORG_ID = "9a4e1c77-2b1d-4f5e-8c3a-0d9b8e7f6a51"
 EXECUTION_ID = "c2f0a9b8-7d6e-4c5b-a493-82716f5e4d3c"
 HISTORY_ID = "e8d7c6b5-a493-4827-9160-5f4e3d2c1b0a"
+SERIES_ID = "3e1f2a4b-6c7d-4e8f-9a0b-1c2d3e4f5a6b"
 DELIVERY_ID = "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d"
 
 WEBHOOK_ACTION: dict[str, Any] = {
@@ -217,25 +222,76 @@ class MetricPatch(BaseModel):
         return value
 
 
+# A push that gave no value at all (null is a value: "no data").
+_NO_VALUE = object()
+
+
+class LabelledValue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    labels: dict[str, str] = Field(max_length=MAX_LABELS)
+    value: Any
+
+
 class ValuesIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"value": 6}, {"value": {"columns": ["n"], "rows": [[6]]}}]
+            "examples": [
+                {"value": 6},
+                {"value": {"columns": ["n"], "rows": [[6]]}},
+                {"value": 6, "labels": {"service": "api"}},
+                {"values": [{"labels": {"service": "api"}, "value": 6}]},
+            ]
         },
     )
 
     value: Any = Field(
+        default=None,
         description="The reading: a number, a numeric string, an object or a table; "
-        "the metric's selector picks the number."
+        "the metric's selector picks the number. Required unless `values` is given.",
+    )
+    labels: dict[str, str] | None = Field(
+        default=None, max_length=MAX_LABELS, description="The series the value is of."
+    )
+    values: list[LabelledValue] | None = Field(
+        default=None, description="Many series in one run, each with its labels."
     )
 
     @field_validator("value")
     @classmethod
     def _size(cls, value: Any) -> Any:
+        if value is _NO_VALUE:
+            raise PydanticCustomError("missing", "Field required")
         _json_size(value, "value", MAX_VALUE_BYTES)
         _check_numbers(value)
         return value
+
+    @field_validator("values")
+    @classmethod
+    def _values_size(cls, values: list[LabelledValue] | None) -> list[LabelledValue] | None:
+        if values is not None:
+            _json_size([v.model_dump() for v in values], "values", MAX_VALUE_BYTES)
+        return values
+
+    @model_validator(mode="before")
+    @classmethod
+    def _values_stand_for_value(cls, data: Any) -> Any:
+        # One reading: a value (the field a bare push is refused for), or values.
+        if isinstance(data, dict) and "values" in data:
+            if "value" in data or "labels" in data:
+                raise ValueError("expected either value (with labels) or values, not both")
+        elif isinstance(data, dict) and "value" not in data:
+            return {**data, "value": _NO_VALUE}
+        return data
+
+    def result(self) -> Any:
+        """The reading as the run records it (``metrics/series.py`` reads labels)."""
+        if self.values is not None:
+            return {"values": [v.model_dump() for v in self.values]}
+        if self.labels is not None:
+            return {"value": self.value, "labels": self.labels}
+        return self.value
 
 
 class AlertCreate(BaseModel):
@@ -281,6 +337,12 @@ class AlertCreate(BaseModel):
     pending_evaluations: int = Field(default=1, ge=1, le=MAX_PENDING)
     notify_on_resolve: bool = True
     muted_until: AwareDatetime | None = None
+    series_filter: list[str] = Field(
+        default=[],
+        max_length=MAX_MATCHERS,
+        description='Which series to watch: matchers such as "service!=batch" (=, !=, =~, !~).',
+    )
+    resolve_missing_after: int = Field(default=2, ge=1, le=MAX_MISSING_RUNS)
 
     _actions = field_validator("action_config", mode="before")(_check_actions)
     _threshold = field_validator("threshold_value", mode="before")(_check_threshold)
@@ -313,6 +375,8 @@ class AlertPatch(BaseModel):
     pending_evaluations: int | None = Field(default=None, ge=1, le=MAX_PENDING)
     notify_on_resolve: bool | None = None
     muted_until: AwareDatetime | None = None
+    series_filter: list[str] | None = Field(default=None, max_length=MAX_MATCHERS)
+    resolve_missing_after: int | None = Field(default=None, ge=1, le=MAX_MISSING_RUNS)
 
     _not_null = field_validator(
         "metric_id",
@@ -327,6 +391,8 @@ class AlertPatch(BaseModel):
         "cooldown_seconds",
         "pending_evaluations",
         "notify_on_resolve",
+        "series_filter",
+        "resolve_missing_after",
         mode="before",
     )(_refuse_null)
     _actions = field_validator("action_config", mode="before")(_check_actions)

@@ -31,6 +31,8 @@ FLAG_NAMES = {
     "description": "--description",
     "metric_id": "--metric",
     "action_config": "--action",
+    "series_filter": "--series",
+    "resolve_missing_after": "--resolve-missing-after",
 }
 
 
@@ -64,6 +66,8 @@ class AlertOptions:
     resolve: bool | None = None
     actions: list[str] | None = None
     description: str | None = None
+    series: list[str] | None = None
+    resolve_missing_after: int | None = None
 
     def fields(self, conn: Connection, org_id: uuid.UUID) -> dict[str, Any]:
         """The alert fields these options set (an option not given sets nothing)."""
@@ -112,6 +116,8 @@ class AlertOptions:
             ("lookback", self.lookback),
             ("pending_evaluations", self.pending),
             ("notify_on_resolve", self.resolve),
+            ("series_filter", self.series),
+            ("resolve_missing_after", self.resolve_missing_after),
         ):
             if given is not None:
                 out[key] = given

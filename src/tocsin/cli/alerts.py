@@ -5,25 +5,36 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 from sqlalchemy import Connection
 
-from tocsin.alerts.decision import describe_condition
+from tocsin.alerts.decision import State, describe_condition
 from tocsin.alerts.destinations import check_actions
 from tocsin.alerts.last_delivery import delivery_summary, last_deliveries
-from tocsin.alerts.model import Alert, HistoryRow
+from tocsin.alerts.model import Alert, HistoryRow, SeriesRow
 from tocsin.alerts.outbox import Delivery
 from tocsin.alerts.rules import rule_of
 from tocsin.alerts.store import AlertStore
 from tocsin.cli.alert_options import AlertOptions, flagged
-from tocsin.cli.common import CliState, emit, guarded, run_async, state, table, warn
+from tocsin.cli.common import (
+    EXIT_BAD_INPUT,
+    CliState,
+    emit,
+    fail,
+    guarded,
+    run_async,
+    state,
+    table,
+    warn,
+)
 from tocsin.cli.words import actions_words
 from tocsin.clock import utcnow
 from tocsin.durations import check_mute_seconds, format_duration, parse_duration
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import send_test
+from tocsin.metrics.series import describe_labels
 from tocsin.metrics.store import MetricStore
 
 app = typer.Typer(
@@ -88,8 +99,16 @@ def create(
         ),
     ] = None,
     description: Annotated[str, typer.Option("--description")] = "",
+    series: Annotated[
+        list[str] | None,
+        typer.Option("--series", help="Watch only matching series, e.g. 'service!=batch'."),
+    ] = None,
+    resolve_missing_after: Annotated[
+        int | None,
+        typer.Option("--resolve-missing-after", help="Runs a firing series may be absent."),
+    ] = None,
 ) -> None:
-    """Create an alert on a metric."""
+    """Create an alert on a metric (on each of its series)."""
     st = state(ctx)
     options = AlertOptions(
         metric=metric,
@@ -105,6 +124,8 @@ def create(
         resolve=not no_resolve,
         actions=action or ["log"],
         description=description,
+        series=series,
+        resolve_missing_after=resolve_missing_after,
     )
 
     def build(conn: Connection, org_id: uuid.UUID) -> Alert:
@@ -148,6 +169,11 @@ def update_(
         list[str] | None, typer.Option("--action", help="Replaces every action; repeatable.")
     ] = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
+    series: Annotated[
+        list[str] | None,
+        typer.Option("--series", help="Series matchers (replace the stored ones)."),
+    ] = None,
+    resolve_missing_after: Annotated[int | None, typer.Option("--resolve-missing-after")] = None,
 ) -> None:
     """Change an alert: only the options given change; bad input changes nothing."""
     st = state(ctx)
@@ -165,6 +191,8 @@ def update_(
         resolve=resolve,
         actions=action,
         description=description,
+        series=series,
+        resolve_missing_after=resolve_missing_after,
     )
 
     def change(conn: Connection, org_id: uuid.UUID) -> Alert:
@@ -194,7 +222,8 @@ def list_(
 
     def run(conn: Connection, org_id: uuid.UUID) -> list[Alert]:
         metric_id = MetricStore(conn, org_id).get(metric).id if metric else None
-        return AlertStore(conn, org_id).list_alerts(metric_id)
+        store = AlertStore(conn, org_id)
+        return store.with_series(store.list_alerts(metric_id))
 
     found: list[Alert] = _in_org(st, run)
     emit(
@@ -204,7 +233,7 @@ def list_(
             table(
                 ["NAME", "STATE", "CONDITION", "ENABLED", "LAST FIRED", "ID"],
                 [
-                    [a.name, a.state, condition_text(a), a.enabled, a.last_triggered_at, a.id]
+                    [a.name, state_text(a), condition_text(a), a.enabled, a.last_triggered_at, a.id]
                     for a in found
                 ],
             )
@@ -220,7 +249,8 @@ def show(ctx: typer.Context, alert: Annotated[str, typer.Argument(help="NAME or 
     st = state(ctx)
 
     def run(conn: Connection, org_id: uuid.UUID) -> tuple[Alert, Delivery | None]:
-        found = AlertStore(conn, org_id).get_alert(alert)
+        store = AlertStore(conn, org_id)
+        (found,) = store.with_series([store.get_alert(alert)])
         return found, last_deliveries(conn, org_id, [found.id]).get(found.id)
 
     found, last = _in_org(st, run)
@@ -239,6 +269,59 @@ def last_delivery_line(summary: dict[str, Any] | None) -> str:
     return (
         f"  last sent:  {summary['kind']} via {summary['channel']}: {summary['status']}{trouble}, "
         f"{summary['attempts']} attempt(s), {summary['at']}"
+    )
+
+
+STATES: tuple[str, ...] = get_args(State)
+
+
+def state_text(alert: Alert) -> str:
+    """``triggered (2 of 12 series)`` for an alert with several series."""
+    count = sum(alert.series_states.values())
+    if count <= 1:
+        return alert.state
+    return f"{alert.state} ({alert.series_states.get('triggered', 0)} of {count} triggered)"
+
+
+@app.command("series")
+def series_(
+    ctx: typer.Context,
+    alert: Annotated[str, typer.Argument(help="NAME or ID")],
+    state_: Annotated[
+        str | None, typer.Option("--state", help="ok | pending | triggered | no_data | error")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 1000,
+) -> None:
+    """The series the alert watches, worst state first."""
+    st = state(ctx)
+    if state_ is not None and state_ not in STATES:
+        fail(f"expected one of {', '.join(STATES)}", EXIT_BAD_INPUT, field="--state")
+
+    def run(conn: Connection, org_id: uuid.UUID) -> list[SeriesRow]:
+        store = AlertStore(conn, org_id)
+        return store.series(store.get_alert(alert).id, state=state_, limit=limit)
+
+    rows: list[SeriesRow] = _in_org(st, run)
+    emit(
+        st,
+        [r.public() for r in rows],
+        lambda: (
+            table(
+                ["SERIES", "STATE", "VALUE", "LAST FIRED", "EVALUATED"],
+                [
+                    [
+                        describe_labels(r.labels) or "{}",
+                        r.state,
+                        r.public()["last_value"],
+                        r.last_triggered_at,
+                        r.last_evaluated_at,
+                    ]
+                    for r in rows
+                ],
+            )
+            if rows
+            else "no series yet"
+        ),
     )
 
 

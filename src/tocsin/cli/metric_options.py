@@ -17,6 +17,8 @@ FLAG_NAMES = {
     "selector.json_path": "--json-path",
     "selector.column": "--column",
     "selector.row": "--row",
+    "selector.series_by": "--series-by",
+    "selector": "--column",
     "schedule.cron": "--cron",
     "schedule.timezone": "--timezone",
     "schedule.every_seconds": "--every",
@@ -35,6 +37,8 @@ INPUT_FLAGS = {
     "cron": "--cron",
     "timezone": "--timezone",
     "metric": "METRIC",
+    "labels": "--label",
+    "result": "--result",
 }
 
 

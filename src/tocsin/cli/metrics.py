@@ -14,7 +14,7 @@ from tocsin.cli.metric_options import flagged, spell
 from tocsin.cli.metric_output import human_metric, human_run
 from tocsin.cli.words import schedule_words
 from tocsin.errors import InvalidInput
-from tocsin.execution.runs import NeedsValue, RunReport, parse_value, run_now
+from tocsin.execution.runs import NeedsValue, RunReport, given_reading, run_now
 from tocsin.http import HttpClient
 from tocsin.metrics.definition import build_definition, metric_changes, parse_headers
 from tocsin.metrics.model import Metric
@@ -48,6 +48,12 @@ def create(
     row: Annotated[
         str | None, typer.Option("--row", help="first | min | max | sum | count")
     ] = None,
+    series_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--series-by", help="Label column: one series per distinct value (repeatable)."
+        ),
+    ] = None,
     header: Annotated[
         list[str] | None,
         typer.Option("--header", help="K=V; V may reference ${cred:NAME} (or an allowed ${VAR})."),
@@ -73,6 +79,7 @@ def create(
                 json_path=json_path,
                 column=column,
                 row=row,
+                series_by=series_by,
                 headers=header or [],
                 every=every,
                 cron=cron,
@@ -192,6 +199,10 @@ def update_(
     json_path: Annotated[str | None, typer.Option("--json-path")] = None,
     column: Annotated[str | None, typer.Option("--column")] = None,
     row: Annotated[str | None, typer.Option("--row")] = None,
+    series_by: Annotated[
+        list[str] | None,
+        typer.Option("--series-by", help="Label columns (replace the stored ones)."),
+    ] = None,
     every: Annotated[str | None, typer.Option("--every", help="30s, 5m, 1h ...")] = None,
     cron: Annotated[str | None, typer.Option("--cron")] = None,
     timezone: Annotated[str | None, typer.Option("--timezone")] = None,
@@ -217,7 +228,12 @@ def update_(
                         "method": method.upper() if method else None,
                         "headers": parse_headers(header) if header is not None else None,
                     },
-                    selector={"json_path": json_path, "column": column, "row": row},
+                    selector={
+                        "json_path": json_path,
+                        "column": column,
+                        "row": row,
+                        "series_by": series_by,
+                    },
                     every=every,
                     cron=cron,
                     timezone=timezone,
@@ -244,8 +260,16 @@ def run(
     value: Annotated[
         str | None, typer.Option("--value", help="Record this value instead of running.")
     ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", help="K=V: the series --value is of (repeatable)."),
+    ] = None,
+    result: Annotated[
+        str | None,
+        typer.Option("--result", help="Record a whole result (JSON), as a source returns it."),
+    ] = None,
 ) -> None:
-    """Run the metric now (or record --value), evaluate its alerts, deliver."""
+    """Run the metric now (or record --value / --result), evaluate its alerts, deliver."""
     st = state(ctx)
     db = st.database()
 
@@ -253,14 +277,15 @@ def run(
 
     async def go(http: HttpClient) -> RunReport:
         try:
+            given = given_reading(value, label or [], result)
             return await run_now(
                 db,
                 org_id,
                 metric,
                 settings=st.settings,
                 http=http,
-                value=parse_value(value) if value is not None else None,
-                has_value=value is not None,
+                value=given,
+                has_value=value is not None or result is not None,
             )
         except NeedsValue:
             raise InvalidInput("--value", "a push metric needs a value: --value 6") from None

@@ -171,6 +171,10 @@ alerts = Table(
     Column("last_execution_id", Uuid),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Which of its metric's series the alert watches: matchers such as "service!=batch".
+    Column("series_filter", JSONType, nullable=False, server_default="[]"),
+    # Runs a notified, triggered series may be absent before it resolves.
+    Column("resolve_missing_after", Integer, nullable=False, server_default="2"),
     UniqueConstraint("org_id", "name"),
     # A metric's enabled alerts in id order, the evaluator's (migration 0007).
     Index(
@@ -180,6 +184,31 @@ alerts = Table(
         postgresql_where=text("enabled"),
         sqlite_where=text("enabled = 1"),
     ),
+)
+
+# One row per series an alert watches, with that series' state; the alert row's state
+# columns are their summary (migration 0008).
+alert_series = Table(
+    "alert_series",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    _org_fk(),
+    Column("alert_id", Uuid, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    # The labels as JSON with sorted keys ("{}" for a metric without series).
+    Column("series_key", Text, nullable=False),
+    Column("labels", JSONType, nullable=False),
+    Column("state", String(16), nullable=False, server_default="ok"),
+    Column("consecutive_breaches", Integer, nullable=False, server_default="0"),
+    Column("last_triggered_at", UTCDateTime),
+    Column("last_evaluated_at", UTCDateTime),
+    Column("episode_notified", Boolean, nullable=False, server_default=text("false")),
+    # Completed runs in a row this series was absent from.
+    Column("missing_runs", Integer, nullable=False, server_default="0"),
+    Column("last_value", ExactDecimal),
+    Column("last_seen_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("alert_id", "series_key"),
 )
 
 alert_history = Table(
@@ -197,7 +226,10 @@ alert_history = Table(
     Column("state_to", String(16), nullable=False),
     Column("notified", Boolean, nullable=False, server_default=text("false")),
     Column("reason", Text, nullable=False),
+    Column("series_id", Uuid, ForeignKey("alert_series.id", ondelete="SET NULL")),
+    Column("labels", JSONType),
     Index("ix_alert_history_alert_evaluated", "alert_id", "evaluated_at"),
+    Index("ix_alert_history_series_evaluated", "series_id", "evaluated_at"),
 )
 
 notification_deliveries = Table(
@@ -221,6 +253,8 @@ notification_deliveries = Table(
     Column("idempotency_key", String(80), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    Column("series_id", Uuid, ForeignKey("alert_series.id", ondelete="SET NULL")),
+    Column("labels", JSONType),
     Index(
         "ix_notification_deliveries_pending",
         "status",
@@ -238,6 +272,7 @@ TENANT_TABLES = (
     "metrics",
     "metric_executions",
     "alerts",
+    "alert_series",
     "alert_history",
     "notification_deliveries",
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,8 +25,8 @@ from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database, runs_inline
 from tocsin.errors import InvalidInput
 from tocsin.http import HttpClient
-from tocsin.metrics.extract import extract_value
 from tocsin.metrics.model import Execution, Metric
+from tocsin.metrics.series import describe_labels, extract_series
 from tocsin.metrics.sources import SOURCES
 from tocsin.metrics.store import MetricStore
 from tocsin.settings import Settings
@@ -60,9 +61,40 @@ def check_value(value: Any, metric: Metric) -> None:
     """Refuse a given value the metric's selector cannot read a number from (``abc``,
     ``NaN``, ``1e400``, ``true``): bad input, nothing recorded. A *source* returning such a
     value is different: that run is recorded, its alerts in ``error``, with the reason."""
-    extracted = extract_value(value, metric.selector)
-    if extracted.status == "error":
-        raise InvalidInput("value", f"expected a number the metric can read: {extracted.reason}")
+    found = extract_series(value, metric.selector)
+    if found.failure is not None and found.failure.status == "error":
+        reason = found.failure.reason
+        raise InvalidInput("value", f"expected a number the metric can read: {reason}")
+    for series in found.series:
+        if series.extracted.status == "error":
+            name = f"{describe_labels(series.labels)}: " if series.labels else ""
+            reason = f"{name}{series.extracted.reason}"
+            raise InvalidInput("value", f"expected a number the metric can read: {reason}")
+
+
+def given_reading(value: str | None, labels: Sequence[str], result: str | None) -> Any:
+    """A reading typed as text: a value (``6``, JSON or raw text), the labels of the
+    series it is of (``service=api``), or a whole result as JSON, exactly as a source
+    would return it. Errors name the input (``value``, ``labels``, ``result``)."""
+    if result is not None:
+        if value is not None or labels:
+            raise InvalidInput("result", "expected either a whole result or a value, not both")
+        try:
+            return _jsonable(json.loads(result, parse_float=Decimal))
+        except ValueError as exc:
+            raise InvalidInput("result", f"expected JSON: {exc}") from None
+    if labels and value is None:
+        raise InvalidInput("labels", "label a value: --value 6 --label service=api")
+    parsed = parse_value(value) if value is not None else None
+    if not labels:
+        return parsed
+    pairs = {}
+    for pair in labels:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput("labels", f"{pair!r}: expected NAME=VALUE, e.g. service=api")
+        pairs[key.strip()] = text
+    return {"value": parsed, "labels": pairs}
 
 
 def parse_value(text: str) -> Any:

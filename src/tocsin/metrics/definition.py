@@ -44,6 +44,7 @@ def build_definition(
     timezone: str | None,
     description: str,
     dsn_credential: str | None = None,
+    series_by: list[str] | None = None,
     spell: Callable[[str], str],
 ) -> dict[str, Any]:
     src: dict[str, Any] = {"type": source}
@@ -81,8 +82,10 @@ def build_definition(
     elif timezone:
         raise InvalidInput("timezone", f"applies to {spell('cron')} schedules only")
     selector: dict[str, Any] | None = None
-    if json_path or column or row:
+    if json_path or column or row or series_by:
         selector = {"json_path": json_path, "column": column, "row": row or "first"}
+        if series_by:
+            selector["series_by"] = series_by
     return {
         "name": name,
         "description": description,

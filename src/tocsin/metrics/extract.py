@@ -57,6 +57,7 @@ ExtractStatus = Literal["value", "no_data", "error"]
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _NON_FINITE_RE = re.compile(r"[+-]?(?:inf|infinity|s?nan)", re.IGNORECASE)
 _SHOWN_CHARS = 60
+MAX_SERIES_BY = 10
 
 
 class ValueSelector(pydantic.BaseModel):
@@ -67,6 +68,30 @@ class ValueSelector(pydantic.BaseModel):
     column: str | None = None
     row: RowReducer = "first"
     json_path: str | None = None
+    # The label columns: one series per distinct combination (metrics/series.py).
+    series_by: tuple[str, ...] = ()
+
+    @pydantic.field_validator("series_by")
+    @classmethod
+    def _series_by(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        if len(names) > MAX_SERIES_BY:
+            raise ValueError(f"series_by: expected at most {MAX_SERIES_BY} label columns")
+        for name in names:
+            if not name.strip():
+                raise ValueError("series_by: expected non-empty column names")
+        if len(set(names)) != len(names):
+            raise ValueError("series_by: expected each column once")
+        return names
+
+    @pydantic.model_serializer(mode="wrap")
+    def _without_empty_series_by(
+        self, handler: pydantic.SerializerFunctionWrapHandler
+    ) -> dict[str, Any]:
+        # Selectors stored before series existed, and those without, look the same.
+        data: dict[str, Any] = handler(self)
+        if not self.series_by:
+            data.pop("series_by", None)
+        return data
 
     @pydantic.field_validator("column")
     @classmethod
@@ -86,7 +111,7 @@ class ValueSelector(pydantic.BaseModel):
                 "got an empty string"
             )
         try:
-            _compile(path)
+            compiled_json_path(path)
         except Exception as exc:  # jsonpath-ng raises several unrelated exception types
             raise ValueError(
                 "selector.json_path: expected a JSONPath expression such as $.data.count, "
@@ -96,9 +121,17 @@ class ValueSelector(pydantic.BaseModel):
 
     @pydantic.model_validator(mode="after")
     def _column_xor_json_path(self) -> ValueSelector:
-        if self.column is not None and self.json_path is not None:
+        # With series, the path finds the list of objects and the column is each one's
+        # value key; without, either alone says where the number is.
+        if self.column is not None and self.json_path is not None and not self.series_by:
             raise ValueError(
-                "selector: expected either selector.column or selector.json_path, not both"
+                "selector: expected either selector.column or selector.json_path, not both "
+                "(both together only with series_by)"
+            )
+        if self.series_by and self.column in self.series_by:
+            raise ValueError(
+                f'selector.column: "{self.column}" is a series_by label column; expected '
+                "the column that holds the value"
             )
         return self
 
@@ -159,13 +192,13 @@ def _error(reason: str) -> NoReturn:
 
 
 @lru_cache(maxsize=256)
-def _compile(path: str) -> JSONPath:
+def compiled_json_path(path: str) -> JSONPath:
     return _parse_jsonpath(path)
 
 
 def _extract_json_path(result: object, sel: ValueSelector, path: str) -> Extracted:
     try:
-        matches = [match.value for match in _compile(path).find(result)]
+        matches = [match.value for match in compiled_json_path(path).find(result)]
     except Exception as exc:  # filters can hit TypeError etc. on odd data; still bad data
         _error(f"JSONPath {path} could not be applied to the result: {exc}")
     where = f"JSONPath {path}"

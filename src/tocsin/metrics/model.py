@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tocsin.metrics.extract import Extracted, ValueSelector, extract_value
 from tocsin.metrics.schedule import Schedule
 from tocsin.metrics.sealing import is_secret_header
+from tocsin.metrics.series import SeriesSet, extract_series
 from tocsin.metrics.sources import validate_source
 from tocsin.numbers import json_number
 
@@ -106,3 +107,11 @@ def observe(execution: Execution, selector: ValueSelector | None) -> Extracted:
         what = "timed out" if execution.status == "timed_out" else "failed"
         return Extracted("error", None, f"execution {what}: {execution.error or 'no detail'}")
     return extract_value(execution.result, selector)
+
+
+def observe_series(execution: Execution, selector: ValueSelector | None) -> SeriesSet:
+    """The series an execution yields for its alerts: the one series ``{}`` of a metric
+    without series; for a run that failed, its error for every series."""
+    if execution.status != "completed":
+        return SeriesSet([], observe(execution, selector))
+    return extract_series(execution.result, selector)

@@ -28,10 +28,11 @@ from tocsin.clock import utcnow
 from tocsin.crypto.keyring import Keyring, keyring_for_engine
 from tocsin.db.schema import alerts, metric_executions, metrics
 from tocsin.errors import Conflict, InvalidInput, NotFound
-from tocsin.metrics.extract import ValueSelector, extract_value
+from tocsin.metrics.extract import ValueSelector
 from tocsin.metrics.model import Execution, Metric, MetricDefinition
 from tocsin.metrics.references import check_references
 from tocsin.metrics.sealing import kept_in_source, seal_source
+from tocsin.metrics.series import extract_series
 from tocsin.metrics.sources import SOURCES, build_source
 from tocsin.settings import load_settings
 
@@ -46,8 +47,13 @@ def as_uuid(ref: str | uuid.UUID) -> uuid.UUID | None:
 
 
 def value_of(result: Any, selector: ValueSelector | None) -> Decimal | None:
-    """The number a completed execution's result yields, if it yields one."""
-    extracted = extract_value(result, selector)
+    """The number a completed execution's result yields, if it yields one: a metric
+    without series (its one series ``{}``), stored with the run for charts and
+    baselines. A result with series has none."""
+    found = extract_series(result, selector)
+    if len(found.series) != 1 or found.series[0].key != "{}":
+        return None
+    extracted = found.series[0].extracted
     return extracted.value if extracted.status == "value" else None
 
 

@@ -30,6 +30,7 @@ from tocsin.web.chart import RANGE_LABELS, RANGES, EventKind, event_kind
 from tocsin.web.deps import DbDep, FormDep, HttpDep, SettingsDep, ViewerDep
 from tocsin.web.queries import FILTER_STATES, LIST_PAGE, alert_rows, chart_data
 from tocsin.web.render import redirect, render
+from tocsin.web.series import series_chart_data, series_table
 
 router = APIRouter()
 
@@ -95,10 +96,16 @@ def alerts_table(request: Request, found: ListingDep) -> HTMLResponse:
 
 
 def _history(
-    db: DbDep, org_id: uuid.UUID, alert_id: uuid.UUID, cursor: str | None
+    db: DbDep,
+    org_id: uuid.UUID,
+    alert_id: uuid.UUID,
+    cursor: str | None,
+    series_id: uuid.UUID | None = None,
 ) -> tuple[list[tuple[HistoryRow, EventKind | None]], str | None]:
     ah = alert_history
     query = select(ah).where(ah.c.org_id == org_id, ah.c.alert_id == alert_id)
+    if series_id is not None:
+        query = query.where(ah.c.series_id == series_id)
     keys = [SortKey(ah.c.evaluated_at, "time", descending=True), SortKey(ah.c.id, "uuid")]
     with db.connect() as conn:
         found, nxt = page(conn, query, keys, limit=HISTORY_PAGE, cursor=cursor)
@@ -116,12 +123,18 @@ def _alert_page(
     *,
     mute_error: str | None = None,
     mute_value: str = "",
+    sort: str = "state",
+    label: str = "",
+    series: uuid.UUID | None = None,
 ) -> HTMLResponse:
     with db.connect() as conn:
         alert = AlertStore(conn, who.org_id).get_alert(alert_id)
         metric = MetricStore(conn, who.org_id).get(alert.metric_id)
         deliveries = DeliveryStore(conn, who.org_id).list(alert_id=alert.id, limit=20)
-    history, nxt = _history(db, who.org_id, alert.id, None)
+        table = series_table(conn, who.org_id, alert.id, sort=sort, label=label, chosen=series)
+    # With a series chosen, its own evaluations.
+    chosen = table.chosen.id if table.chosen is not None and series is not None else None
+    history, nxt = _history(db, who.org_id, alert.id, None, chosen)
     now = utcnow()
     context = {
         "alert": alert,
@@ -137,6 +150,8 @@ def _alert_page(
         "ranges": RANGE_LABELS,
         "mute_error": mute_error,
         "mute_value": mute_value,
+        "series": table,
+        "chosen_series": chosen,
     }
     return render(request, "alert.html", context, 422 if mute_error else 200)
 
@@ -148,19 +163,29 @@ def alert_page(
     db: DbDep,
     alert_id: str,
     range: Annotated[str, Query(max_length=10)] = "24h",
+    sort: Annotated[str, Query(max_length=10)] = "state",
+    label: Annotated[str, Query(max_length=200)] = "",
+    series: uuid.UUID | None = None,
 ) -> HTMLResponse:
-    return _alert_page(request, who, db, alert_id, range)
+    return _alert_page(request, who, db, alert_id, range, sort=sort, label=label, series=series)
 
 
 @router.get("/alerts/{alert_id}/chart.json")
 def alert_chart(
-    who: ViewerDep, db: DbDep, alert_id: str, range: Annotated[str, Query(max_length=10)] = "24h"
+    who: ViewerDep,
+    db: DbDep,
+    alert_id: str,
+    range: Annotated[str, Query(max_length=10)] = "24h",
+    series: uuid.UUID | None = None,
 ) -> JSONResponse:
     if range not in RANGES:
         raise InvalidInput("range", f"expected one of {', '.join(RANGES)}")
     with db.connect() as conn:
         alert = AlertStore(conn, who.org_id).get_alert(alert_id)
-        data = chart_data(conn, who.org_id, alert, range, now=utcnow())
+        if series is None:
+            data = chart_data(conn, who.org_id, alert, range, now=utcnow())
+        else:
+            data = series_chart_data(conn, who.org_id, alert, series, range, now=utcnow())
     return JSONResponse(data.public())
 
 
@@ -171,11 +196,12 @@ def alert_history_rows(
     db: DbDep,
     alert_id: str,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    series: uuid.UUID | None = None,
 ) -> HTMLResponse:
     with db.connect() as conn:
         alert = AlertStore(conn, who.org_id).get_alert(alert_id)
-    history, nxt = _history(db, who.org_id, alert.id, cursor)
-    context = {"alert": alert, "history": history, "next_cursor": nxt}
+    history, nxt = _history(db, who.org_id, alert.id, cursor, series)
+    context = {"alert": alert, "history": history, "next_cursor": nxt, "chosen_series": series}
     return render(request, "_history_rows.html", context)
 
 

@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from tocsin.clock import utcnow
 from tocsin.durations import format_duration
 from tocsin.links import alert_path, metric_path
+from tocsin.metrics.series import describe_labels
 from tocsin.numbers import format_decimal
 from tocsin.web.access import CSRF_FIELD, csrf_token
 
@@ -31,6 +32,11 @@ STATE_LABELS = {
     "disabled": "Disabled",
     "notify_failed": "Notification failed",
 }
+
+
+def series_name(labels: dict[str, str] | None) -> str:
+    """``{service="api"}``: how a series is named on every page."""
+    return describe_labels(labels or {})
 
 
 def when(moment: datetime | None) -> str:
@@ -72,7 +78,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, ago=ago, number=number)
+    env.filters.update(when=when, ago=ago, number=number, series_name=series_name)
     env.globals.update(
         STATE_LABELS=STATE_LABELS,
         duration_ms=duration_ms,

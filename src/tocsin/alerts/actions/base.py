@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from yarl import URL
 
 from tocsin.http import HttpClient, HttpError
+from tocsin.metrics.series import describe_labels
 from tocsin.numbers import format_decimal
 from tocsin.settings import Settings
 
@@ -40,6 +41,13 @@ class Notification:
     evaluated_at: datetime  # aware UTC
     link: str | None  # URL of the alert page
     idempotency_key: str  # stable per delivery
+    # The series the notification is about; empty for a metric without series.
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def series(self) -> str:
+        """``{service="api"}``, or ``""`` without labels."""
+        return describe_labels(self.labels)
 
 
 @dataclass(frozen=True)
@@ -105,10 +113,10 @@ def event_name(kind: NotificationKind) -> str:
 def summary_line(n: Notification) -> str:
     """One plain line for subjects, PagerDuty summaries and fallbacks."""
     if n.kind == "resolve":
-        return f"Resolved: {n.alert_name} ({n.metric_name} = {format_value(n.value)})"
+        return f"Resolved: {n.alert_name} ({n.metric_name}{n.series} = {format_value(n.value)})"
     prefix = "Test: " if n.kind == "test" else ""
     return (
-        f"{prefix}{n.alert_name}: {n.metric_name} = {format_value(n.value)} "
+        f"{prefix}{n.alert_name}: {n.metric_name}{n.series} = {format_value(n.value)} "
         f"(condition {n.condition})"
     )
 
@@ -129,6 +137,7 @@ def details(n: Notification) -> dict[str, Any]:
         "reason": n.reason,
         "kind": n.kind,
         "evaluated_at": n.evaluated_at.isoformat(),
+        **({"labels": dict(n.labels)} if n.labels else {}),
     }
 
 

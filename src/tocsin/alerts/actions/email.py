@@ -58,12 +58,15 @@ class EmailConfig(ActionModel):
 
 
 def subject(n: Notification) -> str:
-    name = " ".join(n.alert_name.split())
+    name = " ".join(f"{n.alert_name}{n.series}".split())
     return f"[Tocsin] {kind_label(n.kind)}: {name}"
 
 
 def _rows(n: Notification) -> list[tuple[str, str]]:
-    rows = [("Metric", n.metric_name), ("Value", format_value(n.value))]
+    rows = [("Metric", n.metric_name)]
+    if n.labels:
+        rows.append(("Series", n.series))
+    rows.append(("Value", format_value(n.value)))
     if n.baseline_value is not None:
         rows.append(("Baseline", format_value(n.baseline_value)))
     rows += [

@@ -1,6 +1,7 @@
 """PagerDuty Events API v2: ``{"type": "pagerduty", "routing_key": ..., "severity": ...}``.
 
-Triggers and resolves share the dedup key ``tocsin-<alert_id>``, so an alert's firing is
+Triggers and resolves share the dedup key ``tocsin-<alert_id>`` (with a digest of the
+labels for a series: one incident per series), so an alert's firing is
 one PagerDuty incident and its resolve closes it; a later firing opens a new one.
 
 Test notifications send a trigger only, under the separate dedup key
@@ -12,6 +13,7 @@ follow-up resolve would be a second request that could fail on its own.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Literal
 
 from pydantic import Field
@@ -26,6 +28,7 @@ from tocsin.alerts.actions.base import (
     summary_line,
 )
 from tocsin.http import is_transient_status, parse_retry_after
+from tocsin.metrics.series import series_key
 
 Severity = Literal["critical", "error", "warning", "info"]
 _SUMMARY_MAX = 1024
@@ -38,7 +41,13 @@ class PagerDutyConfig(ActionModel):
 
 
 def dedup_key(n: Notification) -> str:
-    return f"tocsin-test-{n.alert_id}" if n.kind == "test" else f"tocsin-{n.alert_id}"
+    if n.kind == "test":
+        return f"tocsin-test-{n.alert_id}"
+    if not n.labels:
+        return f"tocsin-{n.alert_id}"
+    # One incident per series: its trigger and its resolve share this key.
+    digest = hashlib.sha256(series_key(n.labels).encode()).hexdigest()[:16]
+    return f"tocsin-{n.alert_id}-{digest}"
 
 
 def event(n: Notification, routing_key: str, severity: Severity) -> dict[str, Any]:

@@ -81,8 +81,8 @@ def _escape(text: str) -> str:
 def message(n: Notification) -> dict[str, Any]:
     """The Block Kit message (``text`` + ``blocks``) for one notification."""
     title = {
-        "trigger": f"\U0001f534 Triggered: {n.alert_name}",
-        "resolve": f"\u2705 Resolved: {n.alert_name}",
+        "trigger": f"\U0001f534 Triggered: {n.alert_name}{n.series}",
+        "resolve": f"\u2705 Resolved: {n.alert_name}{n.series}",
         "test": f"\U0001f9ea Test: {n.alert_name}",
     }[n.kind]
     epoch = int(n.evaluated_at.timestamp())
@@ -96,6 +96,8 @@ def message(n: Notification) -> dict[str, Any]:
     ]
     if n.baseline_value is not None:
         fields.insert(2, ("Baseline", format_value(n.baseline_value)))
+    if n.labels:
+        fields.insert(1, ("Series", _escape(n.series)))
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",

@@ -87,6 +87,8 @@ def payload(n: Notification) -> dict[str, Any]:
         "evaluated_at": n.evaluated_at.isoformat(),
         "link": n.link,
         "org_id": n.org_id,
+        # Only for a series: a metric without series sends the payload it always did.
+        **({"labels": dict(n.labels)} if n.labels else {}),
     }
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from sqlalchemy import Connection, select
 
+from tocsin.alerts.decision import State as AlertState
 from tocsin.alerts.destinations import check_actions
 from tocsin.alerts.model import HistoryRow
 from tocsin.alerts.store import AlertStore, row_to_alert
@@ -36,6 +37,7 @@ from tocsin.api.routes.responses import (
     AlertPage,
     DeliveryOut,
     HistoryPage,
+    SeriesPage,
     answer_example,
 )
 from tocsin.api.schemas import AlertCreate, AlertPatch, MuteIn
@@ -84,7 +86,8 @@ def list_alerts(
             metric = MetricStore(conn, who.org_id).get(metric_id)
             query = query.where(alerts.c.metric_id == metric.id)
         rows, nxt = page(conn, query, keys, limit=limit, cursor=cursor)
-    return respond({"items": [row_to_alert(r).public() for r in rows], "next_cursor": nxt})
+        found = AlertStore(conn, who.org_id).with_series([row_to_alert(r) for r in rows])
+    return respond({"items": [a.public() for a in found], "next_cursor": nxt})
 
 
 @router.post(
@@ -114,7 +117,27 @@ def create_alert(who: Editor, db: DbDep, cfg: SettingsDep, body: AlertCreate) ->
 @router.get("/{id}", response_model=AlertOut, summary="Show an alert")
 def get_alert(who: CallerDep, db: DbDep, ref: AlertRef) -> JSONResponse:
     with db.connect() as conn:
-        return respond(AlertStore(conn, who.org_id).get_alert(ref).public())
+        store = AlertStore(conn, who.org_id)
+        (alert,) = store.with_series([store.get_alert(ref)])
+        return respond(alert.public())
+
+
+@router.get(
+    "/{id}/series",
+    response_model=SeriesPage,
+    summary="The series the alert watches, worst state first",
+)
+def alert_series_page(
+    who: CallerDep,
+    db: DbDep,
+    ref: AlertRef,
+    state: Annotated[AlertState | None, Query(description="Only series in this state.")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> JSONResponse:
+    with db.connect() as conn:
+        store = AlertStore(conn, who.org_id)
+        found = store.series(store.get_alert(ref).id, state=state, limit=limit)
+    return respond({"items": [s.public() for s in found], "next_cursor": None})
 
 
 @router.patch(
@@ -139,7 +162,7 @@ def patch_alert(
             changes["action_config"] = restore_action_config(
                 changes["action_config"], current.action_config
             )
-        alert = store.update_alert(current.id, changes)
+        (alert,) = store.with_series([store.update_alert(current.id, changes)])
     return respond(with_warnings(alert.public(), warnings))
 
 
@@ -166,6 +189,9 @@ def alert_history_page(
         AwareDatetime | None, Query(description="Evaluated at or after this time.")
     ] = None,
     until: Annotated[AwareDatetime | None, Query(description="Evaluated before this time.")] = None,
+    series: Annotated[
+        uuid.UUID | None, Query(description="Only this series' evaluations (its ID).")
+    ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> JSONResponse:
@@ -173,6 +199,8 @@ def alert_history_page(
     with db.connect() as conn:
         alert = AlertStore(conn, who.org_id).get_alert(ref)
         query = select(ah).where(ah.c.org_id == who.org_id, ah.c.alert_id == alert.id)
+        if series is not None:
+            query = query.where(ah.c.series_id == series)
         if since is not None:
             query = query.where(ah.c.evaluated_at >= since)
         if until is not None:

@@ -12,6 +12,7 @@ from tocsin.api.schemas import (
     HISTORY_ID,
     METRIC_ID,
     ORG_ID,
+    SERIES_ID,
     SHOWN_WEBHOOK_ACTION,
     T0,
 )
@@ -66,6 +67,11 @@ ALERT_EXAMPLE: dict[str, Any] = {
     "last_value": 6,
     "created_at": T0,
     "updated_at": T0,
+    "series_by": [],
+    "series_filter": [],
+    "resolve_missing_after": 2,
+    "series_count": 0,
+    "series_states": {},
 }
 
 HISTORY_EXAMPLE: dict[str, Any] = {
@@ -80,6 +86,8 @@ HISTORY_EXAMPLE: dict[str, Any] = {
     "state_to": "triggered",
     "notified": True,
     "reason": "6 > 5; triggered",
+    "series_id": SERIES_ID,
+    "labels": {},
 }
 
 DELIVERY_EXAMPLE: dict[str, Any] = {
@@ -98,6 +106,8 @@ DELIVERY_EXAMPLE: dict[str, Any] = {
     "created_at": T0,
     "sent_at": T0,
     "channel": "webhook",
+    "series_id": SERIES_ID,
+    "labels": {},
 }
 
 MUTED_ALERT_EXAMPLE: dict[str, Any] = ALERT_EXAMPLE | {"muted_until": "2026-01-05T10:30:00Z"}
@@ -110,6 +120,20 @@ RETRIED_DELIVERY_EXAMPLE: dict[str, Any] = DELIVERY_EXAMPLE | {
     "response_status": 500,
     "sent_at": None,
     "idempotency_key": f"{DELIVERY_ID}-0",
+    "series_id": None,
+    "labels": None,
+}
+
+SERIES_EXAMPLE: dict[str, Any] = {
+    "id": SERIES_ID,
+    "alert_id": ALERT_ID,
+    "labels": {},
+    "state": "triggered",
+    "consecutive_breaches": 1,
+    "last_triggered_at": T0,
+    "last_evaluated_at": T0,
+    "last_value": 6,
+    "last_seen_at": T0,
 }
 
 CURSOR_EXAMPLE = "WyIyMDI2LTAxLTA1VDA5OjMwOjAwKzAwOjAwIiwgIjFhMmIzYzRkIl0"
@@ -128,6 +152,8 @@ CHAT_EXAMPLE: dict[str, Any] = {
         "change_mode": "percent",
         "lookback": 1,
         "action_config": {"type": "log"},
+        "series_filter": [],
+        "resolve_missing_after": 2,
         "enabled": True,
         "cooldown_seconds": 3600,
         "pending_evaluations": 1,

@@ -165,7 +165,7 @@ async def push_value(
     who: MetricEditor, db: DbDep, cfg: SettingsDep, http: HttpDep, ref: MetricRef, body: ValuesIn
 ) -> JSONResponse:
     report = await run_now(
-        db, who.org_id, ref, settings=cfg, http=http, value=body.value, has_value=True
+        db, who.org_id, ref, settings=cfg, http=http, value=body.result(), has_value=True
     )
     return respond(report.public())
 

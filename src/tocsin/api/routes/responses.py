@@ -23,6 +23,7 @@ from tocsin.api.routes.examples import (
     EXECUTION_EXAMPLE,
     HISTORY_EXAMPLE,
     METRIC_EXAMPLE,
+    SERIES_EXAMPLE,
 )
 from tocsin.api.schemas import T0
 
@@ -115,6 +116,11 @@ class AlertOut(Out):
     last_value: float | None
     created_at: datetime
     updated_at: datetime
+    series_by: list[str] = Field(default=[], description="The metric's label columns.")
+    series_filter: list[str] = Field(default=[], description='Matchers, e.g. "service!=batch".')
+    resolve_missing_after: int = 2
+    series_count: int = 0
+    series_states: dict[str, int] = Field(default={}, description='e.g. {"ok": 10, "triggered": 2}')
     warnings: list[str] | None = Field(
         default=None,
         description="Only when something saved may fail later, e.g. a slack-channel action "
@@ -135,6 +141,8 @@ class HistoryOut(Out):
     state_to: AlertState
     notified: bool
     reason: str
+    series_id: uuid.UUID | None = None
+    labels: dict[str, str] | None = None
 
 
 # Neither null nor absent where a route's answer has a value: /openapi.json drops nulls.
@@ -157,6 +165,20 @@ class DeliveryOut(Out):
     created_at: datetime
     sent_at: datetime | None
     channel: str | None
+    series_id: uuid.UUID | None = None
+    labels: dict[str, str] | None = None
+
+
+class SeriesOut(Out):
+    id: uuid.UUID
+    alert_id: uuid.UUID
+    labels: dict[str, str]
+    state: AlertState
+    last_value: float | None
+    last_evaluated_at: datetime | None
+    last_triggered_at: datetime | None
+    last_seen_at: datetime | None
+    consecutive_breaches: int
 
 
 class RunReportOut(Out):
@@ -184,6 +206,12 @@ _CURSOR = Field(description="Pass as `cursor` for the next page; null on the las
 
 def _page(item: dict[str, Any], cursor: str | None = None) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [{"items": [item], "next_cursor": cursor}]})
+
+
+class SeriesPage(Out):
+    model_config = _page(SERIES_EXAMPLE)
+    items: list[SeriesOut]
+    next_cursor: str | None = _CURSOR
 
 
 class MetricPage(Out):
