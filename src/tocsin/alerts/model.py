@@ -241,6 +241,8 @@ class HistoryRow(BaseModel):
         # A row written outside any series (log_alert_history) shows none.
         none = {"series_id", "labels"} if self.series_id is None and self.labels is None else set()
         data = self.model_dump(mode="json", exclude={"org_id", *none})
+        if self.series_id is not None and self.labels is None:
+            data["labels"] = {}  # the one series of a metric without series
         data["value"] = json_number(self.value)
         data["baseline_value"] = json_number(self.baseline_value)
         return data

@@ -72,6 +72,8 @@ class Delivery(BaseModel):
 
     def public(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", exclude={"payload", "org_id"})
+        if self.series_id is not None and self.labels is None:
+            data["labels"] = {}  # the one series of a metric without series
         data["action"] = redact_action(self.action)
         data["channel"] = self.action.get("type")
         return data

@@ -117,7 +117,9 @@ class BatchWriter:
             "notified": notified,
             "reason": column["reason"],
             "series_id": series_ids,
-            "labels": [a.labels for a in members],
+            # The one series of a metric without series stores no labels (NULL reads
+            # back as {} for a row with a series): a JSON value less to encode per row.
+            "labels": [a.labels or None for a in members],
         }
         _extend(self._history, history)
         outbox: list[dict[str, Any]] = []
@@ -147,7 +149,7 @@ class BatchWriter:
                 new_id=delivery_ids.__next__,
             )
             for row in rows:
-                row["series_id"], row["labels"] = series_ids[i], alert.labels
+                row["series_id"], row["labels"] = series_ids[i], alert.labels or None
             outbox.extend(rows)
             out[i].delivery_ids = [r["id"] for r in rows]
         self._outbox.extend(outbox)
