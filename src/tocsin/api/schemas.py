@@ -12,8 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from tocsin.alerts.decision import ChangeMode, ComparisonOp, ConditionType
 from tocsin.alerts.matchers import MAX_MATCHERS
@@ -65,12 +64,12 @@ SHOWN_WEBHOOK_ACTION: dict[str, Any] = {
 }
 
 
-def _json_size(value: Any, field: str, limit: int) -> None:
+def json_size(value: Any, field: str, limit: int) -> None:
     if len(json.dumps(value, default=str)) > limit:
         raise ValueError(f"expected at most {limit // 1024} KiB of JSON in {field}")
 
 
-def _check_numbers(value: Any) -> None:
+def check_numbers(value: Any) -> None:
     """Refuse numbers (and numeric strings) no database column can hold: PostgreSQL's
     NUMERIC overflows, and Python will not print integers of over 4300 digits."""
     stack = [value]
@@ -112,7 +111,7 @@ def _check_actions(value: Any) -> Any:
         )
     if not all(isinstance(a, dict) for a in items):
         raise ValueError('expected action objects such as {"type": "log"}')
-    _json_size(value, "action_config", MAX_CONFIG_BYTES)
+    json_size(value, "action_config", MAX_CONFIG_BYTES)
     return value
 
 
@@ -190,7 +189,7 @@ class MetricCreate(BaseModel):
     @field_validator("source")
     @classmethod
     def _source(cls, value: dict[str, Any]) -> dict[str, Any]:
-        _json_size(value, "source", MAX_CONFIG_BYTES)
+        json_size(value, "source", MAX_CONFIG_BYTES)
         return value
 
 
@@ -218,80 +217,8 @@ class MetricPatch(BaseModel):
     @classmethod
     def _source(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None:
-            _json_size(value, "source", MAX_CONFIG_BYTES)
+            json_size(value, "source", MAX_CONFIG_BYTES)
         return value
-
-
-# A push that gave no value at all (null is a value: "no data").
-_NO_VALUE = object()
-
-
-class LabelledValue(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    labels: dict[str, str] = Field(max_length=MAX_LABELS)
-    value: Any
-
-
-class ValuesIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"value": 6},
-                {"value": {"columns": ["n"], "rows": [[6]]}},
-                {"value": 6, "labels": {"service": "api"}},
-                {"values": [{"labels": {"service": "api"}, "value": 6}]},
-            ]
-        },
-    )
-
-    value: Any = Field(
-        default=None,
-        description="The reading: a number, a numeric string, an object or a table; "
-        "the metric's selector picks the number. Required unless `values` is given.",
-    )
-    labels: dict[str, str] | None = Field(
-        default=None, max_length=MAX_LABELS, description="The series the value is of."
-    )
-    values: list[LabelledValue] | None = Field(
-        default=None, description="Many series in one run, each with its labels."
-    )
-
-    @field_validator("value")
-    @classmethod
-    def _size(cls, value: Any) -> Any:
-        if value is _NO_VALUE:
-            raise PydanticCustomError("missing", "Field required")
-        _json_size(value, "value", MAX_VALUE_BYTES)
-        _check_numbers(value)
-        return value
-
-    @field_validator("values")
-    @classmethod
-    def _values_size(cls, values: list[LabelledValue] | None) -> list[LabelledValue] | None:
-        if values is not None:
-            _json_size([v.model_dump() for v in values], "values", MAX_VALUE_BYTES)
-        return values
-
-    @model_validator(mode="before")
-    @classmethod
-    def _values_stand_for_value(cls, data: Any) -> Any:
-        # One reading: a value (the field a bare push is refused for), or values.
-        if isinstance(data, dict) and "values" in data:
-            if "value" in data or "labels" in data:
-                raise ValueError("expected either value (with labels) or values, not both")
-        elif isinstance(data, dict) and "value" not in data:
-            return {**data, "value": _NO_VALUE}
-        return data
-
-    def result(self) -> Any:
-        """The reading as the run records it (``metrics/series.py`` reads labels)."""
-        if self.values is not None:
-            return {"values": [v.model_dump() for v in self.values]}
-        if self.labels is not None:
-            return {"value": self.value, "labels": self.labels}
-        return self.value
 
 
 class AlertCreate(BaseModel):

@@ -5,25 +5,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Connection
 
-from tocsin.alerts.decision import State, describe_condition
+from tocsin.alerts.decision import describe_condition
 from tocsin.alerts.destinations import check_actions
 from tocsin.alerts.last_delivery import delivery_summary, last_deliveries
-from tocsin.alerts.model import Alert, HistoryRow, SeriesRow
+from tocsin.alerts.model import Alert, HistoryRow
 from tocsin.alerts.outbox import Delivery
 from tocsin.alerts.rules import rule_of
 from tocsin.alerts.store import AlertStore
 from tocsin.cli.alert_options import AlertOptions, flagged
+from tocsin.cli.alert_series import series_, state_text
 from tocsin.cli.common import (
-    EXIT_BAD_INPUT,
-    CliState,
     emit,
-    fail,
-    guarded,
+    in_org,
     run_async,
     state,
     table,
@@ -34,7 +32,6 @@ from tocsin.clock import utcnow
 from tocsin.durations import check_mute_seconds, format_duration, parse_duration
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import send_test
-from tocsin.metrics.series import describe_labels
 from tocsin.metrics.store import MetricStore
 
 app = typer.Typer(
@@ -62,14 +59,6 @@ def human_alert(a: Alert) -> str:
             f"{a.last_triggered_at.isoformat() if a.last_triggered_at else '-'}",
         ]
     )
-
-
-def _in_org(st: CliState, fn: Callable[[Connection, uuid.UUID], Any]) -> Any:
-    def run() -> Any:
-        with st.transaction() as (conn, org_id):
-            return fn(conn, org_id)
-
-    return guarded(run)
 
 
 @app.command("create")
@@ -139,7 +128,7 @@ def create(
             raise flagged(exc) from None
 
     warnings: list[str] = []
-    alert = _in_org(st, build)
+    alert = in_org(st, build)
     warn(warnings)
     emit(st, alert.public(), lambda: "created alert\n" + human_alert(alert))
 
@@ -207,7 +196,7 @@ def update_(
             raise flagged(exc) from None
 
     warnings: list[str] = []
-    found: Alert = _in_org(st, change)
+    found: Alert = in_org(st, change)
     warn(warnings)
     emit(st, found.public(), lambda: "updated alert\n" + human_alert(found))
 
@@ -225,7 +214,7 @@ def list_(
         store = AlertStore(conn, org_id)
         return store.with_series(store.list_alerts(metric_id))
 
-    found: list[Alert] = _in_org(st, run)
+    found: list[Alert] = in_org(st, run)
     emit(
         st,
         [a.public() for a in found],
@@ -253,7 +242,7 @@ def show(ctx: typer.Context, alert: Annotated[str, typer.Argument(help="NAME or 
         (found,) = store.with_series([store.get_alert(alert)])
         return found, last_deliveries(conn, org_id, [found.id]).get(found.id)
 
-    found, last = _in_org(st, run)
+    found, last = in_org(st, run)
     summary = delivery_summary(last)
     emit(
         st,
@@ -272,57 +261,7 @@ def last_delivery_line(summary: dict[str, Any] | None) -> str:
     )
 
 
-STATES: tuple[str, ...] = get_args(State)
-
-
-def state_text(alert: Alert) -> str:
-    """``triggered (2 of 12 series)`` for an alert with several series."""
-    count = sum(alert.series_states.values())
-    if count <= 1:
-        return alert.state
-    return f"{alert.state} ({alert.series_states.get('triggered', 0)} of {count} triggered)"
-
-
-@app.command("series")
-def series_(
-    ctx: typer.Context,
-    alert: Annotated[str, typer.Argument(help="NAME or ID")],
-    state_: Annotated[
-        str | None, typer.Option("--state", help="ok | pending | triggered | no_data | error")
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 1000,
-) -> None:
-    """The series the alert watches, worst state first."""
-    st = state(ctx)
-    if state_ is not None and state_ not in STATES:
-        fail(f"expected one of {', '.join(STATES)}", EXIT_BAD_INPUT, field="--state")
-
-    def run(conn: Connection, org_id: uuid.UUID) -> list[SeriesRow]:
-        store = AlertStore(conn, org_id)
-        return store.series(store.get_alert(alert).id, state=state_, limit=limit)
-
-    rows: list[SeriesRow] = _in_org(st, run)
-    emit(
-        st,
-        [r.public() for r in rows],
-        lambda: (
-            table(
-                ["SERIES", "STATE", "VALUE", "LAST FIRED", "EVALUATED"],
-                [
-                    [
-                        describe_labels(r.labels) or "{}",
-                        r.state,
-                        r.public()["last_value"],
-                        r.last_triggered_at,
-                        r.last_evaluated_at,
-                    ]
-                    for r in rows
-                ],
-            )
-            if rows
-            else "no series yet"
-        ),
-    )
+app.command("series")(series_)
 
 
 @app.command("history")
@@ -338,7 +277,7 @@ def history(
         store = AlertStore(conn, org_id)
         return list(store.history(store.get_alert(alert).id, limit=limit))
 
-    rows: list[HistoryRow] = _in_org(st, run)
+    rows: list[HistoryRow] = in_org(st, run)
     emit(
         st,
         [r.public() for r in rows],
@@ -379,7 +318,7 @@ def mute(
             raise InvalidInput("--for", str(exc)) from None
         return AlertStore(conn, org_id).mute(alert, utcnow() + timedelta(seconds=seconds))
 
-    found: Alert = _in_org(st, run)
+    found: Alert = in_org(st, run)
     until = found.muted_until.isoformat(timespec="seconds") if found.muted_until else "-"
     emit(st, found.public(), f"muted {found.name} until {until}")
 
@@ -389,7 +328,7 @@ def _simple(verb: str, fn: Callable[[AlertStore, str], Alert], doc: str) -> None
         ctx: typer.Context, alert: Annotated[str, typer.Argument(help="NAME or ID")]
     ) -> None:
         st = state(ctx)
-        found: Alert = _in_org(st, lambda c, o: fn(AlertStore(c, o), alert))
+        found: Alert = in_org(st, lambda c, o: fn(AlertStore(c, o), alert))
         emit(
             st,
             found.public(),
@@ -409,7 +348,7 @@ _simple("disable", lambda s, a: s.set_enabled(a, False), "Stop evaluating the al
 def delete(ctx: typer.Context, alert: Annotated[str, typer.Argument(help="NAME or ID")]) -> None:
     """Delete an alert and its history."""
     st = state(ctx)
-    gone: Alert = _in_org(st, lambda c, o: AlertStore(c, o).delete_alert(alert))
+    gone: Alert = in_org(st, lambda c, o: AlertStore(c, o).delete_alert(alert))
     emit(st, {"deleted": gone.public()}, f"deleted alert {gone.name}")
 
 

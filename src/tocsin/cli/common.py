@@ -124,6 +124,16 @@ def emit(st: CliState, data: Any, human: Callable[[], str] | str) -> None:
         typer.echo(human() if callable(human) else human)
 
 
+def in_org(st: CliState, fn: Callable[[Connection, uuid.UUID], T]) -> T:
+    """``fn`` in a transaction of the CLI's org, core errors translated (``guarded``)."""
+
+    def run() -> T:
+        with st.transaction() as (conn, org_id):
+            return fn(conn, org_id)
+
+    return guarded(run)
+
+
 def guarded(fn: Callable[[], T]) -> T:
     """Translate core errors into exit codes and messages."""
     try:

@@ -25,6 +25,7 @@ from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database, runs_inline
 from tocsin.errors import InvalidInput
 from tocsin.http import HttpClient
+from tocsin.metrics.definition import parse_pairs
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.series import describe_labels, extract_series
 from tocsin.metrics.sources import SOURCES
@@ -84,17 +85,11 @@ def given_reading(value: str | None, labels: Sequence[str], result: str | None) 
         except ValueError as exc:
             raise InvalidInput("result", f"expected JSON: {exc}") from None
     if labels and value is None:
-        raise InvalidInput("labels", "label a value: --value 6 --label service=api")
+        raise InvalidInput("labels", "labels name the series of a value: give the value too")
     parsed = parse_value(value) if value is not None else None
     if not labels:
         return parsed
-    pairs = {}
-    for pair in labels:
-        key, sep, text = pair.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInput("labels", f"{pair!r}: expected NAME=VALUE, e.g. service=api")
-        pairs[key.strip()] = text
-    return {"value": parsed, "labels": pairs}
+    return {"value": parsed, "labels": parse_pairs(labels, "labels", ", e.g. service=api")}
 
 
 def parse_value(text: str) -> Any:

@@ -9,7 +9,7 @@ fields. Where a message names another input, ``spell`` writes it the edge's way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tocsin.durations import parse_duration
@@ -17,14 +17,19 @@ from tocsin.errors import InvalidInput
 from tocsin.metrics.model import Metric
 
 
-def parse_headers(pairs: list[str]) -> dict[str, str]:
-    headers = {}
+def parse_pairs(pairs: Sequence[str], field: str, example: str = "") -> dict[str, str]:
+    """``NAME=VALUE`` texts (headers, labels) as a mapping; errors name ``field``."""
+    found = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise InvalidInput("headers", f"{pair!r}: expected NAME=VALUE")
-        headers[key.strip()] = value
-    return headers
+            raise InvalidInput(field, f"{pair!r}: expected NAME=VALUE{example}")
+        found[key.strip()] = value
+    return found
+
+
+def parse_headers(pairs: list[str]) -> dict[str, str]:
+    return parse_pairs(pairs, "headers")
 
 
 def build_definition(

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, select
 
 from tocsin.alerts.destinations import check_source
+from tocsin.api.push import ValuesIn
 from tocsin.api.roles import Editor, require_role
 from tocsin.api.routes.common import (
     CONFLICT,
@@ -33,7 +34,7 @@ from tocsin.api.routes.responses import (
     MetricPage,
     RunReportOut,
 )
-from tocsin.api.schemas import MetricCreate, MetricPatch, ValuesIn
+from tocsin.api.schemas import MetricCreate, MetricPatch
 from tocsin.db.database import Database
 from tocsin.db.schema import metric_executions, metrics
 from tocsin.errors import InvalidInput
