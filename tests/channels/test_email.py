@@ -137,3 +137,14 @@ def test_single_address_normalised_to_list() -> None:
         "type": "email",
         "to": ["a@example.com"],
     }
+
+
+def test_a_series_is_named_in_the_subject_and_the_body(smtp_server: SmtpServer) -> None:
+    action = {"type": "email", "to": ["ops@example.com"]}
+    note = make_notification(labels={"service": "api"})
+    deliver(action, note, smtp_settings(smtp_server))
+    [env] = smtp_server.handler.envelopes
+    assert isinstance(env.content, bytes)
+    msg = email.message_from_bytes(env.content)
+    assert msg["Subject"] == '[Tocsin] TRIGGERED: Open issues high{service="api"}'
+    assert 'Series: {service="api"}' in parts(msg)["text/plain"]

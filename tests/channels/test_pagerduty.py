@@ -92,3 +92,20 @@ def test_errors(sink: Sink, reply: Reply, transient: bool) -> None:
     assert KEY not in info.value.message
     if reply.status == 400:
         assert "Event object is invalid" in info.value.message
+
+
+def test_each_series_is_its_own_incident(sink: Sink) -> None:
+    # Given notifications of two series of one alert, and a resolve of the first
+    sink.default = ACCEPTED
+    api, web = {"service": "api"}, {"service": "web"}
+    deliver(sink, make_notification(labels=api))
+    deliver(sink, make_notification(labels=web))
+    deliver(sink, make_notification(kind="resolve", state="ok", labels=api))
+    first, second, resolve = (r.json() for r in sink.requests)
+    # Then each series has its dedup key, shared by its trigger and its resolve
+    assert first["dedup_key"] != second["dedup_key"]
+    assert first["dedup_key"].startswith("tocsin-al-42-")
+    assert resolve["dedup_key"] == first["dedup_key"]
+    # and the summary names the series
+    assert 'Open Issues{service="api"} = 6' in first["payload"]["summary"]
+    assert first["payload"]["custom_details"]["labels"] == api

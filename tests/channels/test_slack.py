@@ -166,3 +166,13 @@ def test_no_secret_in_logs(sink: Sink, caplog: pytest.LogCaptureFixture) -> None
             deliver(action, make_notification(), settings)
     logged = " ".join(r.getMessage() + repr(r.__dict__) for r in caplog.records)
     assert "hooksecret42" not in logged and BOT_TOKEN not in logged
+
+
+def test_a_series_is_named_in_the_header_and_a_field(sink: Sink) -> None:
+    note = make_notification(labels={"service": "api"})
+    deliver(webhook_action(sink), note, local_settings())
+    [req] = sink.requests
+    body = req.json()
+    assert body["blocks"][0]["text"]["text"].endswith('Triggered: Open issues high{service="api"}')
+    fields = " ".join(f["text"] for f in body["blocks"][1]["fields"])
+    assert '*Series*\n{service="api"}' in fields

@@ -127,3 +127,10 @@ def test_secrets_stay_out_of_errors_and_logs(sink: Sink, caplog: pytest.LogCaptu
     for text in texts:
         for secret in (SECRET, "token-abc123", "zz9"):
             assert secret not in text
+
+
+def test_a_series_payload_carries_its_labels(sink: Sink) -> None:
+    action = {"type": "webhook", "url": f"{sink.url}/hooks/tocsin", "secret": SECRET}
+    deliver(action, make_notification(labels={"service": "api", "region": "eu"}))
+    [req] = sink.requests
+    assert json.loads(req.body)["labels"] == {"service": "api", "region": "eu"}
