@@ -6,17 +6,21 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from tocsin.alerts.store import AlertStore
 from tocsin.credentials.store import CredentialStore
 from tocsin.db.database import Database
+from tocsin.db.schema import alert_series
 from tocsin.execution.runs import RunReport, run_now
 from tocsin.http import HttpClient
+from tocsin.metrics.series import series_key
 from tocsin.metrics.store import MetricStore
 from tocsin.settings import Settings
 
@@ -242,3 +246,24 @@ def test_a_pushed_values_list_and_a_labelled_value_are_series(
     with db.connect() as conn:
         states = {s.labels["service"]: s.state for s in AlertStore(conn, org_id).series(alert_id)}
     assert states == {"api": "triggered", "web": "triggered"}
+
+
+def test_a_series_unseen_for_seven_days_is_forgotten(
+    db: Database, org_id: uuid.UUID, source: ErrorsDb
+) -> None:
+    metric_id, alert_id = _setup(db, org_id, source)
+    source.holds(api=1, web=1)
+    _run(db, org_id, metric_id)
+    # Given web was last seen eight days ago, and api a minute ago
+    with db.begin() as conn:
+        conn.execute(
+            update(alert_series)
+            .where(alert_series.c.series_key == series_key(WEB))
+            .values(last_seen_at=datetime.now(UTC) - timedelta(days=8))
+        )
+    # When a run reports only api
+    source.holds(api=1)
+    report = _run(db, org_id, metric_id)
+    # Then web is gone (no history row either), and api stays
+    assert [h.labels for h in report.evaluations] == [API]
+    assert _states(db, org_id, alert_id) == {"api": "ok"}
