@@ -99,7 +99,6 @@ def claim_cutoff(alert: BatchAlert, decision: Decision, at: datetime) -> datetim
 
 # The order of "worst" for an alert's summary of its series.
 SERIES_STATE_RANK = {"triggered": 4, "pending": 3, "error": 2, "no_data": 1, "ok": 0}
-_RANK = SERIES_STATE_RANK
 
 
 def summary(statuses: Sequence[AlertStatus]) -> tuple[int, AlertStatus]:
@@ -107,7 +106,7 @@ def summary(statuses: Sequence[AlertStatus]) -> tuple[int, AlertStatus]:
     pending > error > no_data > ok; the first of equals), with the latest
     ``last_triggered_at`` of any; for one series, exactly its status. With the worst
     one's index."""
-    worst = max(range(len(statuses)), key=lambda i: _RANK[statuses[i].state])
+    worst = max(range(len(statuses)), key=lambda i: SERIES_STATE_RANK[statuses[i].state])
     times = [s.last_triggered_at for s in statuses if s.last_triggered_at is not None]
     latest = max(times, key=utc) if times else None
     return worst, statuses[worst]._replace(last_triggered_at=latest)

@@ -209,25 +209,33 @@ class AlertStore:
         rows = self.conn.execute(query.order_by(alerts.c.name))
         return [row_to_alert(r) for r in rows]
 
-    def with_series(self, found: Sequence[Alert]) -> list[Alert]:
-        """``found``, given their metrics' label columns and their series' states counted
-        (set on them, one query for them all)."""
-        if not found:
-            return []
-        ids = [a.id for a in found]
-        counts: dict[uuid.UUID, dict[str, int]] = {i: {} for i in ids}
+    def series_summary(
+        self, alert_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[dict[str, int], list[str]]]:
+        """Per alert: how many of its series are in each state, and its metric's label
+        columns (one statement for them all)."""
+        if not alert_ids:
+            return {}
+        counts: dict[uuid.UUID, dict[str, int]] = {i: {} for i in alert_ids}
         selectors: dict[uuid.UUID, Any] = {}
         for alert_id, state, n, selector in self.conn.execute(
-            _SERIES_SUMMARY, {"org_id": self.org_id, "ids": ids}
+            _SERIES_SUMMARY, {"org_id": self.org_id, "ids": list(alert_ids)}
         ):
             if state is not None:
                 counts[alert_id][state] = n
             selectors[alert_id] = selector
+        out = {}
+        for alert_id, states in counts.items():
+            selector = json.loads(selectors.get(alert_id) or "null") or {}
+            out[alert_id] = (states, list(selector.get("series_by", [])))
+        return out
+
+    def with_series(self, found: Sequence[Alert]) -> list[Alert]:
+        """``found``, given their ``series_summary`` (set on them)."""
+        summary = self.series_summary([a.id for a in found])
         # Set in place: a model_copy per alert cost a list page more than its queries.
         for a in found:
-            a.series_states = counts[a.id]
-            selector = json.loads(selectors.get(a.id) or "null") or {}
-            a.series_by = list(selector.get("series_by", []))
+            a.series_states, a.series_by = summary[a.id]
         return list(found)
 
     def series(

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
-    case,
     func,
     select,
     type_coerce,
@@ -24,8 +23,9 @@ from sqlalchemy import (
 from tocsin.alerts.last_delivery import delivery_failed, last_deliveries
 from tocsin.alerts.model import Alert
 from tocsin.alerts.rules import rule_of
+from tocsin.alerts.store import AlertStore
 from tocsin.alerts.words import condition_words
-from tocsin.db.schema import alert_history, alert_series, alerts, metric_executions, metrics
+from tocsin.db.schema import alert_history, alerts, metric_executions, metrics
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.store import row_to_execution, row_to_metric
 from tocsin.web.chart import (
@@ -188,7 +188,7 @@ def alert_rows(
         total = conn.execute(select(func.count()).select_from(alerts).where(*where)).scalar_one()
     values = recent_values(conn, org_id, (a.metric_id for a in found))
     last = last_deliveries(conn, org_id, (a.id for a in found))
-    counts = series_counts(conn, org_id, [a.id for a in found])
+    summary = AlertStore(conn, org_id).series_summary([a.id for a in found])
     shapes: dict[uuid.UUID, str] = {}
     rows = []
     for alert in found:
@@ -197,7 +197,8 @@ def alert_rows(
         muted = alert.muted_until is not None and alert.muted_until > now
         words = condition_words(alert.metric_name, rule_of(alert))
         failed = delivery_failed(last.get(alert.id))
-        hot, total_series = counts.get(alert.id, (0, 0))
+        states = summary[alert.id][0]
+        hot, total_series = states.get("triggered", 0), sum(states.values())
         rows.append(
             AlertRow(
                 alert, alert.metric_name, words, muted, shapes[alert.metric_id], failed,
@@ -205,22 +206,6 @@ def alert_rows(
             )
         )  # fmt: skip
     return AlertPage(rows, total)
-
-
-def series_counts(
-    conn: Connection, org_id: uuid.UUID, alert_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, tuple[int, int]]:
-    """Per alert: its triggered series, and all its series (one query for a page)."""
-    if not alert_ids:
-        return {}
-    s = alert_series
-    hot = func.sum(case((s.c.state == "triggered", 1), else_=0))
-    rows = conn.execute(
-        select(s.c.alert_id, hot, func.count())
-        .where(s.c.org_id == org_id, s.c.alert_id.in_(alert_ids))
-        .group_by(s.c.alert_id)
-    )
-    return {alert_id: (int(triggered or 0), int(n)) for alert_id, triggered, n in rows}
 
 
 @dataclass
