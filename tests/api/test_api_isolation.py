@@ -26,6 +26,7 @@ def snapshot(client: TestClient, tenant: Tenant, objs: dict[str, Any]) -> dict[s
         "alert": client.get(f"{API}/alerts/{a}", headers=tenant.headers).json(),
         "executions": client.get(f"{API}/metrics/{m}/executions", headers=tenant.headers).json(),
         "history": client.get(f"{API}/alerts/{a}/history", headers=tenant.headers).json(),
+        "series": client.get(f"{API}/alerts/{a}/series", headers=tenant.headers).json(),
         "deliveries": client.get(f"{API}/deliveries", headers=tenant.headers).json(),
     }
 
@@ -53,6 +54,7 @@ def routes(objs: dict[str, Any]) -> list[tuple[str, str, Any]]:
         ("PATCH", f"/alerts/{a}", {"threshold_value": 0}),
         ("DELETE", f"/alerts/{a}", None),
         ("GET", f"/alerts/{a}/history", None),
+        ("GET", f"/alerts/{a}/series", None),
         ("POST", f"/alerts/{a}/test", None),
         ("POST", f"/alerts/{a}/mute", {"for_seconds": 60}),
         ("POST", f"/alerts/{a}/unmute", None),
@@ -141,3 +143,23 @@ def test_shared_names_resolve_within_the_callers_org(
         assert theirs["metric"]["id"] not in str(items)
         assert theirs["alert"]["id"] not in str(items)
     assert snapshot(client, acme, theirs) == before
+
+
+def test_another_orgs_series_id_filters_to_nothing(
+    client: TestClient, acme: Tenant, globex: Tenant
+) -> None:
+    # Given both orgs' alerts with a series each
+    theirs = seed(client, acme)
+    mine = seed(client, globex)
+    their_series = client.get(
+        f"{API}/alerts/{theirs['alert']['id']}/series", headers=acme.headers
+    ).json()["items"][0]["id"]
+    # When one org asks its own alert's history for the other's series
+    resp = client.get(
+        f"{API}/alerts/{mine['alert']['id']}/history",
+        params={"series": their_series},
+        headers=globex.headers,
+    )
+    # Then nothing of the other org comes back
+    assert resp.status_code == 200 and resp.json()["items"] == []
+    assert str(acme.org_id) not in resp.text
