@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from tocsin.alerts.decision import NOT_SENT, AlertRule, Decision
 
@@ -110,6 +110,46 @@ class ChartData:
 
 def finite_float(value: Decimal | None) -> float | None:
     return float(value) if value is not None and value.is_finite() else None
+
+
+class Evaluation(Protocol):
+    """What a chart reads of an alert_history row."""
+
+    @property
+    def baseline_value(self) -> Decimal | None: ...
+    @property
+    def state_from(self) -> str: ...
+    @property
+    def state_to(self) -> str: ...
+    @property
+    def notified(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+
+
+def mark_evaluations(
+    out: ChartData, rule: AlertRule, evaluations: Sequence[Evaluation | None]
+) -> None:
+    """Fills ``out``'s limit line, baseline, reasons and markers from the evaluation of
+    each of its points (``None``: a run the alert did not evaluate, which keeps its
+    reason and marks nothing). ``out.value`` is already set, aligned with them."""
+    n = len(evaluations)
+    fixed = rule.condition_type == "threshold"
+    limit = finite_float(rule.threshold_value) if fixed else None
+    out.limit, out.baseline = [limit] * n, [None] * n
+    out.fired, out.suppressed, out.resolved = [None] * n, [None] * n, [None] * n
+    if len(out.reason) != n:
+        out.reason = [""] * n
+    for i, h in enumerate(evaluations):
+        if h is None:
+            continue
+        out.reason[i] = h.reason
+        if not fixed:
+            out.limit[i] = finite_float(limit_value(rule, h.baseline_value))
+            out.baseline[i] = finite_float(h.baseline_value)
+        kind = event_kind(h.state_from, h.state_to, h.notified, h.reason)
+        if kind is not None:
+            getattr(out, kind)[i] = out.value[i]
 
 
 def backtest_chart(rule: AlertRule, decisions: Sequence[tuple[datetime, Decision]]) -> ChartData:

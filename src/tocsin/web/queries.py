@@ -32,9 +32,8 @@ from tocsin.web.chart import (
     MAX_POINTS,
     ChartData,
     epoch_ms,
-    event_kind,
     finite_float,
-    limit_value,
+    mark_evaluations,
     range_start,
     sparkline,
 )
@@ -316,19 +315,5 @@ def chart_data(
     found = found[:MAX_POINTS]
     found.reverse()
     by_run = {h.key: h for h in conn.execute(evaluations).all()} if found else {}
-    rule = rule_of(alert)
-    fixed = rule.condition_type == "threshold"
-    if fixed:
-        out.limit = [finite_float(rule.threshold_value)] * len(found)
-    for i, run in enumerate(found):
-        h = by_run.get(run.key)
-        if h is None:
-            continue
-        out.reason[i] = h.reason
-        if not fixed:
-            out.limit[i] = finite_float(limit_value(rule, h.baseline_value))
-            out.baseline[i] = finite_float(h.baseline_value)
-        kind = event_kind(h.state_from, h.state_to, h.notified, h.reason)
-        if kind is not None:
-            getattr(out, kind)[i] = out.value[i]
+    mark_evaluations(out, rule_of(alert), [by_run.get(run.key) for run in found])
     return out

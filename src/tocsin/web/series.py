@@ -19,9 +19,8 @@ from tocsin.web.chart import (
     MAX_POINTS,
     ChartData,
     epoch_ms,
-    event_kind,
     finite_float,
-    limit_value,
+    mark_evaluations,
     range_start,
 )
 
@@ -110,19 +109,7 @@ def series_chart_data(
     out = ChartData(truncated=len(found) > MAX_POINTS)
     found = found[:MAX_POINTS]
     found.reverse()
-    n = len(found)
     out.t = [epoch_ms(h.evaluated_at) / 1000 for h in found]
     out.value = [finite_float(h.value) for h in found]
-    out.reason = [h.reason for h in found]
-    out.fired, out.suppressed, out.resolved = [None] * n, [None] * n, [None] * n
-    rule = rule_of(alert)
-    if rule.condition_type == "threshold":
-        out.limit, out.baseline = [finite_float(rule.threshold_value)] * n, [None] * n
-    else:
-        out.limit = [finite_float(limit_value(rule, h.baseline_value)) for h in found]
-        out.baseline = [finite_float(h.baseline_value) for h in found]
-    for i, h in enumerate(found):
-        kind = event_kind(h.state_from, h.state_to, h.notified, h.reason)
-        if kind is not None:
-            getattr(out, kind)[i] = out.value[i]
+    mark_evaluations(out, rule_of(alert), found)
     return out
