@@ -10,15 +10,26 @@ would have done, not an approximation of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
+from tocsin.ai.series_preview import (
+    baseline_run,
+    chart_series,
+    has_series,
+    series_backtest,
+    series_dry_run,
+    series_summary,
+    series_words,
+)
 from tocsin.ai.wording import number_text
 from tocsin.alerts import decision as core
 from tocsin.metrics.extract import Extracted
-from tocsin.metrics.model import Execution, Metric, observe
+from tocsin.metrics.model import Execution, Metric, observe, observe_series
+from tocsin.metrics.series import SeriesSet
 from tocsin.metrics.store import MetricStore
 from tocsin.numbers import json_number
 
@@ -60,9 +71,29 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def dry_run(conn: Connection, metric: Metric, rule: core.AlertRule) -> dict[str, Any]:
-    """The draft against the metric's latest completed run."""
+def _readings(metric: Metric, history: Sequence[Execution]) -> list[SeriesSet] | None:
+    """Each run's series, when the metric has series (None: the one series ``{}``)."""
+    readings = [observe_series(e, metric.selector) for e in history]
+    return readings if has_series(metric, readings) else None
+
+
+def dry_run(
+    conn: Connection,
+    metric: Metric,
+    rule: core.AlertRule,
+    *,
+    series_filter: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The draft against the metric's latest completed run (each watched series of it,
+    for a metric with series)."""
     history = _history(conn, metric, rule.lookback + 50)
+    readings = _readings(metric, history)
+    if readings is not None:
+        completed = [i for i, e in enumerate(history) if e.status == "completed"]
+        if completed:
+            last = completed[-1]
+            earlier = [baseline_run(history[i], readings[i]) for i in reversed(completed[:-1])]
+            return series_dry_run(rule, series_filter, history[last], readings[last], earlier)
     observed = [(e, o) for e, o in _observations(metric, rule, history) if e.status == "completed"]
     if not observed:
         return {
@@ -100,22 +131,62 @@ def dry_run(conn: Connection, metric: Metric, rule: core.AlertRule) -> dict[str,
     }
 
 
+@dataclass
+class Backtest:
+    """A backtest: its summary, and the runs a chart draws (for a metric with series,
+    those of one series, ``chart_labels``: the one that fired most)."""
+
+    summary: dict[str, Any]
+    chart: list[tuple[Execution, core.Decision]]
+    chart_labels: str | None = None
+
+
+def run_backtest(
+    conn: Connection,
+    metric: Metric,
+    rule: core.AlertRule,
+    runs: int = BACKTEST_RUNS,
+    *,
+    series_filter: Sequence[str] = (),
+) -> Backtest:
+    """Live evaluation folded over the last ``runs`` finished runs, oldest first (per
+    series, for a metric with series)."""
+    history = _history(conn, metric, runs + rule.lookback + 50)
+    readings = _readings(metric, history)
+    if readings is None:
+        observed = _observations(metric, rule, history)[-runs:]
+        decisions = core.backtest(rule, [o for _, o in observed])
+        decided = [(e, d) for (e, _), d in zip(observed, decisions, strict=True)]
+        return Backtest(backtest_summary(decided), decided)
+    per_run = series_backtest(metric, rule, series_filter, history, readings, runs)
+    labels, drawn = chart_series(per_run)
+    chart = [(d.execution, d.decision) for d in drawn]
+    return Backtest(series_summary(per_run), chart, series_words(labels) if drawn else None)
+
+
 def backtest_decisions(
-    conn: Connection, metric: Metric, rule: core.AlertRule, runs: int = BACKTEST_RUNS
+    conn: Connection,
+    metric: Metric,
+    rule: core.AlertRule,
+    runs: int = BACKTEST_RUNS,
+    *,
+    series_filter: Sequence[str] = (),
 ) -> list[tuple[Execution, core.Decision]]:
     """Each of the last ``runs`` finished runs, oldest first, with what live evaluation
     would have decided on it (the backtest run by run, as the editor's chart draws it)."""
-    history = _history(conn, metric, runs + rule.lookback + 50)
-    observed = _observations(metric, rule, history)[-runs:]
-    decisions = core.backtest(rule, [o for _, o in observed])
-    return [(e, d) for (e, _), d in zip(observed, decisions, strict=True)]
+    return run_backtest(conn, metric, rule, runs, series_filter=series_filter).chart
 
 
 def backtest(
-    conn: Connection, metric: Metric, rule: core.AlertRule, runs: int = BACKTEST_RUNS
+    conn: Connection,
+    metric: Metric,
+    rule: core.AlertRule,
+    runs: int = BACKTEST_RUNS,
+    *,
+    series_filter: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Live evaluation folded over the last ``runs`` finished runs, oldest first."""
-    return backtest_summary(backtest_decisions(conn, metric, rule, runs))
+    return run_backtest(conn, metric, rule, runs, series_filter=series_filter).summary
 
 
 def backtest_summary(observed: Sequence[tuple[Execution, core.Decision]]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 from starlette.datastructures import FormData
 
-from tocsin.ai.preview import backtest_decisions, backtest_summary, dry_run
+from tocsin.ai.preview import dry_run, run_backtest
 from tocsin.alerts.actions.sealing import config_stand_ins, put_back
 from tocsin.alerts.destinations import check_actions
 from tocsin.alerts.model import Alert, AlertDefinition
@@ -143,6 +143,9 @@ def check(
     """Validate the form as the API would; a definition only when there is no error."""
     body, errors = form_body(form)
     if current is not None:
+        # Settings the form does not show (set through the API or the CLI) stay as they are.
+        body["series_filter"] = list(current.series_filter)
+        body["resolve_missing_after"] = current.resolve_missing_after
         body["action_config"] = keep_hidden_settings(body["action_config"], current.actions)
         # Secrets shown redacted and posted back as they are keep their stored values.
         body["action_config"] = restore_action_config(body["action_config"], current.action_config)
@@ -361,13 +364,15 @@ def preview(request: Request, who: ViewerDep, db: DbDep, form: FormDep) -> HTMLR
         if definition is None or metric is None:
             return render(request, "_form_errors.html", {"errors": errors, "checked": True})
         rule = rule_of(definition)
-        decided = backtest_decisions(conn, metric, rule)
-        chart = backtest_chart(rule, [(e.completed_at or e.started_at, d) for e, d in decided])
+        watched = definition.series_filter
+        back = run_backtest(conn, metric, rule, series_filter=watched)
+        chart = backtest_chart(rule, [(e.completed_at or e.started_at, d) for e, d in back.chart])
         context = {
             "metric": metric,
-            "dry": dry_run(conn, metric, rule),
-            "back": backtest_summary(decided),
+            "dry": dry_run(conn, metric, rule, series_filter=watched),
+            "back": back.summary,
             "chart": chart.public(),
+            "chart_labels": back.chart_labels,
             "relative": rule.condition_type != "threshold",
         }
     return render(request, "_preview.html", context)
