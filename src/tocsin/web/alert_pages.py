@@ -26,11 +26,11 @@ from tocsin.execution.runs import send_test
 from tocsin.links import alert_path
 from tocsin.metrics.store import MetricStore, as_uuid
 from tocsin.web.access import Viewer
-from tocsin.web.chart import RANGE_LABELS, RANGES, EventKind, event_kind
+from tocsin.web.chart import RANGE_LABELS, RANGES, ChartData, EventKind, LinesData, event_kind
 from tocsin.web.deps import DbDep, FormDep, HttpDep, SettingsDep, ViewerDep
 from tocsin.web.queries import FILTER_STATES, LIST_PAGE, alert_rows, chart_data
 from tocsin.web.render import redirect, render
-from tocsin.web.series import series_chart_data, series_table
+from tocsin.web.series import series_chart_data, series_table, top_series_chart_data
 
 router = APIRouter()
 
@@ -41,6 +41,20 @@ StateFilter = Annotated[str | None, Query(max_length=20)]
 MetricFilter = Annotated[str | None, Query(max_length=200)]
 TextFilter = Annotated[str | None, Query(max_length=200, description="Part of a name.")]
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+SeriesChoice = Annotated[
+    str | None, Query(max_length=40, description="A series' id, or top: the top 10 as lines.")
+]
+TOP = "top"
+
+
+def _series_choice(raw: str | None) -> uuid.UUID | None:
+    """The series a page or its chart is asked for; None for none or the top lines."""
+    if raw is None or raw in ("", TOP):
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise InvalidInput("series", "expected a series id or top") from None
 
 
 def listing(
@@ -165,9 +179,12 @@ def alert_page(
     range: Annotated[str, Query(max_length=10)] = "24h",
     sort: Annotated[str, Query(max_length=10)] = "state",
     label: Annotated[str, Query(max_length=200)] = "",
-    series: uuid.UUID | None = None,
+    series: SeriesChoice = None,
 ) -> HTMLResponse:
-    return _alert_page(request, who, db, alert_id, range, sort=sort, label=label, series=series)
+    """An alert with series charts the chosen one, or with none chosen its top 10 as
+    lines; an alert of one series charts its metric's runs with the alert's events."""
+    chosen = _series_choice(series)
+    return _alert_page(request, who, db, alert_id, range, sort=sort, label=label, series=chosen)
 
 
 @router.get("/alerts/{alert_id}/chart.json")
@@ -176,16 +193,22 @@ def alert_chart(
     db: DbDep,
     alert_id: str,
     range: Annotated[str, Query(max_length=10)] = "24h",
-    series: uuid.UUID | None = None,
+    series: SeriesChoice = None,
 ) -> JSONResponse:
+    """Without ``series`` the metric's runs with the alert's events; ``series=ID`` that
+    series' evaluations with its events; ``series=top`` the top 10 series as lines."""
     if range not in RANGES:
         raise InvalidInput("range", f"expected one of {', '.join(RANGES)}")
+    chosen = _series_choice(series)
     with db.connect() as conn:
         alert = AlertStore(conn, who.org_id).get_alert(alert_id)
-        if series is None:
+        data: ChartData | LinesData
+        if series == TOP:
+            data = top_series_chart_data(conn, who.org_id, alert, range, now=utcnow())
+        elif chosen is None:
             data = chart_data(conn, who.org_id, alert, range, now=utcnow())
         else:
-            data = series_chart_data(conn, who.org_id, alert, series, range, now=utcnow())
+            data = series_chart_data(conn, who.org_id, alert, chosen, range, now=utcnow())
     return JSONResponse(data.public())
 
 

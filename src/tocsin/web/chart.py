@@ -3,7 +3,7 @@ line of a condition, and sparkline geometry."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +22,10 @@ RANGES: dict[str, timedelta | None] = {
 RANGE_LABELS = {"24h": "Last 24 h", "7d": "7 days", "30d": "30 days", "all": "All runs"}
 # A chart draws at most this many of the latest runs; beyond it the page says so.
 MAX_POINTS = 20_000
+# An alert with series charts, unless one is chosen, this many of them as lines, each
+# with at most LINE_POINTS runs: the lines together weigh what one series' chart does.
+TOP_LINES = 10
+LINE_POINTS = MAX_POINTS // TOP_LINES
 
 
 def event_kind(state_from: str, state_to: str, notified: bool, reason: str) -> EventKind | None:
@@ -106,6 +110,62 @@ class ChartData:
                 for kind in ("fired", "suppressed", "resolved")
             },
         }
+
+
+@dataclass
+class Line:
+    """One series of a chart of several, its values aligned on the chart's ``t``."""
+
+    series_id: str
+    name: str  # as series are named everywhere: {service="api"}
+    labels: dict[str, str]
+    last_value: float | None
+    value: list[float | None] = field(default_factory=list)
+
+
+@dataclass
+class LinesData:
+    """Several series as lines on one time axis (seconds), with the alert's limit line
+    where the limit is the same for every series (a threshold)."""
+
+    t: list[float] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    limit: list[float | None] = field(default_factory=list)
+    series_count: int = 0  # the alert's series, of which these are the top
+    truncated: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "t": self.t,
+            "lines": [
+                {
+                    "id": line.series_id,
+                    "name": line.name,
+                    "labels": line.labels,
+                    "last_value": line.last_value,
+                    "value": line.value,
+                }
+                for line in self.lines
+            ],
+            "limit": self.limit,
+            "series_count": self.series_count,
+            "truncated": self.truncated,
+        }
+
+
+def align_lines(
+    lines: Sequence[Line], points: Mapping[str, Sequence[tuple[float, float | None]]]
+) -> list[float]:
+    """The union of the lines' times, oldest first, with each line's ``value`` set on it
+    (``None`` where a line has no point). ``points`` holds each line's (t, value) pairs
+    by series id, in any order."""
+    times = sorted({t for pairs in points.values() for t, _ in pairs})
+    where = {t: i for i, t in enumerate(times)}
+    for line in lines:
+        line.value = [None] * len(times)
+        for t, v in points.get(line.series_id, ()):
+            line.value[where[t]] = v
+    return times
 
 
 def finite_float(value: Decimal | None) -> float | None:

@@ -1,6 +1,7 @@
 // The charts: the alert page's (the metric's values, the alert's limit line, and the
-// runs where it fired, was suppressed or resolved), the metric page's (values alone) and
-// the alert editor's backtest preview. Hover shows value, time and reason.
+// runs where it fired, was suppressed or resolved; for an alert with series, the chosen
+// series' or its top 10 as lines), the metric page's (values alone) and the alert
+// editor's backtest preview. Hover shows value, time and reason.
 (function () {
   "use strict";
 
@@ -146,7 +147,102 @@
     return plot;
   }
 
-  window.tocsinCharts = { draw: draw, axisLabels: axisLabels };
+  // Ten colours told apart (Tableau 10), none the limit line's red.
+  const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2",
+                   "#edc948", "#9c755f", "#ff9da7", "#17becf", "#6b7280"];
+
+  function showLinesTip(u, box, tip, data) {
+    const i = u.cursor.idx;
+    if (i == null || u.cursor.left < 0) { tip.hidden = true; return; }
+    tip.textContent = "";
+    const at = document.createElement("b");
+    at.textContent = fmtTime(data.t[i]);
+    tip.append(at);
+    // Highest first, as the lines are ranked; lines hidden from the legend left out.
+    const shown = data.lines
+      .map((line, k) => ({ line: line, v: line.value[i], on: u.series[k + 1].show }))
+      .filter((x) => x.on && x.v != null)
+      .sort((a, b) => b.v - a.v);
+    for (const x of shown) {
+      const row = document.createElement("div");
+      row.textContent = x.line.name + " " + x.v;
+      tip.append(row);
+    }
+    if (!shown.length) {
+      const none = document.createElement("div");
+      none.textContent = "no value";
+      tip.append(none);
+    }
+    tip.hidden = false;
+    const rect = box.getBoundingClientRect();
+    const room = document.documentElement.clientWidth - tip.offsetWidth - 4;
+    const left = Math.max(0, Math.min(rect.left + u.cursor.left + 60, room));
+    tip.style.left = (left + window.scrollX) + "px";
+    tip.style.top = (rect.top + window.scrollY + u.cursor.top + 10) + "px";
+  }
+
+  // Draws several series as one line each (``data.lines``, aligned on ``data.t``, as
+  // /chart.json?series=top answers), with the limit line when every series shares it.
+  // A line is drawn across runs that lack its series: this is the overview, and a
+  // series' own chart shows where it was missing.
+  function drawLines(box, data) {
+    const note = box.dataset.note ? document.getElementById(box.dataset.note) : null;
+    box.dataset.points = data.t.length;
+    box.dataset.lines = data.lines.length;
+    if (data.t.length === 0) {
+      if (note) note.textContent = box.dataset.empty || "No runs in this range yet.";
+      box.dataset.ready = "1";
+      return null;
+    }
+    const notes = [];
+    if (data.truncated) notes.push("Showing each series' latest runs.");
+    if (box.dataset.relative === "1") {
+      notes.push("Each series has its own change limit: choose a series to see it.");
+    }
+    if (note) note.textContent = notes.join(" ");
+    const tip = tipFor(box);
+    const series = [{}];
+    const rows = [data.t];
+    data.lines.forEach((line, k) => {
+      series.push({ label: line.name, stroke: PALETTE[k % PALETTE.length], width: 1.5,
+                    spanGaps: true, points: { show: data.t.length < 100, size: 3 } });
+      rows.push(line.value);
+    });
+    if (box.dataset.limitLabel && data.limit.some((v) => v != null)) {
+      series.push({ label: box.dataset.limitLabel, stroke: "#dc2626", width: 1.5,
+                    dash: [6, 4], points: { show: false } });
+      rows.push(data.limit);
+    }
+    const opts = {
+      width: widthOf(box),
+      height: 280,
+      cursor: { points: { size: 6 } },
+      legend: { live: false },
+      scales: {
+        x: { time: true, range: (u, min, max) => {
+          const first = data.t[0], last = data.t[data.t.length - 1];
+          return first === last ? [first - 30, last + 30] : [min, max];
+        } },
+      },
+      axes: [
+        {
+          values: (u, splits, axis, space, incr) => axisLabels(splits, incr),
+          space: (u, axis, min, max) => (max - min < 5 ? 110 : 80),
+          size: 50,
+        },
+        {},
+      ],
+      series: series,
+      hooks: { setCursor: [(u) => showLinesTip(u, box, tip, data)] },
+    };
+    const plot = new uPlot(opts, rows, box);
+    box.addEventListener("mouseleave", () => { tip.hidden = true; });
+    window.addEventListener("resize", () => plot.setSize({ width: widthOf(box), height: 280 }));
+    box.dataset.ready = "1";
+    return plot;
+  }
+
+  window.tocsinCharts = { draw: draw, drawLines: drawLines, axisLabels: axisLabels };
 
   // The page's own chart, fetched.
   const box = document.getElementById("chart");
@@ -154,14 +250,18 @@
     const note = box.dataset.note ? document.getElementById(box.dataset.note) : null;
     fetch(box.dataset.src, { credentials: "same-origin" })
       .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
-      .then((data) => { window.tocsinChart = { plot: draw(box, data), data: data }; })
+      .then((data) => {
+        const plot = data.lines ? drawLines(box, data) : draw(box, data);
+        window.tocsinChart = { plot: plot, data: data };
+      })
       .catch((err) => { if (note) note.textContent = "The chart could not load: " + err.message; });
   }
 
   // Charts that arrive with their data in a fragment (the editor's preview), after htmx
   // puts them in the page.
   document.addEventListener("htmx:afterSettle", () => {
-    document.querySelectorAll("[data-series]:not([data-ready])").forEach((found) => {
+    // Charts only: the alert page's series rows carry data-series too (their names).
+    document.querySelectorAll(".chart[data-series]:not([data-ready])").forEach((found) => {
       const data = JSON.parse(found.dataset.series);
       window.tocsinPreviewChart = { plot: draw(found, data), data: data };
     });
