@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -11,6 +12,7 @@ import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tocsin.durations import parse_duration
 from tocsin.networks import parse_networks
 
 
@@ -59,6 +61,13 @@ class Settings(BaseSettings):
     # its series half-evaluated.
     max_series_per_alert: int = Field(default=10_000, ge=1, le=1_000_000)
 
+    # Retention (tocsin.db.retention), as durations ("30d", "12h"): evaluations that
+    # changed nothing and sent nothing; transitions and what was sent; executions (the
+    # newest a lookback still reads are always kept).
+    history_retention: timedelta = timedelta(days=30)
+    transition_retention: timedelta = timedelta(days=400)
+    execution_retention: timedelta = timedelta(days=30)
+
     # Channels
     slack_bot_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api"
@@ -76,6 +85,17 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/") if not value.endswith("/enqueue") else value
+
+    @field_validator(
+        "history_retention", "transition_retention", "execution_retention", mode="before"
+    )
+    @classmethod
+    def _retention(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = timedelta(seconds=parse_duration(value))
+        if isinstance(value, timedelta) and value < timedelta(hours=1):
+            raise ValueError("expected a duration of at least 1h, such as 30d")
+        return value
 
     @field_validator("allowed_networks")
     @classmethod

@@ -217,7 +217,10 @@ alert_history = Table(
     Column("id", Uuid, primary_key=True),
     Column("alert_id", Uuid, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
     _org_fk(),
-    Column("execution_id", Uuid, ForeignKey("metric_executions.id", ondelete="SET NULL")),
+    # The execution evaluated; no foreign key, so pruning executions scans no history
+    # (migration 0009). On PostgreSQL the table is partitioned by month of evaluated_at
+    # (tocsin.db.partitions) and its primary key is (id, evaluated_at).
+    Column("execution_id", Uuid),
     Column("evaluated_at", UTCDateTime, nullable=False),
     Column("value", ExactDecimal),
     Column("baseline_value", ExactDecimal),
@@ -238,7 +241,9 @@ notification_deliveries = Table(
     Column("id", Uuid, primary_key=True),
     _org_fk(),
     Column("alert_id", Uuid, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
-    Column("history_id", Uuid, ForeignKey("alert_history.id", ondelete="SET NULL")),
+    # The evaluation that sent it; retention removes a delivery no later than its history
+    # row (migration 0009: no foreign key into partitioned history).
+    Column("history_id", Uuid),
     Column("kind", String(16), nullable=False),
     Column("action", JSONType, nullable=False),
     # What the channel renders: a snapshot taken when the alert fired, so a
@@ -263,6 +268,7 @@ notification_deliveries = Table(
         sqlite_where=text("status = 'pending'"),
     ),
     Index("ix_notification_deliveries_alert", "alert_id", "created_at"),
+    Index("ix_notification_deliveries_history", "history_id"),
 )
 
 TENANT_TABLES = (

@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from tocsin.db.database import Database
 from tocsin.db.liveness import idle_checked_pool
 from tocsin.db.native import open_native_pool
+from tocsin.db.retention import prepare_partitions
 from tocsin.execution.backoff import Backoff
 from tocsin.execution.job_queue import libpq_conninfo
 from tocsin.execution.jobs import RUNTIME_KEY, Runtime, blueprint
@@ -144,6 +145,9 @@ async def run_worker(
                 )
             }
             await asyncio.to_thread(analyze_job_queue, database_url)
+            # This month's history partition and the next ones before the first run
+            # writes, not at the first prune (up to PRUNE_SECONDS later).
+            await asyncio.to_thread(prepare_partitions, db)
             try:
                 await _restart_until_stopped(app, options, stop)
             finally:

@@ -27,7 +27,15 @@ from tocsin.execution.backoff import Backoff
 from tocsin.execution.recorder import RunRecorder
 from tocsin.execution.run_store import StartedRun
 from tocsin.execution.scheduler import execute, run_store_for
-from tocsin.execution.tasks import SWEEP_SECONDS, RunOutcome, conclude, deliver_pending, sweep
+from tocsin.execution.tasks import (
+    PRUNE_SECONDS,
+    SWEEP_SECONDS,
+    RunOutcome,
+    conclude,
+    deliver_pending,
+    prune_old_rows,
+    sweep,
+)
 from tocsin.http import HttpClient
 from tocsin.settings import Settings
 from tocsin.telemetry import record_scheduler_lateness
@@ -110,6 +118,9 @@ class EmbeddedRuntime:
                 asyncio.create_task(self._delivery_loop(stop, http)),
                 asyncio.create_task(
                     self._every(stop, self.sweep_seconds, lambda: sweep(self.db, self.settings))
+                ),
+                asyncio.create_task(
+                    self._every(stop, PRUNE_SECONDS, lambda: prune_old_rows(self.db, self.settings))
                 ),
             ]
             await stop.wait()

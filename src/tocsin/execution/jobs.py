@@ -15,6 +15,9 @@ Procrastinate only decides who runs what, and when:
   by a periodic safety net every 5 seconds (retries with backoff come due with no run).
 - ``tocsin.sweep`` (every ``SWEEP_SECONDS``, as in the embedded runtime) finishes what
   crashed processes left in the tables.
+- ``tocsin.prune`` (every ``PRUNE_SECONDS``, as in the embedded runtime) removes what
+  retention lets go and keeps the coming months' history partitions ready
+  (:mod:`tocsin.db.retention`).
 - ``tocsin.retry_stalled_jobs`` (every 5 seconds) is Procrastinate's stalled-jobs recipe:
   jobs of workers whose heartbeat stopped are retried. A retried ``run_metric`` finishes
   the execution the dead worker left (failed, then evaluated) rather than running the
@@ -58,7 +61,14 @@ from tocsin.execution.claim_runs import CLAIM_BATCH, IN_TRANSACTION, claim_and_d
 from tocsin.execution.pg_runs import PostgresRunStore
 from tocsin.execution.recorder import RunRecorder
 from tocsin.execution.scheduler import evaluate_execution
-from tocsin.execution.tasks import SWEEP_SECONDS, deliver_pending, run_and_evaluate, sweep
+from tocsin.execution.tasks import (
+    PRUNE_SECONDS,
+    SWEEP_SECONDS,
+    deliver_pending,
+    prune_old_rows,
+    run_and_evaluate,
+    sweep,
+)
 from tocsin.execution.upkeep import (
     analyse_queue_if_outgrown,
     analyze_outgrown_tables,
@@ -182,6 +192,11 @@ async def sweep_task(context: JobContext, timestamp: int) -> int:
     return await sweep(rt.db, rt.settings)
 
 
+async def prune_task(context: JobContext, timestamp: int) -> int:
+    rt = runtime(context)
+    return (await prune_old_rows(rt.db, rt.settings)).rows
+
+
 async def retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
     manager = context.app.job_manager
     stalled = await manager.get_stalled_jobs(
@@ -238,6 +253,11 @@ def blueprint() -> procrastinate.Blueprint:
         periodic_id=f"every-{SWEEP_SECONDS}s",
         queueing_lock="tocsin.sweep",
     )(bp.task(name="tocsin.sweep", priority=PRIORITY_CONTROL, pass_context=True)(sweep_task))
+    bp.periodic(
+        cron=f"*/{PRUNE_SECONDS // 60} * * * *",
+        periodic_id=f"every-{PRUNE_SECONDS}s",
+        queueing_lock="tocsin.prune",
+    )(bp.task(name="tocsin.prune", priority=PRIORITY_CONTROL, pass_context=True)(prune_task))
     bp.periodic(cron="* * * * * */5", periodic_id="every-5s", queueing_lock="tocsin.retry_stalled")(
         bp.task(name="tocsin.retry_stalled_jobs", pass_context=True, priority=PRIORITY_CONTROL)(
             retry_stalled_jobs

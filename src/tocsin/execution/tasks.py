@@ -13,6 +13,7 @@ from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import EvaluationResult
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
+from tocsin.db.retention import Pruned, Retention, prepare_partitions, prune
 from tocsin.execution.abandoned import fail_abandoned_executions
 from tocsin.execution.run_store import FinishedRun, RunStore
 from tocsin.execution.scheduler import (
@@ -38,6 +39,9 @@ UNEVALUATED_AFTER = timedelta(seconds=30)
 # How often either runtime sweeps (the embedded loop's wait; the workers' periodic job,
 # whose cron step keeps an even cadence only for a divisor of 60).
 SWEEP_SECONDS = 10
+# How often either runtime prunes what retention lets go, and for how long at most.
+PRUNE_SECONDS = 600
+PRUNE_BUDGET_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -108,3 +112,26 @@ async def sweep(db: Database, settings: Settings) -> int:
     for execution in [*failed, *owed]:
         await evaluate_execution(db, execution, settings=settings)
     return len(failed) + len(owed)
+
+
+async def prune_old_rows(db: Database, settings: Settings) -> Pruned:
+    """Retention's pass (``tocsin.db.retention``), with the coming months' partitions
+    made ready first on PostgreSQL."""
+    made = await asyncio.to_thread(prepare_partitions, db)
+    if made:
+        logger.info("created history partitions %s", ", ".join(made))
+    pruned = await asyncio.to_thread(
+        prune, db, Retention.of(settings), budget_seconds=PRUNE_BUDGET_SECONDS
+    )
+    if pruned.rows or pruned.partitions:
+        logger.info(
+            "retention removed %d quiet evaluations, %d other history rows, %d deliveries, "
+            "%d executions%s%s",
+            pruned.quiet,
+            pruned.transitions,
+            pruned.deliveries,
+            pruned.executions,
+            f"; dropped {', '.join(pruned.partitions)}" if pruned.partitions else "",
+            "" if pruned.finished else "; the rest in the next pass",
+        )
+    return pruned

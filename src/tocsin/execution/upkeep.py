@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import Text
 
+from tocsin.db import partitions
 from tocsin.db.database import Database
 from tocsin.execution.job_queue import libpq_conninfo
 
@@ -47,7 +48,8 @@ WATCHED_TABLES = (
 # alone do not make its plans wrong (the scheduler updates every metric each minute).
 _OUTGROWN = text(
     "SELECT c.relname FROM pg_class AS c JOIN pg_stat_user_tables AS s ON s.relid = c.oid "
-    "WHERE c.oid = ANY(CAST(:tables AS regclass[])) "
+    "WHERE (c.oid = ANY(CAST(:tables AS regclass[])) OR c.oid IN (SELECT inhrelid FROM "
+    "pg_inherits WHERE inhparent = ANY(CAST(:tables AS regclass[])))) "
     "AND abs(s.n_live_tup - greatest(c.reltuples, 0)) > "
     "current_setting('autovacuum_analyze_threshold')::float8 "
     "+ current_setting('autovacuum_analyze_scale_factor')::float8 * greatest(c.reltuples, 0) "
@@ -61,7 +63,9 @@ def analyze_outgrown_tables(db: Database) -> list[str]:
     with db.autocommit() as conn:
         outgrown = list(conn.execute(_OUTGROWN, {"tables": list(WATCHED_TABLES)}).scalars())
         for name in outgrown:
-            if name in WATCHED_TABLES:  # only ever our own names in the statement
+            # Only ever our own names in the statement: a watched table or a partition of
+            # history (tocsin.db.partitions), whose statistics are its own.
+            if name in WATCHED_TABLES or partitions.is_partition(name):
                 conn.execute(text(f"ANALYZE {name}"))
     return outgrown
 
