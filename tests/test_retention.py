@@ -24,6 +24,7 @@ from tocsin.db.schema import (
     metric_executions,
     notification_deliveries,
 )
+from tocsin.execution.embedded import EmbeddedRuntime
 from tocsin.execution.runs import RunReport, run_now
 from tocsin.http import HttpClient
 from tocsin.metrics.store import MetricStore
@@ -243,3 +244,24 @@ def test_retention_settings_are_durations_named_in_errors(monkeypatch: pytest.Mo
     monkeypatch.setenv("TOCSIN_EXECUTION_RETENTION", "10m")
     with pytest.raises(SettingsError, match="TOCSIN_EXECUTION_RETENTION: .*at least 1h"):
         load_settings()
+
+
+def test_the_embedded_runtime_prunes_as_it_starts(db: Database, org_id: uuid.UUID) -> None:
+    # Given quiet evaluations two days old, and a day's history retention
+    metric_id, _ = _setup(db, org_id)
+    _push(db, org_id, metric_id, 1, 1, 1)
+    _age_everything(db, 2 * DAY)
+    settings = Settings(database_url=db.url, history_retention=timedelta(days=1))
+
+    # When the embedded runtime runs for a moment
+    async def moment() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(EmbeddedRuntime(db, settings, tick_seconds=0.1).run(stop))
+        await asyncio.sleep(1.0)
+        stop.set()
+        await task
+
+    asyncio.run(moment())
+
+    # Then they are gone without anyone asking
+    assert _count(db, alert_history) == 0
