@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import text
-
 from tests.runtime_pg.pg_runtime_support import WorkerProcess, queue_db, spawn_worker, wait_for
+
 from tocsin.db import partitions
 from tocsin.db.database import Database
 from tocsin.execution.jobs import blueprint
