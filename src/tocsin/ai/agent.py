@@ -32,6 +32,7 @@ from tocsin.ai.proposals import (
     Proposal,
 )
 from tocsin.ai.resolve import build_draft, resolve_alert
+from tocsin.ai.series_plan import metric_labels
 from tocsin.ai.settings import PlannerSettings, pagerduty_key_of
 from tocsin.ai.wording import summary
 from tocsin.alerts.decision import describe_condition
@@ -71,6 +72,11 @@ Rules:
   other than Slack, webhook, email, PagerDuty and log (no SMS, calls, Teams, Discord...):
   do not call create_alert then; ask, naming what Tocsin can do.
 - "falls below 20%" may be the value or a drop: ask which.
+- Series: one alert watches every series of its metric (list_metrics gives each metric's
+  series_by labels, e.g. service). "errors per service", "for each country", "by region":
+  set per to ["service"], ["country"], ["region"] as said, whatever the metric's labels.
+  "except batch" / "but not batch" is series_filter ["service!=batch"], "only for api"
+  ["service=api"], with the metric's label name. Nothing said: leave both empty.
 - If the request is not about alerts, reply briefly with what you can do.
 After a successful tool call, reply with one short sentence.
 """
@@ -122,12 +128,16 @@ def build_agent() -> Agent[Deps, str]:
     )
 
     @agent.tool
-    def list_metrics(ctx: RunContext[Deps]) -> list[dict[str, str]]:
-        """This org's metrics: exact names and descriptions."""
+    def list_metrics(ctx: RunContext[Deps]) -> list[dict[str, Any]]:
+        """This org's metrics: exact names, descriptions, and the labels that tell their
+        series apart (series_by; empty: one value per run)."""
         ctx.deps.calls.append("list_metrics")
         with ctx.deps.db.connect() as conn:
             found = MetricStore(conn, ctx.deps.org_id).list_metrics()
-        return [{"name": m.name, "description": m.description} for m in found]
+            labels = {m.id: metric_labels(conn, m) for m in found}
+        return [
+            {"name": m.name, "description": m.description, "series_by": labels[m.id]} for m in found
+        ]
 
     @agent.tool
     def list_alerts(ctx: RunContext[Deps], args: ListAlertsArgs) -> list[dict[str, str]]:
@@ -161,6 +171,11 @@ def build_agent() -> Agent[Deps, str]:
                 )
             except InvalidInput as exc:
                 raise ModelRetry(f"invalid arguments: {exc}. Fix them and call again.") from None
+        if isinstance(built, Clarify) and (args.per or args.series_filter):
+            # A question about the metric's series is the user's to answer, not the
+            # model's to fix: the planner asks it.
+            ctx.deps.proposal = args
+            return f"Not proposed: ask the user this, word for word: {built.question}"
         if isinstance(built, Clarify):
             raise ModelRetry(
                 f"{built.question} Call list_metrics for the exact names; if none clearly is "
@@ -168,7 +183,9 @@ def build_agent() -> Agent[Deps, str]:
             )
         draft, metric = built
         ctx.deps.proposal = args
-        return f"Proposed, not saved: {summary(metric.name, draft)}. The user will confirm."
+        with ctx.deps.db.connect() as conn:
+            said = summary(metric.name, draft, metric_labels(conn, metric))
+        return f"Proposed, not saved: {said}. The user will confirm."
 
     @agent.tool
     def mute_alert(ctx: RunContext[Deps], args: MuteAlertArgs) -> str:

@@ -152,6 +152,8 @@ _WHY: dict[CueKind, str] = {
     'the previous run (e.g. "drops by more than {n}%" or "rises by more than {n}%")?',
     "compound": "I read one condition only: say the one condition to alert on (one alert "
     'per condition), e.g. "notify me if Open Issues >= 5".',
+    "series": "that asks for one alert per series, and the metric has one value per run: "
+    "split it first (`tocsin metric update METRIC --series-by COLUMN`).",
 }
 
 
@@ -208,6 +210,10 @@ def _condition(args: CreateAlertArgs) -> tuple[object, ...]:
     )
 
 
+def _matchers(args: CreateAlertArgs) -> str:
+    return ", ".join(args.series_filter) if args.series_filter else "none (every series)"
+
+
 def review(proposal: CreateAlertArgs, reading: Parsed) -> Clarify | None:
     """A model's proposed alert against the offline reading of the same message.
 
@@ -228,6 +234,15 @@ def review(proposal: CreateAlertArgs, reading: Parsed) -> Clarify | None:
             f"Your message says {said}; I could not check that the drafted alert keeps it. "
             'Say the condition to alert on without a negation, e.g. "notify me if Open '
             'Issues <= 5".',
+            "create_alert",
+        )
+    series = [f'"{c.text}"' for c in reading.cues if c.kind == "series"]
+    if series and sorted(proposal.series_filter) != sorted(reading.result.series_filter):
+        return Clarify(
+            f"Your message says {', '.join(series)}: I read the series "
+            f"filter {_matchers(reading.result)}, the model proposed {_matchers(proposal)}. "
+            'Say which series to watch, e.g. "except service=batch" or "only for '
+            'service=api".',
             "create_alert",
         )
     if _condition(proposal) != _condition(reading.result):

@@ -12,6 +12,7 @@ from typing import Any
 
 from tocsin.ai import meaning
 from tocsin.ai import phrases as ph
+from tocsin.ai.destinations import take_destinations
 from tocsin.ai.names import either, find_in_text, name_spans, resolve
 from tocsin.ai.proposals import (
     Clarify,
@@ -22,6 +23,13 @@ from tocsin.ai.proposals import (
     ListMetrics,
     MuteAlertArgs,
     Parsed,
+)
+from tocsin.ai.series_plan import (
+    MetricSeries,
+    SeriesOf,
+    series_cues,
+    series_fields,
+    take_series,
 )
 from tocsin.ai.worktext import Text
 from tocsin.alerts.decision import OP_SYMBOLS
@@ -42,8 +50,10 @@ def parse(
     alerts: list[str],
     *,
     pagerduty_key: str | None = None,
+    series_of: SeriesOf | None = None,
 ) -> Parsed:
-    """Read ``message`` against this org's metric and alert names."""
+    """Read ``message`` against this org's metric and alert names (``series_of``: the
+    labels of a metric's series, by name; without it no metric has series)."""
     text = Text(" ".join(message.replace("\u2019", "'").split()))
     if not text.work:
         return Parsed(Clarify("Please say what you want. " + HELP))
@@ -56,7 +66,7 @@ def parse(
     if text.find(ph.LIST_ALERTS) and not ph.any_op(text.work):
         found = find_in_text(text.original, metrics)
         return Parsed(ListAlertsArgs(metric=found[0] if len(found) == 1 else None))
-    return _create(text, metrics, pagerduty_key)
+    return _create(text, metrics, pagerduty_key, series_of or _no_series)
 
 
 def _mute(text: Text, alerts: list[str]) -> Parsed:
@@ -98,7 +108,13 @@ def _alert_ref(text: Text, alerts: list[str]) -> str | None:
     return words or None
 
 
-def _create(text: Text, metrics: list[str], pagerduty_key: str | None) -> Parsed:
+def _no_series(metric: str) -> MetricSeries:
+    return MetricSeries((), False)
+
+
+def _create(
+    text: Text, metrics: list[str], pagerduty_key: str | None, series_of: SeriesOf
+) -> Parsed:
     notes: list[str] = []
     fields: dict[str, Any] = {}
     if text.take(ph.NO_RESOLVE):
@@ -121,7 +137,7 @@ def _create(text: Text, metrics: list[str], pagerduty_key: str | None) -> Parsed
     pending = _pending(text)
     if pending is not None:
         fields["pending_evaluations"] = pending
-    actions = _destinations(text, pagerduty_key)
+    actions = take_destinations(text, pagerduty_key)
     # A metric's own words are never read as cues or operators ("Weekly Signups").
     written = find_in_text(text.original, metrics)
     for start, end in name_spans(text.work, written):
@@ -132,6 +148,7 @@ def _create(text: Text, metrics: list[str], pagerduty_key: str | None) -> Parsed
         return Parsed(actions, cues=cues)
     if cues:
         return Parsed(meaning.clarify(cues), cues=cues, unparsed=[c.text for c in cues])
+    asked = take_series(text)
     condition = _condition(text, lookback, cues, notes)
     if isinstance(condition, Clarify):
         return Parsed(condition, cues=cues, unparsed=[c.text for c in cues if not c.handled])
@@ -167,8 +184,13 @@ def _create(text: Text, metrics: list[str], pagerduty_key: str | None) -> Parsed
     metric_name, how, _ = metric
     if how == "fuzzy":
         notes.append(f'read "{metric_name}" for the metric name you typed')
+    labels, push = series_of(metric_name)
+    series = series_fields(metric_name, labels, asked, push=push)
+    cues += series_cues(asked, handled=not isinstance(series, Clarify))
+    if isinstance(series, Clarify):
+        return Parsed(series, cues=cues, unparsed=unparsed)
     args = CreateAlertArgs(
-        metric=metric_name, action_config=actions, name=name, **condition, **fields
+        metric=metric_name, action_config=actions, name=name, **condition, **fields, **series
     )
     return Parsed(args, notes, cues, unparsed)
 
@@ -209,47 +231,6 @@ def _pending(text: Text) -> int | None:
         if match is not None:
             return ph.number_word(match.group("n"))
     return None
-
-
-def _destinations(text: Text, pagerduty_key: str | None) -> list[dict[str, Any]] | Clarify:
-    actions: list[dict[str, Any]] = []
-    while (url := text.take(ph.URL)) is not None:
-        target = text.orig(url).rstrip(".,;:)!?")
-        kind = "slack" if "hooks.slack.com" in target.lower() else "webhook"
-        actions.append({"type": kind, "url": target})
-    addresses = []
-    while (mail := text.take(ph.EMAIL)) is not None:
-        addresses.append(text.orig(mail))
-    if addresses:
-        actions.append({"type": "email", "to": addresses})
-    channels = []
-    while (chan := text.take(ph.SLACK_CHANNEL)) is not None:
-        channels.append(text.orig(chan, "chan"))
-    actions += [{"type": "slack", "channelId": c} for c in channels]
-    key_match = text.take(ph.PD_KEY)
-    wants_page = text.take(ph.PAGE) is not None or key_match is not None
-    if wants_page:
-        key = text.orig(key_match, "key") if key_match else pagerduty_key
-        if not key:
-            return Clarify(
-                "To page you I need a PagerDuty routing key: set TOCSIN_PAGERDUTY_ROUTING_KEY, "
-                'or say "page me with pagerduty key <routing key>".',
-                "create_alert",
-            )
-        actions.append({"type": "pagerduty", "routing_key": key})
-    if text.take(ph.LOG):
-        actions.append({"type": "log"})
-    if text.take(ph.SLACK_WORD) and not any(a["type"] == "slack" for a in actions):
-        return Clarify(
-            'Which Slack channel? e.g. "on Slack #ops", or an incoming-webhook URL.',
-            "create_alert",
-        )
-    if text.take(ph.EMAIL_ME) and not addresses:
-        return Clarify(
-            'Which e-mail address? e.g. "email ops@example.com if Open Issues > 5"',
-            "create_alert",
-        )
-    return actions
 
 
 def _condition(

@@ -28,6 +28,7 @@ from tocsin.ai.proposals import (
     Proposal,
 )
 from tocsin.ai.resolve import build_draft, resolve_alert, resolve_metric
+from tocsin.ai.series_plan import metric_labels, series_of
 from tocsin.ai.settings import PlannerSettings, load_planner_settings, pagerduty_key_of
 from tocsin.ai.wording import summary
 from tocsin.alerts.actions import redact_action_config
@@ -132,6 +133,7 @@ def plan(
             MetricStore(conn, org_id).names(),
             [a.name for a in AlertStore(conn, org_id).list_alerts()],
             pagerduty_key=pagerduty_key_of(settings),
+            series_of=series_of(conn, org_id),
         )
         result = realize(conn, org_id, parsed.result, settings=settings)
     result.notes = parsed.notes + result.notes
@@ -187,6 +189,7 @@ def _review(
         MetricStore(conn, org_id).names(),
         [a.name for a in AlertStore(conn, org_id).list_alerts()],
         pagerduty_key=pagerduty_key_of(settings),
+        series_of=series_of(conn, org_id),
     )
     doubt = meaning.review(proposal, reading)
     if doubt is None:
@@ -270,11 +273,12 @@ def _create(
         return built
     draft, metric = built
     rule = rule_of(draft)
+    watched = draft.series_filter
     return Plan(
         "create_alert",
         draft=draft,
         metric=metric,
-        summary=summary(metric.name, draft),
-        dry_run=dry_run(conn, metric, rule),
-        backtest=backtest(conn, metric, rule),
+        summary=summary(metric.name, draft, metric_labels(conn, metric)),
+        dry_run=dry_run(conn, metric, rule, series_filter=watched),
+        backtest=backtest(conn, metric, rule, series_filter=watched),
     )

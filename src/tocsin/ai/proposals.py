@@ -62,6 +62,20 @@ class CreateAlertArgs(_Args):
     )
     notify_on_resolve: bool = Field(default=True, description="Tell when it recovers.")
     name: str | None = Field(default=None, description="Only if the user gave one.")
+    per: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description='Labels the user asked to alert per, as they said them: "errors per '
+        'service", "for each country" -> ["service"], ["country"]. Set it whatever the '
+        "metric's series_by: the planner asks when the metric is not split that way.",
+    )
+    series_filter: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Which series of the metric to watch, as label matchers on its "
+        'series_by labels: "except batch" is ["service!=batch"], "only for api" '
+        '["service=api"] (operators =, !=, =~, !~). Empty: every series.',
+    )
 
 
 class ListAlertsArgs(_Args):
@@ -112,6 +126,7 @@ CueKind = Literal[
     "percent",
     "number",
     "compound",
+    "series",
 ]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from tocsin.ai.names import either, find_in_text, resolve
 from tocsin.ai.proposals import Clarify, CreateAlertArgs
+from tocsin.ai.series_plan import check_series, metric_labels
 from tocsin.ai.wording import default_name
 from tocsin.alerts.decision import AlertRule
 from tocsin.alerts.model import MAX_NAME, Alert, AlertDefinition
@@ -126,10 +127,13 @@ def build_draft(
     metric = resolve_metric(conn, org_id, args.metric)
     if isinstance(metric, Clarify):
         return metric
+    doubt = check_series(metric, metric_labels(conn, metric), args.per, args.series_filter)
+    if doubt is not None:
+        return doubt
     actions = fill_actions(args.action_config, pagerduty_key)
     if isinstance(actions, Clarify):
         return actions
-    data = args.model_dump(exclude={"metric", "name", "action_config"})
+    data = args.model_dump(exclude={"metric", "name", "action_config", "per"})
     data |= {"metric_id": metric.id, "action_config": actions[0] if len(actions) == 1 else actions}
     if args.name is not None and AlertStore(conn, org_id).find_alert(args.name.strip()):
         taken = args.name.strip()

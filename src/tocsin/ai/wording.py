@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from tocsin.ai.series_plan import watch_words
 from tocsin.alerts.decision import AlertRule, describe_condition
 from tocsin.alerts.model import AlertDefinition
 from tocsin.alerts.rules import rule_of
@@ -42,16 +44,21 @@ def cooldown_words(seconds: int) -> str:
     return f"at most once every {format_duration(seconds)}"
 
 
-def summary(metric_name: str, draft: AlertDefinition) -> str:
-    """ "Fires when Open Issues is above 5; Slack #ops; at most once an hour"."""
+def summary(metric_name: str, draft: AlertDefinition, series_by: Sequence[str] = ()) -> str:
+    """ "Fires when Open Issues is above 5; Slack #ops; at most once an hour"; for a
+    metric with series (``series_by``, its labels) "..., for each service except batch"."""
     rule = rule_of(draft)
     when = f"Fires when {condition_words(metric_name, rule)}"
     if draft.pending_evaluations > 1:
         when += f" for {draft.pending_evaluations} runs in a row"
+    watched = watch_words(series_by, draft.series_filter)
+    if watched:
+        when += f", {watched}"
     cfg = draft.action_config
     actions = [cfg] if isinstance(cfg, dict) else cfg
     parts = [when, ", ".join(destination_words(a) for a in actions)]
-    parts.append(cooldown_words(draft.cooldown_seconds))
+    every = cooldown_words(draft.cooldown_seconds)
+    parts.append(f"{every} per {' and '.join(series_by)}" if series_by else every)
     if not draft.notify_on_resolve:
         parts.append("no notice when it resolves")
     return "; ".join(parts)
