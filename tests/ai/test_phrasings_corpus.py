@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "cooldown_seconds": 3600,
     "pending_evaluations": 1,
     "notify_on_resolve": True,
+    "series_filter": [],
 }
 RELATIVE_DEFAULTS = {"change_mode": "percent", "lookback": 1}
 
@@ -49,10 +50,15 @@ def _seed(db: Database) -> uuid.UUID:
     with db.begin() as conn:
         org_id = get_or_create_org(conn, "corpus")
         metrics = MetricStore(conn, org_id)
-        ids = {
-            name: metrics.create({"name": name, "source": {"type": "push"}}).id
-            for name in CORPUS["metrics"]
-        }
+        ids = {}
+        for entry in CORPUS["metrics"]:
+            # A name, or {name, series_by} for a metric with series.
+            found = entry if isinstance(entry, dict) else {"name": entry}
+            selector = {"series_by": found["series_by"]} if "series_by" in found else None
+            created = metrics.create(
+                {"name": found["name"], "source": {"type": "push"}, "selector": selector}
+            )
+            ids[created.name] = created.id
         alerts = AlertStore(conn, org_id)
         for alert in CORPUS["alerts"]:
             fields = {k: v for k, v in alert.items() if k != "metric"}
