@@ -267,3 +267,56 @@ def test_a_series_unseen_for_seven_days_is_forgotten(
     # Then web is gone (no history row either), and api stays
     assert [h.labels for h in report.evaluations] == [API]
     assert _states(db, org_id, alert_id) == {"api": "ok"}
+
+
+def test_an_http_json_list_gives_one_series_per_object(
+    db: Database, org_id: uuid.UUID, sink: Any
+) -> None:
+    from tests.channels.channel_support import Reply
+
+    # Given an HTTP source answering a list of queues, read per queue from "depth"
+    depths = {"api": 7, "web": 2, "batch": 9}
+    sink.default = lambda _rec: Reply(
+        body={"queues": [{"service": s, "depth": d, "host": "h1"} for s, d in depths.items()]}
+    )
+    with db.begin() as conn:
+        metric = MetricStore(conn, org_id).create(
+            {
+                "name": "Queue depth",
+                "source": {"type": "http", "url": f"{sink.url}/queues"},
+                "selector": {"json_path": "$.queues", "column": "depth", "series_by": ["service"]},
+                "schedule": {"every_seconds": 3600},
+            }
+        )
+        alert_id = (
+            AlertStore(conn, org_id)
+            .create_alert(
+                {
+                    "metric_id": metric.id,
+                    "name": "Deep queue",
+                    "comparison_op": "gt",
+                    "threshold_value": 5,
+                    "action_config": {"type": "log"},
+                }
+            )
+            .id
+        )
+    settings = Settings(database_url=db.url, allow_private_networks=True)
+
+    async def run() -> RunReport:
+        async with HttpClient(settings) as http:
+            return await run_now(db, org_id, metric.id, settings=settings, http=http)
+
+    # When it runs, then exactly the queues above 5 fire, each named
+    first = asyncio.run(run())
+    assert _sent(first) == {"api": ["trigger"], "batch": ["trigger"]}
+    assert {h.labels["service"]: h.value for h in first.evaluations if h.labels} == {
+        "api": Decimal(7),
+        "web": Decimal(2),
+        "batch": Decimal(9),
+    }
+    # When api drains and web fills, then api alone resolves and web alone fires
+    depths.update(api=1, web=8)
+    second = asyncio.run(run())
+    assert _sent(second) == {"api": ["resolve"], "web": ["trigger"]}
+    assert _states(db, org_id, alert_id) == {"api": "ok", "web": "triggered", "batch": "triggered"}
