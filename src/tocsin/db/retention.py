@@ -39,7 +39,9 @@ from tocsin.db.schema import (
 )
 from tocsin.settings import Settings
 
-BATCH = 2_000
+# Rows per delete. SQLite has one writer: a batch holds every run's writes back while it
+# deletes (about 0.1 ms a row, bench/retention.py), so its batches are short.
+BATCH = {"sqlite": 500, "postgresql": 2_000}
 # Executions kept beyond the deepest lookback: the run being evaluated while the prune
 # runs reads its baselines from before it.
 KEEP_SPARE = 1
@@ -171,14 +173,14 @@ def prune(
     *,
     now: datetime | None = None,
     budget_seconds: float = 60.0,
-    batch: int = BATCH,
+    batch: int | None = None,
 ) -> Pruned:
     """Remove what each retention has let go, oldest kinds first, within the budget."""
     now = now or utcnow()
     quiet_cut = now - retention.history
     transition_cut = now - retention.transitions
     execution_cut = now - retention.executions
-    run = _Pass(db, budget_seconds, batch)
+    run = _Pass(db, budget_seconds, batch or BATCH[db.dialect])
     if not db.is_sqlite:
         with db.begin() as conn:
             conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")

@@ -67,6 +67,10 @@
     why.textContent = data.reason[i] || "";
     tip.append(head, at, why);
     tip.dataset.kind = kind;
+    placeTip(u, box, tip);
+  }
+
+  function placeTip(u, box, tip) {
     tip.hidden = false;
     const rect = box.getBoundingClientRect();
     // Kept inside the window: a tip past its right edge would widen the page on a phone.
@@ -74,6 +78,34 @@
     const left = Math.max(0, Math.min(rect.left + u.cursor.left + 60, room));
     tip.style.left = (left + window.scrollX) + "px";
     tip.style.top = (rect.top + window.scrollY + u.cursor.top + 10) + "px";
+  }
+
+  // What every time chart shares: size, the x range, the axis labels, the cursor's tip.
+  function timeChartOptions(box, data, series, pointSize, onCursor) {
+    return {
+      width: widthOf(box),
+      height: 280,
+      cursor: { points: { size: pointSize } },
+      legend: { live: false },
+      scales: {
+        // One run, or runs in the same instant: a minute around them, not an empty range.
+        x: { time: true, range: (u, min, max) => {
+          const first = data.t[0], last = data.t[data.t.length - 1];
+          return first === last ? [first - 30, last + 30] : [min, max];
+        } },
+      },
+      axes: [
+        {
+          values: (u, splits, axis, space, incr) => axisLabels(splits, incr),
+          // Room for the label: a few seconds of runs are labelled to the millisecond.
+          space: (u, axis, min, max) => (max - min < 5 ? 110 : 80),
+          size: 50,
+        },
+        {},
+      ],
+      series: series,
+      hooks: { setCursor: [onCursor] },
+    };
   }
 
   function widthOf(box) { return Math.max(box.clientWidth - 12, 240); }
@@ -110,30 +142,7 @@
       );
       rows.push(data.limit, data.fired, data.suppressed, data.resolved);
     }
-    const opts = {
-      width: widthOf(box),
-      height: 280,
-      cursor: { points: { size: 8 } },
-      legend: { live: false },
-      scales: {
-        // One run, or runs in the same instant: a minute around them, not an empty range.
-        x: { time: true, range: (u, min, max) => {
-          const first = data.t[0], last = data.t[data.t.length - 1];
-          return first === last ? [first - 30, last + 30] : [min, max];
-        } },
-      },
-      axes: [
-        {
-          values: (u, splits, axis, space, incr) => axisLabels(splits, incr),
-          // Room for the label: a few seconds of runs are labelled to the millisecond.
-          space: (u, axis, min, max) => (max - min < 5 ? 110 : 80),
-          size: 50,
-        },
-        {},
-      ],
-      series: series,
-      hooks: { setCursor: [(u) => showTip(u, box, tip, data)] },
-    };
+    const opts = timeChartOptions(box, data, series, 8, (u) => showTip(u, box, tip, data));
     if (box.dataset.limitLabel && box.dataset.relative === "1") {
       // A relative change: the band between the baseline run and the limit it allows.
       series.push({ label: "Baseline", stroke: "#9ca3af", width: 1, points: { show: false } });
@@ -173,12 +182,7 @@
       none.textContent = "no value";
       tip.append(none);
     }
-    tip.hidden = false;
-    const rect = box.getBoundingClientRect();
-    const room = document.documentElement.clientWidth - tip.offsetWidth - 4;
-    const left = Math.max(0, Math.min(rect.left + u.cursor.left + 60, room));
-    tip.style.left = (left + window.scrollX) + "px";
-    tip.style.top = (rect.top + window.scrollY + u.cursor.top + 10) + "px";
+    placeTip(u, box, tip);
   }
 
   // Draws several series as one line each (``data.lines``, aligned on ``data.t``, as
@@ -213,28 +217,7 @@
                     dash: [6, 4], points: { show: false } });
       rows.push(data.limit);
     }
-    const opts = {
-      width: widthOf(box),
-      height: 280,
-      cursor: { points: { size: 6 } },
-      legend: { live: false },
-      scales: {
-        x: { time: true, range: (u, min, max) => {
-          const first = data.t[0], last = data.t[data.t.length - 1];
-          return first === last ? [first - 30, last + 30] : [min, max];
-        } },
-      },
-      axes: [
-        {
-          values: (u, splits, axis, space, incr) => axisLabels(splits, incr),
-          space: (u, axis, min, max) => (max - min < 5 ? 110 : 80),
-          size: 50,
-        },
-        {},
-      ],
-      series: series,
-      hooks: { setCursor: [(u) => showLinesTip(u, box, tip, data)] },
-    };
+    const opts = timeChartOptions(box, data, series, 6, (u) => showLinesTip(u, box, tip, data));
     const plot = new uPlot(opts, rows, box);
     box.addEventListener("mouseleave", () => { tip.hidden = true; });
     window.addEventListener("resize", () => plot.setSize({ width: widthOf(box), height: 280 }));
