@@ -149,16 +149,22 @@ def top_series(
 
 
 def _latest_of_each(
-    org_id: uuid.UUID, alert_id: uuid.UUID, series_ids: list[uuid.UUID], start: datetime | None
+    org_id: uuid.UUID, series_ids: list[uuid.UUID], start: datetime | None
 ) -> Select[Any]:
     """One statement: each series' latest LINE_POINTS + 1 values in the range, each part
-    an index range on (series_id, evaluated_at)."""
+    an index range on (series_id, evaluated_at).
+
+    The ids are the alert's own (``top_series`` read them by org and alert), so the parts
+    name no ``alert_id``: with it, a planner without statistics of a fresh month (or
+    SQLite, which keeps none) took the (alert_id, evaluated_at) index and read every
+    series' rows of the range - 850 ms instead of 50 for 1,000 series (bench/retention.py).
+    """
     ah = alert_history
     parts = []
     for series_id in series_ids:
         part = (
             select(ah.c.series_id, ah.c.evaluated_at, ah.c.value)
-            .where(ah.c.org_id == org_id, ah.c.alert_id == alert_id, ah.c.series_id == series_id)
+            .where(ah.c.org_id == org_id, ah.c.series_id == series_id)
             .order_by(ah.c.evaluated_at.desc())
             .limit(LINE_POINTS + 1)
         )
@@ -189,7 +195,7 @@ def top_series_chart_data(
         for r in top
     ]
     points: dict[str, list[tuple[float, float | None]]] = {line.series_id: [] for line in out.lines}
-    for h in conn.execute(_latest_of_each(org_id, alert.id, [r.id for r in top], start)):
+    for h in conn.execute(_latest_of_each(org_id, [r.id for r in top], start)):
         points[str(h.series_id)].append((epoch_ms(h.evaluated_at) / 1000, finite_float(h.value)))
     for pairs in points.values():
         if len(pairs) > LINE_POINTS:
