@@ -135,6 +135,12 @@ def fill(db: Database, alert_id: uuid.UUID, start: datetime, days: int, every: i
         }
         with db.begin() as conn:
             conn.execute(statement, params)
+    if not db.is_sqlite:
+        # What autovacuum (and a worker's upkeep, every 10 s) does after such growth:
+        # measured on statistics of empty partitions, the history page read and sorted
+        # all 2.9 million rows of the alert (1.2 s) instead of 51 through its index.
+        with db.autocommit() as conn:
+            conn.execute(text("ANALYZE alert_history"))
     return written + rows(db)
 
 

@@ -170,3 +170,34 @@ def test_another_orgs_history_cannot_be_read_through_a_partition(pg: Database) -
 
     # Then only their own org's rows come back, from every one of them
     assert seen == {month: [own], partitions.DEFAULT: [own], "alert_history": [own, own]}
+
+
+def test_upkeep_refreshes_the_statistics_of_a_month_that_grew(pg: Database) -> None:
+    from tests.runtime_pg.pg_runtime_support import wait_for
+    from tocsin.execution.upkeep import analyze_outgrown_tables
+
+    # Given this month's partition, never analysed, and 3,000 evaluations in it
+    now = datetime.now(UTC)
+    org, alert_id = _alert(pg, "acme")
+    prepare_partitions(pg, now=now)
+    month = partitions.partition_name(partitions.month_of(now))
+    start = partitions.month_of(now)
+    first = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    _history_at(pg, org, alert_id, *(first + timedelta(seconds=i) for i in range(3000)))
+    live = f"SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = '{month}'"
+    with pg.connect() as conn:
+        conn.execute(text("SELECT pg_stat_force_next_flush()"))
+
+    def counted() -> bool:
+        with pg.connect() as conn:
+            return int(conn.execute(text(live)).scalar_one()) >= 3000
+
+    wait_for(counted, 15, "the row counts to be flushed")
+
+    # When a worker's upkeep check runs, then it analyses that partition
+    assert month in analyze_outgrown_tables(pg)
+    with pg.connect() as conn:
+        known = conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE relname = :m"), {"m": month}
+        ).scalar_one()
+    assert known == 3000
