@@ -56,6 +56,8 @@ _FIELDS = (
     "lookback",
     "cooldown_seconds",
     "pending_evaluations",
+    "resolve_missing_after",
+    "series_filter",
 )
 Errors = list[tuple[str, str]]
 
@@ -118,9 +120,15 @@ def form_body(form: FormData) -> tuple[dict[str, Any], Errors]:
     errors: Errors = []
     if not body["description"]:
         body.pop("description")
-    for key in ("lookback", "pending_evaluations"):
+    for key in ("lookback", "pending_evaluations", "resolve_missing_after"):
         if not body[key]:
             body.pop(key)
+    if "series_filter" in form:
+        # One matcher a line: a regular expression may hold commas ({1,3}).
+        lines = body["series_filter"].splitlines()
+        body["series_filter"] = [m.strip() for m in lines if m.strip()]
+    else:
+        body.pop("series_filter")
     cooldown = body.pop("cooldown_seconds")
     if cooldown:
         try:
@@ -143,9 +151,10 @@ def check(
     """Validate the form as the API would; a definition only when there is no error."""
     body, errors = form_body(form)
     if current is not None:
-        # Settings the form does not show (set through the API or the CLI) stay as they are.
-        body["series_filter"] = list(current.series_filter)
-        body["resolve_missing_after"] = current.resolve_missing_after
+        # Settings the form does not show (set through the API or the CLI) stay as they
+        # are, and so do its series settings when a post leaves them out.
+        body.setdefault("series_filter", list(current.series_filter))
+        body.setdefault("resolve_missing_after", current.resolve_missing_after)
         body["action_config"] = keep_hidden_settings(body["action_config"], current.actions)
         # Secrets shown redacted and posted back as they are keep their stored values.
         body["action_config"] = restore_action_config(body["action_config"], current.action_config)
@@ -216,6 +225,8 @@ def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
             "lookback": 1,
             "cooldown_seconds": "1h",
             "pending_evaluations": 1,
+            "resolve_missing_after": 2,
+            "series_filter": "",
             "notify_on_resolve": True,
             "enabled": True,
             "actions": [{"kind": "log", "target": "", "secret": ""}],
@@ -239,6 +250,7 @@ def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
         "cooldown_seconds": format_duration(alert.cooldown_seconds)
         if alert.cooldown_seconds
         else "0",
+        "series_filter": "\n".join(alert.series_filter),
         "actions": rows,
     }
 
