@@ -266,3 +266,31 @@ def test_editing_an_alert_keeps_its_series_filter_and_previews_with_it(
         kept = AlertStore(conn, default).get_alert(alert.id)
     assert kept.threshold_value == 6
     assert (kept.series_filter, kept.resolve_missing_after) == (["service!=batch"], 5)
+
+
+def test_backtest_and_dry_run_respect_the_series_limit(
+    db: Database, org_id: uuid.UUID, monkeypatch: Any
+) -> None:
+    from tocsin.settings import get_settings
+
+    # Given three runs of three series each and a limit of two series per alert
+    metric = _metric(db, org_id, RUNS[:3])
+    monkeypatch.setenv("TOCSIN_MAX_SERIES_PER_ALERT", "2")
+    get_settings.cache_clear()
+    try:
+        with db.connect() as conn:
+            summary = backtest(conn, metric, ABOVE_5)
+            now = dry_run(conn, metric, ABOVE_5)
+            # A filter that leaves two series is within the limit
+            filtered = backtest(conn, metric, ABOVE_5, series_filter=["service!=batch"])
+        live = _live(db, org_id, metric)
+    finally:
+        # The next test reads the settings afresh, without the limit.
+        monkeypatch.delenv("TOCSIN_MAX_SERIES_PER_ALERT")
+        get_settings.cache_clear()
+    # Then, as live evaluation does (with the same limit), the runs fire nothing
+    assert summary["fired"] == 0
+    assert _fired(summary) == live == Counter()
+    assert now["would_fire"] is False
+    assert "more than TOCSIN_MAX_SERIES_PER_ALERT (2): none evaluated" in now["text"]
+    assert filtered["fired"] == 2

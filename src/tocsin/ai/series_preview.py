@@ -21,11 +21,12 @@ from typing import Any
 from tocsin.alerts import decision as core
 from tocsin.alerts.batch import BatchAlert, EvaluationBatch, decide
 from tocsin.alerts.matchers import Matcher, parse_filter, watches
-from tocsin.alerts.reading import FORGET_AFTER
+from tocsin.alerts.reading import FORGET_AFTER, too_many_series
 from tocsin.metrics.extract import Extracted
 from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.series import Labels, Series, SeriesSet
 from tocsin.numbers import format_decimal, json_number
+from tocsin.settings import get_settings
 
 # A series missing from an earlier run has no baseline there (as live evaluation says).
 _ABSENT_BEFORE = Extracted("no_data", None, "the series was not in that run")
@@ -79,6 +80,7 @@ class _Fold:
     def __init__(self, rule: core.AlertRule, matchers: Sequence[Matcher]) -> None:
         self.rule = rule
         self.matchers = matchers
+        self.limit = get_settings().max_series_per_alert
         # key -> (labels, status, last seen in a run); sorted by key as the store reads them
         self.known: dict[str, tuple[Labels, core.AlertStatus, datetime | None]] = {}
 
@@ -90,6 +92,8 @@ class _Fold:
             watched = reading.failure
         else:
             watched = [s for s in reading.series if watches(self.matchers, s.labels)]
+            if len(watched) > self.limit:
+                watched = too_many_series(len(watched), self.limit)
         by_key = {s.key: s for s in reading.series}
         rule, out = self.rule, []
         for key in sorted(self.known):

@@ -39,6 +39,16 @@ def batch_shape(rows: Sequence[Row[Any]]) -> tuple[int, uuid.UUID | None, int]:
     return len(ids), rows[-1][_ID] if rows else None, depth
 
 
+def too_many_series(count: int, limit: int) -> Extracted:
+    """What a run with more watched series than ``TOCSIN_MAX_SERIES_PER_ALERT`` is for
+    each of them: an error, with none evaluated."""
+    return Extracted(
+        "error",
+        None,
+        f"{count:,} series, more than TOCSIN_MAX_SERIES_PER_ALERT ({limit:,}): none evaluated",
+    )
+
+
 class SeriesReader:
     """Turns locked rows (an alert with each of its stored series) into batch items,
     with this run's value of each watched series and its earlier values."""
@@ -113,12 +123,7 @@ class SeriesReader:
         if matchers:
             series = [s for s in series if watches(matchers, s.labels)]
         if len(series) > self._limit:
-            return Extracted(
-                "error",
-                None,
-                f"{len(series):,} series, more than TOCSIN_MAX_SERIES_PER_ALERT "
-                f"({self._limit:,}): none evaluated",
-            )
+            return too_many_series(len(series), self._limit)
         return series
 
     def _current(self, watched: list[Series] | Extracted, key: str) -> Extracted | None:
