@@ -35,6 +35,8 @@ ALERT_KEYS = {
     "cooldown_seconds",
     "pending_evaluations",
     "notify_on_resolve",
+    # Mute and resolve (issue 17).
+    "drop_resolve_when_muted",
     "muted_until",
     "state",
     "last_triggered_at",

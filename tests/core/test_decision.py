@@ -328,13 +328,32 @@ def test_firing_while_muted_is_notified_once_the_mute_ends() -> None:
     assert decisions[3].new_status.last_triggered_at == at(30)
 
 
-def test_resolve_while_muted_is_suppressed() -> None:
+def test_a_resolve_gets_through_a_mute() -> None:
+    # The user was told of the firing: they hear it is over, mute or not (issue 17).
     status = AlertStatus("triggered", 1, at(-5), at(-5), episode_notified=True)
     rule = GT5._replace(muted_until=at(60))
     [d] = run(rule, obs(0, 4), status=status)
-    assert d.state_to == "ok" and d.notify is None
-    assert d.suppressed == "muted until 13:00 UTC"
+    assert d.state_to == "ok" and d.notify == "resolve" and d.suppressed is None
+    assert d.reason.endswith(
+        "resolved (sent while muted until 13:00 UTC: resolves get through a mute)"
+    )
     assert d.new_status.episode_notified is False
+
+
+def test_resolve_while_muted_is_dropped_when_the_alert_says_so() -> None:
+    status = AlertStatus("triggered", 1, at(-5), at(-5), episode_notified=True)
+    rule = GT5._replace(muted_until=at(60), drop_resolve_when_muted=True)
+    [d] = run(rule, obs(0, 4), status=status)
+    assert d.state_to == "ok" and d.notify is None
+    assert d.suppressed == "muted until 13:00 UTC (resolves dropped while muted)"
+    assert d.new_status.episode_notified is False
+
+
+def test_a_firing_held_back_by_a_mute_is_sent_by_the_first_breach_after_it() -> None:
+    rule = GT5._replace(muted_until=at(30))
+    decisions = run(rule, obs(0, 7), obs(40, 8))
+    assert notified(decisions) == [None, "trigger"]
+    assert "sending the held-back notification" in decisions[1].reason
 
 
 def test_older_execution_is_recorded_but_changes_nothing() -> None:

@@ -47,7 +47,13 @@ def test_an_absent_series_that_never_notified_just_goes_quiet() -> None:
 def test_an_absent_series_resolves_muted_or_silently_as_the_rule_says() -> None:
     muted = GT5._replace(muted_until=at(60), resolve_missing_after=1)
     d = absent(muted, FIRING, at(1))
-    assert d.state_to == "ok" and d.notify is None and d.suppressed == "muted until 13:00 UTC"
+    # A resolve gets through a mute (issue 17), unless the alert drops them
+    assert d.state_to == "ok" and d.notify == "resolve"
+    assert "resolves get through a mute" in d.reason
+    dropping = muted._replace(drop_resolve_when_muted=True)
+    d = absent(dropping, FIRING, at(1))
+    assert d.state_to == "ok" and d.notify is None
+    assert d.suppressed == "muted until 13:00 UTC (resolves dropped while muted)"
     quiet = GT5._replace(notify_on_resolve=False, resolve_missing_after=1)
     assert absent(quiet, FIRING, at(1)).notify is None
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tocsin.alerts.decision import NOT_SENT, AlertRule, AlertStatus, Decision, in_episode
-from tocsin.alerts.timing import muted_reason, utc
+from tocsin.alerts.timing import resolve_while_muted, utc
 
 NOT_IN_RUN = "series not in this run"
 
@@ -30,10 +30,10 @@ def absent(rule: AlertRule, status: AlertStatus, at: datetime) -> Decision:
         text = f"{NOT_IN_RUN} ({_runs(runs)}): no longer reported, resolved"
         if not rule.notify_on_resolve:
             return _decision(status, new, None, None, f"{text} (notify_on_resolve off)")
-        muted = muted_reason(rule, at)
-        if muted is not None:
-            return _decision(status, new, None, muted, f"{text}{NOT_SENT}{muted}")
-        return _decision(status, new, "resolve", None, text)
+        dropped, note = resolve_while_muted(rule, at)
+        if dropped is not None:
+            return _decision(status, new, None, dropped, f"{text}{NOT_SENT}{dropped}")
+        return _decision(status, new, "resolve", None, f"{text}{note}")
     new = status._replace(
         state="no_data", consecutive_breaches=0, last_evaluated_at=at,
         episode_notified=notified, missing_runs=runs,

@@ -23,8 +23,11 @@ Rules beyond the brief's wording, decided here:
   breaches returns straight to ``triggered`` (no new pending run) and notifies only if a
   repeat reminder is due; the next readable value that does not breach resolves it (with a
   resolve notification). Without a notified episode, no_data/error behave like ``ok``.
-* **Mute** (``muted_until`` after the observation time): state changes as usual, nothing is
-  sent, ``last_triggered_at`` is untouched; a resolve due while muted is dropped.
+* **Mute** (``muted_until`` after the observation time): state changes as usual, no
+  trigger is sent, ``last_triggered_at`` is untouched. A resolve due while muted is sent
+  (the user was told of the firing; they must hear it is over) unless the rule says
+  ``drop_resolve_when_muted``. When the mute ends on a triggered episode that was never
+  notified, the next breaching evaluation sends it ("still triggered, not yet notified").
 * **Out of order**: an observation older than ``status.last_evaluated_at`` gives
   ``applied=False`` and the unchanged status; equal times are in order. Its ``suppressed``
   is "older execution" only when the observation would have notified had it been newest.
@@ -46,6 +49,7 @@ from tocsin.alerts.timing import (
     cooldown_block,
     muted_reason,
     next_allowed,
+    resolve_while_muted,
     utc,
 )
 from tocsin.metrics.extract import Extracted
@@ -91,6 +95,9 @@ class AlertRule(NamedTuple):
     notify_on_resolve: bool = True
     muted_until: datetime | None = None
     resolve_missing_after: int = 2  # runs a notified, triggered series may be absent
+    # A resolve due while muted is sent unless this says to drop it: whoever was told it
+    # broke must hear it is fixed.
+    drop_resolve_when_muted: bool = False
 
 
 class AlertStatus(NamedTuple):
@@ -334,10 +341,10 @@ def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -
         return _decision(status, new, a, None, None, text)
     if not rule.notify_on_resolve:
         return _decision(status, new, a, None, None, f"{a.text}; resolved (notify_on_resolve off)")
-    muted = muted_reason(rule, at)
-    if muted is not None:
-        return _decision(status, new, a, None, muted, f"{a.text}; resolved{NOT_SENT}{muted}")
-    return _decision(status, new, a, "resolve", None, f"{a.text}; resolved")
+    dropped, sent_note = resolve_while_muted(rule, at)
+    if dropped is not None:
+        return _decision(status, new, a, None, dropped, f"{a.text}; resolved{NOT_SENT}{dropped}")
+    return _decision(status, new, a, "resolve", None, f"{a.text}; resolved{sent_note}")
 
 
 def _unreadable(status: AlertStatus, at: datetime, a: _Assessment) -> Decision:

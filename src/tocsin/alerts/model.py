@@ -94,6 +94,8 @@ class AlertFields(BaseModel):
     # Which series of the metric the alert watches ("service!=batch"); all by default.
     series_filter: list[str] = Field(default_factory=list, max_length=MAX_MATCHERS)
     resolve_missing_after: int = Field(default=2, ge=1, le=MAX_MISSING_RUNS)
+    # A resolve due while muted is sent, unless this drops it.
+    drop_resolve_when_muted: bool = False
 
     @field_validator("series_filter")
     @classmethod
@@ -167,6 +169,7 @@ class Alert(BaseModel):
     muted_until: datetime | None
     series_filter: list[str] = []
     resolve_missing_after: int = 2
+    drop_resolve_when_muted: bool = False
     # Filled by AlertStore.with_series: the metric's label columns, and how many of the
     # alert's series are in each state.
     series_by: list[str] = []

@@ -27,4 +27,5 @@ def rule_of(alert: Alert | AlertFields | Row[Any]) -> core.AlertRule:
         notify_on_resolve=alert.notify_on_resolve,
         muted_until=alert.muted_until,
         resolve_missing_after=getattr(alert, "resolve_missing_after", 2),
+        drop_resolve_when_muted=getattr(alert, "drop_resolve_when_muted", False),
     )

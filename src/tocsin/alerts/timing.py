@@ -19,6 +19,11 @@ class Timed(Protocol):
     def muted_until(self) -> datetime | None: ...
 
 
+class MuteRule(Timed, Protocol):
+    @property
+    def drop_resolve_when_muted(self) -> bool: ...
+
+
 # Stored times have microsecond precision: "<= at - 1 µs" is "< at".
 _TICK = timedelta(microseconds=1)
 
@@ -71,3 +76,14 @@ def next_allowed(rule: Timed, last: datetime, at: datetime) -> str:
     return (
         f"in {rounded_duration(max(left, 1))} (cooldown {format_duration(rule.cooldown_seconds)})"
     )
+
+
+def resolve_while_muted(rule: MuteRule, at: datetime) -> tuple[str | None, str]:
+    """A due resolve under a mute: why it is dropped (``drop_resolve_when_muted``), or
+    the note saying it was sent anyway."""
+    muted = muted_reason(rule, at)
+    if muted is None:
+        return None, ""
+    if rule.drop_resolve_when_muted:
+        return f"{muted} (resolves dropped while muted)", ""
+    return None, f" (sent while {muted}: resolves get through a mute)"

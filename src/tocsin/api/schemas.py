@@ -270,6 +270,11 @@ class AlertCreate(BaseModel):
         description='Which series to watch: matchers such as "service!=batch" (=, !=, =~, !~).',
     )
     resolve_missing_after: int = Field(default=2, ge=1, le=MAX_MISSING_RUNS)
+    drop_resolve_when_muted: bool = Field(
+        default=False,
+        description="Drop a resolve that comes due while the alert is muted (default: "
+        "send it; whoever was told of the firing hears it is over).",
+    )
 
     _actions = field_validator("action_config", mode="before")(_check_actions)
     _threshold = field_validator("threshold_value", mode="before")(_check_threshold)
@@ -304,6 +309,7 @@ class AlertPatch(BaseModel):
     muted_until: AwareDatetime | None = None
     series_filter: list[str] | None = Field(default=None, max_length=MAX_MATCHERS)
     resolve_missing_after: int | None = Field(default=None, ge=1, le=MAX_MISSING_RUNS)
+    drop_resolve_when_muted: bool | None = None
 
     _not_null = field_validator(
         "metric_id",
@@ -320,6 +326,7 @@ class AlertPatch(BaseModel):
         "notify_on_resolve",
         "series_filter",
         "resolve_missing_after",
+        "drop_resolve_when_muted",
         mode="before",
     )(_refuse_null)
     _actions = field_validator("action_config", mode="before")(_check_actions)

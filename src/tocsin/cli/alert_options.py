@@ -33,6 +33,7 @@ FLAG_NAMES = {
     "action_config": "--action",
     "series_filter": "--series",
     "resolve_missing_after": "--resolve-missing-after",
+    "drop_resolve_when_muted": "--drop-resolve-when-muted",
 }
 
 
@@ -68,6 +69,7 @@ class AlertOptions:
     description: str | None = None
     series: list[str] | None = None
     resolve_missing_after: int | None = None
+    drop_resolve_when_muted: bool | None = None
 
     def fields(self, conn: Connection, org_id: uuid.UUID) -> dict[str, Any]:
         """The alert fields these options set (an option not given sets nothing)."""
@@ -118,6 +120,7 @@ class AlertOptions:
             ("notify_on_resolve", self.resolve),
             ("series_filter", self.series),
             ("resolve_missing_after", self.resolve_missing_after),
+            ("drop_resolve_when_muted", self.drop_resolve_when_muted),
         ):
             if given is not None:
                 out[key] = given

@@ -53,7 +53,8 @@ def human_alert(a: Alert) -> str:
             f"  condition:  {condition_text(a)}",
             f"  actions:    {actions_words(a.action_config)}",
             f"  cooldown:   {format_duration(a.cooldown_seconds)}   pending: "
-            f"{a.pending_evaluations}   resolve: {a.notify_on_resolve}",
+            f"{a.pending_evaluations}   resolve: {a.notify_on_resolve}"
+            + ("   resolves while muted: dropped" if a.drop_resolve_when_muted else ""),
             f"  enabled:    {a.enabled}   muted until: {muted}",
             f"  last value: {pub['last_value']}   last fired: "
             f"{a.last_triggered_at.isoformat() if a.last_triggered_at else '-'}",
@@ -96,6 +97,12 @@ def create(
         int | None,
         typer.Option("--resolve-missing-after", help="Runs a firing series may be absent."),
     ] = None,
+    drop_resolve_when_muted: Annotated[
+        bool,
+        typer.Option(
+            "--drop-resolve-when-muted", help="Drop resolves due while muted (default: send)."
+        ),
+    ] = False,
 ) -> None:
     """Create an alert on a metric (on each of its series)."""
     st = state(ctx)
@@ -115,6 +122,7 @@ def create(
         description=description,
         series=series,
         resolve_missing_after=resolve_missing_after,
+        drop_resolve_when_muted=drop_resolve_when_muted or None,
     )
 
     def build(conn: Connection, org_id: uuid.UUID) -> Alert:
@@ -163,6 +171,13 @@ def update_(
         typer.Option("--series", help="Series matchers (replace the stored ones)."),
     ] = None,
     resolve_missing_after: Annotated[int | None, typer.Option("--resolve-missing-after")] = None,
+    drop_resolve_when_muted: Annotated[
+        bool | None,
+        typer.Option(
+            "--drop-resolve-when-muted/--send-resolve-when-muted",
+            help="Drop or send resolves due while muted.",
+        ),
+    ] = None,
 ) -> None:
     """Change an alert: only the options given change; bad input changes nothing."""
     st = state(ctx)
@@ -182,6 +197,7 @@ def update_(
         description=description,
         series=series,
         resolve_missing_after=resolve_missing_after,
+        drop_resolve_when_muted=drop_resolve_when_muted,
     )
 
     def change(conn: Connection, org_id: uuid.UUID) -> Alert:

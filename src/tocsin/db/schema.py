@@ -175,6 +175,8 @@ alerts = Table(
     Column("series_filter", JSONType, nullable=False, server_default="[]"),
     # Runs a notified, triggered series may be absent before it resolves.
     Column("resolve_missing_after", Integer, nullable=False, server_default="2"),
+    # A resolve due while muted is sent unless this is set (migration 0010).
+    Column("drop_resolve_when_muted", Boolean, nullable=False, server_default=text("false")),
     UniqueConstraint("org_id", "name"),
     # A metric's enabled alerts in id order, the evaluator's (migration 0007).
     Index(

@@ -19,6 +19,7 @@ FILES: tuple[tuple[str, str | None, str], ...] = (
     ("20261201300000_alert_index.sql", "0006", "0007"),
     ("20261201400000_alert_series.sql", "0007", "0008"),
     ("20261201500000_history_retention.sql", "0008", "0009"),
+    ("20261201600000_drop_resolve_when_muted.sql", "0009", "0010"),
 )
 
 HEADER = (

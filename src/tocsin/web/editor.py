@@ -138,6 +138,7 @@ def form_body(form: FormData) -> tuple[dict[str, Any], Errors]:
         except ValueError:
             errors.append(("cooldown_seconds", "expected seconds or a duration such as 30m or 1h"))
     body["notify_on_resolve"] = form.get("notify_on_resolve") is not None
+    body["drop_resolve_when_muted"] = form.get("drop_resolve_when_muted") is not None
     body["enabled"] = form.get("enabled") is not None
     actions, problems = _actions(form)
     errors += problems
@@ -228,6 +229,7 @@ def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
             "resolve_missing_after": 2,
             "series_filter": "",
             "notify_on_resolve": True,
+            "drop_resolve_when_muted": False,
             "enabled": True,
             "actions": [{"kind": "log", "target": "", "secret": ""}],
         }
@@ -258,6 +260,7 @@ def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
 def _from_form(form: FormData) -> dict[str, Any]:
     values: dict[str, Any] = {k: str(form.get(k, "")) for k in _FIELDS}
     values["notify_on_resolve"] = form.get("notify_on_resolve") is not None
+    values["drop_resolve_when_muted"] = form.get("drop_resolve_when_muted") is not None
     values["enabled"] = form.get("enabled") is not None
     values["actions"] = _action_rows(form)
     return values

@@ -110,6 +110,7 @@ class AlertOut(Out):
     pending_evaluations: int
     notify_on_resolve: bool
     muted_until: datetime | None
+    drop_resolve_when_muted: bool = False
     state: AlertState
     last_triggered_at: datetime | None
     last_evaluated_at: datetime | None
