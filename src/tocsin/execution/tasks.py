@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import DBAPIError
+
 from tocsin.alerts.delivery import Deliverer
 from tocsin.alerts.evaluator import EvaluationResult
 from tocsin.clock import utcnow
@@ -117,9 +119,15 @@ async def sweep(db: Database, settings: Settings) -> int:
 async def prune_old_rows(db: Database, settings: Settings) -> Pruned:
     """Retention's pass (``tocsin.db.retention``), with the coming months' partitions
     made ready first on PostgreSQL."""
-    made = await asyncio.to_thread(prepare_partitions, db)
-    if made:
-        logger.info("created history partitions %s", ", ".join(made))
+    try:
+        made = await asyncio.to_thread(prepare_partitions, db)
+    except DBAPIError as exc:
+        # A lock it could not get within its timeout: the next pass tries again, and the
+        # prune below does not depend on it.
+        logger.warning("could not prepare history partitions: %s", exc.orig or exc)
+    else:
+        if made:
+            logger.info("created history partitions %s", ", ".join(made))
     pruned = await asyncio.to_thread(
         prune, db, Retention.of(settings), budget_seconds=PRUNE_BUDGET_SECONDS
     )

@@ -17,17 +17,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("alerts") as batch:
-        batch.add_column(
-            sa.Column(
-                "drop_resolve_when_muted",
-                sa.Boolean(),
-                nullable=False,
-                server_default=sa.text("false"),
-            )
-        )
+    # A plain ADD COLUMN on both engines, not a batch: on SQLite a batch may rebuild the
+    # table, and dropping the old ``alerts`` cascades to every alert's history, series
+    # and deliveries.
+    op.add_column(
+        "alerts",
+        sa.Column(
+            "drop_resolve_when_muted", sa.Boolean(), nullable=False, server_default=sa.false()
+        ),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("alerts") as batch:
-        batch.drop_column("drop_resolve_when_muted")
+    # SQLite 3.35+ drops a column in place (no rebuild, no cascade), as PostgreSQL does.
+    op.execute("ALTER TABLE alerts DROP COLUMN drop_resolve_when_muted")
