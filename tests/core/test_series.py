@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pydantic
@@ -141,3 +142,21 @@ def test_each_series_reads_as_its_own_rows_alone(rows: list[tuple[str, int]]) ->
     for service, extracted in by_service.items():
         alone = {"columns": ["n"], "rows": [[n] for s, n in rows if s == service]}
         assert extracted == extract_value(alone, sel)
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
+        max_size=4,
+    )
+)
+def test_a_series_key_is_the_json_stored_keys_were_made_of(labels: dict[str, str]) -> None:
+    # Keys stored before are the standard encoder's; a new run must find them.
+    before = json.dumps(dict(sorted(labels.items())), ensure_ascii=False, separators=(",", ":"))
+    assert series_key(labels) == before
+
+
+def test_a_label_with_a_lone_surrogate_still_has_a_key() -> None:
+    labels = json.loads('{"service": "bad\\ud800"}')
+    assert series_key(labels) == json.dumps(labels, ensure_ascii=False, separators=(",", ":"))

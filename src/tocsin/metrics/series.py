@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from tocsin.metrics.extract import (
     Extracted,
     ValueSelector,
@@ -63,8 +65,16 @@ class SeriesSet:
 
 
 def series_key(labels: Mapping[str, str]) -> str:
-    """The one text a series is known by: its labels as JSON with sorted keys."""
-    return json.dumps(dict(sorted(labels.items())), ensure_ascii=False, separators=(",", ":"))
+    """The one text a series is known by: its labels as compact JSON with sorted keys,
+    byte for byte what ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``
+    gives (the keys stored before are that), through orjson: the standard encoder was
+    15% of evaluating one alert over 10,000 series on SQLite."""
+    ordered = dict(sorted(labels.items()))
+    try:
+        return orjson.dumps(ordered).decode()
+    except orjson.JSONEncodeError:
+        # A lone surrogate (a source's "\ud800"), which orjson refuses to encode.
+        return json.dumps(ordered, ensure_ascii=False, separators=(",", ":"))
 
 
 def describe_labels(labels: Mapping[str, str]) -> str:
