@@ -7,9 +7,7 @@ BEGIN;
 
 ALTER TABLE notification_deliveries DROP CONSTRAINT fk_notification_deliveries_history_id_alert_history;
 
-CREATE TABLE alert_history_partitioned (LIKE alert_history INCLUDING DEFAULTS) PARTITION BY RANGE (evaluated_at);
-
-ALTER TABLE alert_history_partitioned RENAME TO alert_history_new;
+CREATE TABLE alert_history_new (LIKE alert_history INCLUDING DEFAULTS) PARTITION BY RANGE (evaluated_at);
 
 CREATE TABLE alert_history_default PARTITION OF alert_history_new DEFAULT;
 

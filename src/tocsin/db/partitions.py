@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Connection, text
 
@@ -62,18 +62,19 @@ def _range(month: date) -> str:
     return f"FROM ({_bound(month)}) TO ({_bound(next_month(month))})"
 
 
-def create_statements(month: date) -> list[str]:
-    """DDL for one empty month's partition, with its policy."""
+def create_statements(month: date, parent: str = PARENT) -> list[str]:
+    """DDL for one empty month's partition, with its policy (``parent``: the table as
+    the migration builds it under another name)."""
     name = partition_name(month)
     return [
-        f"CREATE TABLE {name} PARTITION OF {PARENT} FOR VALUES {_range(month)}",
+        f"CREATE TABLE {name} PARTITION OF {parent} FOR VALUES {_range(month)}",
         *rls.enable_statements(name),
     ]
 
 
-def default_statements() -> list[str]:
+def default_statements(parent: str = PARENT) -> list[str]:
     return [
-        f"CREATE TABLE {DEFAULT} PARTITION OF {PARENT} DEFAULT",
+        f"CREATE TABLE {DEFAULT} PARTITION OF {parent} DEFAULT",
         *rls.enable_statements(DEFAULT),
     ]
 
@@ -142,7 +143,7 @@ def drop_before(conn: Connection, cutoff: datetime) -> list[str]:
     dropped = []
     for name in sorted(existing(conn)):
         month = month_of_partition(name)
-        if month is not None and datetime(*next_month(month).timetuple()[:3], tzinfo=UTC) <= cutoff:
+        if month is not None and datetime.combine(next_month(month), time(), UTC) <= cutoff:
             conn.execute(text(f"DROP TABLE {name}"))
             dropped.append(name)
     return dropped

@@ -68,22 +68,13 @@ def _months_with_rows() -> list[datetime]:
 def _upgrade_postgresql() -> None:
     op.execute(f"ALTER TABLE notification_deliveries DROP CONSTRAINT {_HISTORY_FK}")
     op.execute(
-        "CREATE TABLE alert_history_partitioned (LIKE alert_history INCLUDING DEFAULTS) "
+        "CREATE TABLE alert_history_new (LIKE alert_history INCLUDING DEFAULTS) "
         "PARTITION BY RANGE (evaluated_at)"
     )
-    op.execute("ALTER TABLE alert_history_partitioned RENAME TO alert_history_new")
     months = {partitions.month_of(m) for m in _months_with_rows()}
-    statements = [
-        *(
-            s.replace("PARTITION OF alert_history", "PARTITION OF alert_history_new")
-            for s in partitions.default_statements()
-        ),
-    ]
+    statements = partitions.default_statements("alert_history_new")
     for month in sorted(months):
-        statements.extend(
-            s.replace("PARTITION OF alert_history", "PARTITION OF alert_history_new")
-            for s in partitions.create_statements(month)
-        )
+        statements.extend(partitions.create_statements(month, "alert_history_new"))
     for statement in statements:
         op.execute(statement)
     op.execute("INSERT INTO alert_history_new SELECT * FROM alert_history")
