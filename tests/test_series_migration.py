@@ -15,10 +15,15 @@ from sqlalchemy import insert, select
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.db.migrate import alembic_config, upgrade
-from tocsin.db.schema import alert_history, alert_series, alerts, notification_deliveries
+from tocsin.db.schema import (
+    alert_history,
+    alert_series,
+    alerts,
+    metrics,
+    notification_deliveries,
+)
 from tocsin.execution.runs import RunReport, run_now
 from tocsin.http import HttpClient
-from tocsin.metrics.store import MetricStore
 from tocsin.orgs import get_or_create_org
 from tocsin.settings import Settings
 
@@ -39,12 +44,25 @@ def test_an_alert_from_before_series_goes_on_where_it_was(db: Database) -> None:
     alert_id, history_id, delivery_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     with db.begin() as conn:
         org = get_or_create_org(conn, "legacy")
-        metric = MetricStore(conn, org).create({"name": "Issues", "source": {"type": "push"}})
+        # Inserted by its columns of 0007: the store reads the newest schema's.
+        metric_id = uuid.uuid4()
+        conn.execute(
+            insert(metrics).values(
+                id=metric_id,
+                org_id=org,
+                name="Issues",
+                description="",
+                source={"type": "push"},
+                enabled=True,
+                created_at=FIRED,
+                updated_at=FIRED,
+            )  # fmt: skip
+        )
         conn.execute(
             insert(alerts).values(
                 id=alert_id,
                 org_id=org,
-                metric_id=metric.id,
+                metric_id=metric_id,
                 name="Issues > 5",
                 description="",
                 condition_type="threshold",
@@ -128,7 +146,7 @@ def test_an_alert_from_before_series_goes_on_where_it_was(db: Database) -> None:
     async def push(value: int) -> RunReport:
         async with HttpClient(settings) as http:
             return await run_now(
-                db, org, metric.id, settings=settings, http=http, value=value, has_value=True
+                db, org, metric_id, settings=settings, http=http, value=value, has_value=True
             )
 
     resolved = asyncio.run(push(2))

@@ -100,7 +100,17 @@ metrics = Table(
     Column("next_run_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The dead-man switch: how often a value must arrive, and when the next ``missing``
+    # run is due if none does (migration 0011).
+    Column("expect_every_seconds", Integer),
+    Column("missing_due_at", UTCDateTime),
     UniqueConstraint("org_id", "name"),
+    Index(
+        "ix_metrics_missing_due",
+        "missing_due_at",
+        postgresql_where=text("missing_due_at IS NOT NULL"),
+        sqlite_where=text("missing_due_at IS NOT NULL"),
+    ),
     # The scheduler's hot path: "which enabled metrics are due?"
     Index(
         "ix_metrics_due",
@@ -177,6 +187,13 @@ alerts = Table(
     Column("resolve_missing_after", Integer, nullable=False, server_default="2"),
     # A resolve due while muted is sent unless this is set (migration 0010).
     Column("drop_resolve_when_muted", Boolean, nullable=False, server_default=text("false")),
+    # What no data and an error mean, and whether a failure is told (migration 0011).
+    Column("on_no_data", String(16), nullable=False, server_default="no_data"),
+    Column("on_error", String(16), nullable=False, server_default="error"),
+    Column("failure_notice", Boolean, nullable=False, server_default=text("true")),
+    # The summary of the series' failure bookkeeping (below).
+    Column("failure_notified", Boolean, nullable=False, server_default=text("false")),
+    Column("last_failure_notice_at", UTCDateTime),
     UniqueConstraint("org_id", "name"),
     # A metric's enabled alerts in id order, the evaluator's (migration 0007).
     Index(
@@ -206,6 +223,10 @@ alert_series = Table(
     Column("episode_notified", Boolean, nullable=False, server_default=text("false")),
     # Completed runs in a row this series was absent from.
     Column("missing_runs", Integer, nullable=False, server_default="0"),
+    # Whether the current no_data/error spell was told, and when a failure notice last
+    # went: its cooldown clock, apart from the triggers' (migration 0011).
+    Column("failure_notified", Boolean, nullable=False, server_default=text("false")),
+    Column("last_failure_notice_at", UTCDateTime),
     Column("last_value", ExactDecimal),
     Column("last_seen_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
