@@ -60,6 +60,11 @@ def test_incoming_webhook_trigger_message(sink: Sink) -> None:
     assert "<!date^1735787045^" in fields  # Slack renders it in the reader's timezone
     buttons = [b for b in body["blocks"] if b["type"] == "actions"]
     assert buttons[0]["elements"][0]["url"] == "https://tocsin.example/alerts/al-42"
+    # The reason and the footer are the coloured part, in the message's one attachment.
+    [attachment] = body["attachments"]
+    reason, footer = attachment["blocks"]
+    assert reason["text"]["text"] == "6 &gt; 5"
+    assert footer["elements"][0]["text"] == "Tocsin alert fired"
 
 
 def test_resolve_and_test_messages_differ_visibly(sink: Sink) -> None:

@@ -45,6 +45,7 @@ def test_payload_headers_and_signature(sink: Sink) -> None:
     assert (req.method, req.path) == ("POST", "/hooks/tocsin")
     assert json.loads(req.body) == {
         "event": "alert.triggered",
+        "kind": "trigger",
         "alert": {"id": "al-42", "name": "Open issues high"},
         "metric": {"id": "m-7", "name": "Open Issues"},
         "value": 6.5,

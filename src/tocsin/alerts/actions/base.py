@@ -18,7 +18,11 @@ from tocsin.metrics.series import describe_labels
 from tocsin.numbers import format_decimal
 from tocsin.settings import Settings
 
-NotificationKind = Literal["trigger", "resolve", "test"]
+#: ``trigger``/``resolve`` open and close a breach, ``test`` is a user's test notice.
+#: ``no_data``/``error`` are failure notices (the source returned nothing readable, or
+#: failed, for ``pending_evaluations`` runs; ``value`` is None and ``reason`` carries the
+#: source's own text) and ``recovered`` says readable data came back.
+NotificationKind = Literal["trigger", "resolve", "test", "no_data", "error", "recovered"]
 #: How a secret field is shown by ``redact_action``: replaced whole, as scheme+host of
 #: a URL, or (for a mapping such as headers) with every value replaced.
 SecretStyle = Literal["value", "url", "mapping"]
@@ -102,22 +106,59 @@ def format_value(value: Decimal | None) -> str:
     return "no value" if value is None else format_decimal(value)
 
 
+# One table per concept, keyed by kind: a channel looks its kind up here (or in its own
+# table) instead of repeating if-chains, and a new kind is a KeyError in every renderer
+# until each table names it (tests render every kind through every channel).
+_KIND_LABELS: Mapping[NotificationKind, str] = {
+    "trigger": "TRIGGERED",
+    "resolve": "RESOLVED",
+    "test": "TEST",
+    "no_data": "NO DATA",
+    "error": "ERROR",
+    "recovered": "RECOVERED",
+}
+_EVENT_NAMES: Mapping[NotificationKind, str] = {
+    "trigger": "alert.triggered",
+    "resolve": "alert.resolved",
+    "test": "alert.test",
+    "no_data": "alert.no_data",
+    "error": "alert.error",
+    "recovered": "alert.recovered",
+}
+# Templates for ``str.format``; the values are substituted, never parsed, so an alert
+# name or an error text with braces in it is safe. A failure notice has no value worth
+# showing (it is None), so it shows the reason instead.
+_SUMMARIES: Mapping[NotificationKind, str] = {
+    "trigger": "{alert}: {metric}{series} = {value} (condition {condition})",
+    "resolve": "Resolved: {alert} ({metric}{series} = {value})",
+    "test": "Test: {alert}: {metric}{series} = {value} (condition {condition})",
+    "no_data": "No data: {alert} ({metric}{series}): {reason}",
+    "error": "Error: {alert} ({metric}{series}): {reason}",
+    "recovered": "Recovered: {alert} ({metric}{series} = {value})",
+}
+
+
 def kind_label(kind: NotificationKind) -> str:
-    return {"trigger": "TRIGGERED", "resolve": "RESOLVED", "test": "TEST"}[kind]
+    """``TRIGGERED``, ``NO DATA``...: the kind as subjects and log lines name it."""
+    return _KIND_LABELS[kind]
 
 
 def event_name(kind: NotificationKind) -> str:
-    return {"trigger": "alert.triggered", "resolve": "alert.resolved", "test": "alert.test"}[kind]
+    """The webhook ``event``: ``alert.triggered``, ``alert.no_data``..."""
+    return _EVENT_NAMES[kind]
 
 
 def summary_line(n: Notification) -> str:
     """One plain line for subjects, PagerDuty summaries and fallbacks."""
-    if n.kind == "resolve":
-        return f"Resolved: {n.alert_name} ({n.metric_name}{n.series} = {format_value(n.value)})"
-    prefix = "Test: " if n.kind == "test" else ""
-    return (
-        f"{prefix}{n.alert_name}: {n.metric_name}{n.series} = {format_value(n.value)} "
-        f"(condition {n.condition})"
+    return _SUMMARIES[n.kind].format(
+        alert=n.alert_name,
+        metric=n.metric_name,
+        series=n.series,
+        value=format_value(n.value),
+        condition=n.condition,
+        # A failure notice should always say why; this only keeps the line readable
+        # if one arrives without a reason.
+        reason=n.reason or "no reason given",
     )
 
 

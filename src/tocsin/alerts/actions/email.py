@@ -27,6 +27,7 @@ from tocsin.alerts.actions.base import (
     Channel,
     DeliveryFailed,
     Notification,
+    NotificationKind,
     SendResult,
     format_value,
     kind_label,
@@ -78,12 +79,21 @@ def _rows(n: Notification) -> list[tuple[str, str]]:
     return rows
 
 
+# Per kind, the sentence that opens the mail (a template filled with the quoted alert
+# name and the reason). A failure notice says why in its first line, since the reason
+# (the source's own error text) is what the reader acts on.
+_INTROS: dict[NotificationKind, str] = {
+    "trigger": "Alert {name} fired.",
+    "resolve": "Alert {name} resolved: its condition no longer holds.",
+    "test": "This is a test notification for alert {name}; no action needed.",
+    "no_data": "Alert {name} has no data: {reason}",
+    "error": "Alert {name} cannot read its metric: {reason}",
+    "recovered": "Alert {name} recovered: its metric is readable again.",
+}
+
+
 def _intro(n: Notification) -> str:
-    return {
-        "trigger": f"Alert {n.alert_name!r} fired.",
-        "resolve": f"Alert {n.alert_name!r} resolved: its condition no longer holds.",
-        "test": f"This is a test notification for alert {n.alert_name!r}; no action needed.",
-    }[n.kind]
+    return _INTROS[n.kind].format(name=repr(n.alert_name), reason=n.reason or "no reason given")
 
 
 def text_body(n: Notification) -> str:

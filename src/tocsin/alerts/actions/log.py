@@ -13,6 +13,7 @@ from tocsin.alerts.actions.base import (
     ActionModel,
     Channel,
     Notification,
+    NotificationKind,
     SendResult,
     details,
     kind_label,
@@ -20,6 +21,17 @@ from tocsin.alerts.actions.base import (
 )
 
 logger = logging.getLogger("tocsin.actions")
+
+# A firing, and a metric that cannot be read, are what an operator tailing logs should
+# notice; the rest is news that things are fine (or a test).
+_LEVELS: dict[NotificationKind, int] = {
+    "trigger": logging.WARNING,
+    "no_data": logging.WARNING,
+    "error": logging.WARNING,
+    "resolve": logging.INFO,
+    "recovered": logging.INFO,
+    "test": logging.INFO,
+}
 
 
 class LogConfig(ActionModel):
@@ -31,10 +43,8 @@ class LogChannel(Channel[LogConfig]):
     Config = LogConfig
 
     async def send(self, notification: Notification) -> SendResult:
-        # A firing is something an operator tailing logs should notice.
-        level = logging.WARNING if notification.kind == "trigger" else logging.INFO
         logger.log(
-            level,
+            _LEVELS[notification.kind],
             "alert %s: %s",
             kind_label(notification.kind).lower(),
             summary_line(notification),

@@ -4,6 +4,11 @@ Triggers and resolves share the dedup key ``tocsin-<alert_id>`` (with a digest o
 labels for a series: one incident per series), so an alert's firing is
 one PagerDuty incident and its resolve closes it; a later firing opens a new one.
 
+Failure notices use that same key, so a series has one incident whatever went wrong:
+``error`` and ``no_data`` are trigger events with severity ``error`` and ``warning``
+(fixed: the action's ``severity`` is for breaches, and a broken source is not one), and
+``recovered`` is a resolve event.
+
 Test notifications send a trigger only, under the separate dedup key
 ``tocsin-test-<alert_id>``: the user sees a real incident arrive through their routing
 (the point of a test), repeated tests fold into that one incident, and the alert's real
@@ -23,6 +28,7 @@ from tocsin.alerts.actions.base import (
     Channel,
     DeliveryFailed,
     Notification,
+    NotificationKind,
     SendResult,
     details,
     summary_line,
@@ -32,6 +38,25 @@ from tocsin.metrics.series import series_key
 
 Severity = Literal["critical", "error", "warning", "info"]
 _SUMMARY_MAX = 1024
+
+# Per kind: the Events API action, and the payload's class (how PagerDuty groups it).
+_ACTIONS: dict[NotificationKind, Literal["trigger", "resolve"]] = {
+    "trigger": "trigger",
+    "resolve": "resolve",
+    "test": "trigger",
+    "no_data": "trigger",
+    "error": "trigger",
+    "recovered": "resolve",
+}
+_CLASSES: dict[NotificationKind, str] = {
+    "trigger": "metric alert",
+    "test": "test",
+    "no_data": "metric no data",
+    "error": "metric error",
+}
+# Kinds whose severity is fixed, whatever the action's ``severity`` (which says how bad
+# a breach is): an unreadable metric is serious, missing data a warning.
+_FIXED_SEVERITIES: dict[NotificationKind, Severity] = {"no_data": "warning", "error": "error"}
 
 
 class PagerDutyConfig(ActionModel):
@@ -51,21 +76,22 @@ def dedup_key(n: Notification) -> str:
 
 
 def event(n: Notification, routing_key: str, severity: Severity) -> dict[str, Any]:
+    action = _ACTIONS[n.kind]
     body: dict[str, Any] = {
         "routing_key": routing_key,
-        "event_action": "resolve" if n.kind == "resolve" else "trigger",
+        "event_action": action,
         "dedup_key": dedup_key(n),
     }
-    if n.kind == "resolve":
+    if action == "resolve":
         return body
     summary = ("[TEST] " if n.kind == "test" else "") + summary_line(n)
     body["payload"] = {
         "summary": summary[:_SUMMARY_MAX],
         "source": "tocsin",
-        "severity": severity,
+        "severity": _FIXED_SEVERITIES.get(n.kind, severity),
         "timestamp": n.evaluated_at.isoformat(),
         "component": n.metric_name,
-        "class": "test" if n.kind == "test" else "metric alert",
+        "class": _CLASSES[n.kind],
         "custom_details": details(n),
     }
     body["client"] = "Tocsin"

@@ -3,11 +3,14 @@
 ``{"type": "slack", "url": "https://hooks.slack.com/services/..."}`` or
 ``{"type": "slack", "channelId": "C0123"}`` (``channel`` is accepted too) with the bot
 token from ``TOCSIN_SLACK_BOT_TOKEN``. Messages use Block Kit with a ``text`` fallback
-for notifications and screen readers.
+for notifications and screen readers: the header, the fields and the button are message
+blocks, and the reason and footer sit in one attachment, because Slack colours only
+attachments and the colour bar is how a channel full of notices is scanned by kind.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -17,6 +20,7 @@ from tocsin.alerts.actions.base import (
     Channel,
     DeliveryFailed,
     Notification,
+    NotificationKind,
     SendResult,
     check_http_url,
     format_value,
@@ -46,6 +50,39 @@ _HINTS = {
     "channel_is_archived": "the channel is archived",
 }
 _HEADER_MAX = 150
+# A section's text may hold at most 3,000 characters; a longer one fails the whole
+# message with invalid_blocks, and an error notice's reason is a source's error text
+# of any length.
+_SECTION_MAX = 3000
+
+# Per kind: the header (emoji and wording), the footer and the attachment's colour.
+# Titles are templates filled with the alert's name and series.
+_TITLES: dict[NotificationKind, str] = {
+    "trigger": "\U0001f534 Triggered: {name}{series}",
+    "resolve": "\u2705 Resolved: {name}{series}",
+    "test": "\U0001f9ea Test: {name}",
+    "no_data": "\U0001f4ed No data: {name}{series}",
+    "error": "\u26a0\ufe0f Error: {name}{series}",
+    "recovered": "\U0001f7e2 Recovered: {name}{series}",
+}
+_FOOTERS: dict[NotificationKind, str] = {
+    "trigger": "Tocsin alert fired",
+    "resolve": "The condition no longer holds",
+    "test": "Test notification from Tocsin: no action needed",
+    "no_data": "The metric returned no data, so Tocsin cannot tell whether the condition holds",
+    "error": "The metric could not be read, so Tocsin cannot tell whether the condition holds",
+    "recovered": "The metric is readable again; the alert is evaluated as usual",
+}
+# Red for a breach; an error is orange, distinct from it (the source broke, not the
+# metric); no data is amber; both good news are green; a test is blue.
+_COLORS: dict[NotificationKind, str] = {
+    "trigger": "#e01e5a",
+    "resolve": "#2eb67d",
+    "test": "#1d9bd1",
+    "no_data": "#ecb22e",
+    "error": "#f2711c",
+    "recovered": "#2eb67d",
+}
 
 
 class SlackConfig(ActionModel):
@@ -78,13 +115,19 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _section_text(text: str) -> str:
+    escaped = _escape(text)
+    if len(escaped) <= _SECTION_MAX:
+        return escaped
+    # Cut inside the limit, without leaving half an entity such as "&am" behind.
+    cut = re.sub(r"&[a-z]*$", "", escaped[: _SECTION_MAX - 1])
+    return cut + "\u2026"
+
+
 def message(n: Notification) -> dict[str, Any]:
-    """The Block Kit message (``text`` + ``blocks``) for one notification."""
-    title = {
-        "trigger": f"\U0001f534 Triggered: {n.alert_name}{n.series}",
-        "resolve": f"\u2705 Resolved: {n.alert_name}{n.series}",
-        "test": f"\U0001f9ea Test: {n.alert_name}",
-    }[n.kind]
+    """The message for one notification: ``text``, ``blocks`` and one coloured
+    ``attachments`` entry holding the reason and the footer."""
+    title = _TITLES[n.kind].format(name=n.alert_name, series=n.series)
     epoch = int(n.evaluated_at.timestamp())
     when = f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{n.evaluated_at.isoformat()}>"
     fields = [
@@ -108,8 +151,8 @@ def message(n: Notification) -> dict[str, Any]:
             "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
         },
     ]
-    if n.reason:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _escape(n.reason)}})
+    # The button stays a message block: Slack may fold a long attachment behind
+    # "Show more", and the way to the alert should never be hidden.
     if n.link:
         blocks.append(
             {
@@ -123,14 +166,21 @@ def message(n: Notification) -> dict[str, Any]:
                 ],
             }
         )
-    footer = {
-        "trigger": "Tocsin alert fired",
-        "resolve": "The condition no longer holds",
-        "test": "Test notification from Tocsin: no action needed",
-    }[n.kind]
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
-    text = summary_line(n) + (f" {n.link}" if n.link else "")
-    return {"text": text, "blocks": blocks}
+    coloured: list[dict[str, Any]] = []
+    if n.reason:
+        coloured.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _section_text(n.reason)}}
+        )
+    coloured.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _FOOTERS[n.kind]}]})
+    # The summary can carry a source's error text: escaped, so that text can neither
+    # mention (<!channel>) nor link in the notification Slack shows.
+    summary = _escape(summary_line(n))
+    text = summary + (f" {n.link}" if n.link else "")
+    return {
+        "text": text,
+        "blocks": blocks,
+        "attachments": [{"color": _COLORS[n.kind], "fallback": summary, "blocks": coloured}],
+    }
 
 
 def _failure(error: str, *, status: int | None, retry_after: float | None) -> DeliveryFailed:

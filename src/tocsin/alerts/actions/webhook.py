@@ -4,14 +4,16 @@ Each notification is one JSON POST. Body (numbers are JSON numbers, exact decima
 times ISO 8601 UTC; absent values are ``null``)::
 
     {
-      "event": "alert.triggered" | "alert.resolved" | "alert.test",
+      "event": "alert.triggered" | "alert.resolved" | "alert.test"
+               | "alert.no_data" | "alert.error" | "alert.recovered",
+      "kind": "trigger" | "resolve" | "test" | "no_data" | "error" | "recovered",
       "alert": {"id": "...", "name": "..."},
       "metric": {"id": "...", "name": "..."},
       "value": 6,
       "baseline_value": null,
       "condition": "> 5",
       "state": "triggered",
-      "reason": "6 > 5",
+      "reason": "6 > 5",  (for alert.no_data / alert.error: the source's own text)
       "evaluated_at": "2025-01-01T12:00:00+00:00",
       "link": "https://tocsin.example/alerts/...",
       "org_id": "..."
@@ -77,6 +79,8 @@ class WebhookConfig(ActionModel):
 def payload(n: Notification) -> dict[str, Any]:
     return {
         "event": event_name(n.kind),
+        # The kind as deliveries and the API name it, so a receiver can match the two.
+        "kind": n.kind,
         "alert": {"id": n.alert_id, "name": n.alert_name},
         "metric": {"id": n.metric_id, "name": n.metric_name},
         "value": n.value,
