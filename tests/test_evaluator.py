@@ -65,18 +65,25 @@ def _count(db: Database, table: Any) -> int:
         (None, "no_data", "empty"),
     ],
 )
-def test_bad_values_are_recorded_with_a_reason_and_never_notify(
+def test_bad_values_are_recorded_with_a_reason_and_told_as_a_failure_notice(
     db: Database, org_id: uuid.UUID, result: Any, state: str, needle: str
 ) -> None:
     metric_id, alert_id = _setup(db, org_id)
     outcome = _push(db, org_id, metric_id, result, T0)
     [evaluated] = outcome.evaluated
-    assert evaluated.delivery_ids == []
+    [delivery_id] = evaluated.delivery_ids
     with db.connect() as conn:
         alert = AlertStore(conn, org_id).get_alert(alert_id)
         [row] = AlertStore(conn, org_id).history(alert_id)
+        kind, payload = conn.execute(
+            select(notification_deliveries.c.kind, notification_deliveries.c.payload).where(
+                notification_deliveries.c.id == delivery_id
+            )
+        ).one()
     assert alert.state == state and row.state_to == state
-    assert needle in row.reason and row.triggered is False and row.notified is False
+    assert needle in row.reason and row.triggered is False and row.notified is True
+    # A notice of the failure's own kind, with the reason; never a firing.
+    assert kind == state and needle in payload["reason"] and payload["value"] is None
     assert alert.last_triggered_at is None
 
 

@@ -201,7 +201,10 @@ def test_more_series_than_the_limit_put_the_alert_in_error_with_nothing_half_don
             return await run_now(db, org_id, metric_id, settings=settings, http=http)
 
     report = asyncio.run(go())
-    assert report.deliveries == []
+    # Told as an error notice: the alert cannot watch what it was asked to.
+    (notice,) = report.deliveries
+    assert notice.kind == "error"
+    assert "more than TOCSIN_MAX_SERIES_PER_ALERT (2)" in notice.payload["reason"]
     (only,) = report.evaluations
     assert only.labels == API and only.state_to == "error"
     assert "more than TOCSIN_MAX_SERIES_PER_ALERT (2)" in only.reason

@@ -37,6 +37,10 @@ ALERT_KEYS = {
     "notify_on_resolve",
     # Mute and resolve (issue 17).
     "drop_resolve_when_muted",
+    # When data breaks (issue 17).
+    "on_no_data",
+    "on_error",
+    "failure_notice",
     "muted_until",
     "state",
     "last_triggered_at",

@@ -251,7 +251,7 @@ def test_email_failure_notice_subject_and_intro(
 
 
 @pytest.mark.parametrize("labels", [{}, API], ids=["no series", "series"])
-def test_pagerduty_failure_notices_share_the_series_incident(
+def test_pagerduty_failure_notices_are_the_series_source_incident(
     sink: Sink, labels: dict[str, str]
 ) -> None:
     # Given an action whose breaches are critical
@@ -270,8 +270,13 @@ def test_pagerduty_failure_notices_share_the_series_incident(
     assert trigger["payload"]["severity"] == "critical"
     # and recovered resolves
     assert recovered["event_action"] == "resolve" and "payload" not in recovered
-    # and all four are the one incident of the series
-    assert {b["dedup_key"] for b in (error, no_data, recovered)} == {trigger["dedup_key"]}
+    # and the three are one incident of the series' source, beside its breach's: a
+    # recovered source must not resolve a firing that still holds
+    assert len({b["dedup_key"] for b in (error, no_data, recovered)}) == 1
+    assert error["dedup_key"] == trigger["dedup_key"].replace(
+        f"tocsin-{error['payload']['custom_details']['alert_id']}",
+        f"tocsin-{error['payload']['custom_details']['alert_id']}-source",
+    )
     # and the summary says what broke
     assert error["payload"]["summary"] == summary_line(notice("error", labels=labels))
     assert error["payload"]["custom_details"]["kind"] == "error"

@@ -263,19 +263,20 @@ def test_pending_to_ok_never_resolves() -> None:
     assert notified(run(rule, obs(0, 6), obs(1, 4))) == [None, None]
 
 
-def test_failed_execution_moves_to_error_without_notifying() -> None:
+def test_failed_execution_moves_to_error_and_sends_an_error_notice() -> None:
     first, second = run(GT5, obs(0, 6), failed(1))
     assert (second.state_from, second.state_to) == ("triggered", "error")
-    assert second.notify is None and second.suppressed is None and not second.triggered
-    assert second.reason == "execution failed: timeout"
+    assert second.notify == "error" and second.suppressed is None and not second.triggered
+    assert second.reason == "execution failed: timeout; failure notice"
     assert second.new_status.last_triggered_at == first.new_status.last_triggered_at
-    assert second.new_status.consecutive_breaches == 0
+    assert second.new_status.consecutive_breaches == 1  # unreadable runs in a row
     assert second.new_status.episode_notified is True
+    assert second.new_status.failure_notified is True
 
 
 def test_bad_value_and_empty_result() -> None:
     [d] = run(GT5, obs(0, "abc"))
-    assert d.state_to == "error" and d.reason == 'value "abc" is not a number'
+    assert d.state_to == "error" and d.reason == 'value "abc" is not a number; failure notice'
     [d] = run(GT5, obs(0, None))
     assert d.state_to == "no_data" and d.value is None
 
@@ -283,7 +284,10 @@ def test_bad_value_and_empty_result() -> None:
 def test_notified_episode_resolves_after_a_gap() -> None:
     decisions = run(GT5, obs(0, 6), failed(1), obs(2, None), obs(3, 4))
     assert [d.state_to for d in decisions] == ["triggered", "error", "no_data", "ok"]
-    assert notified(decisions) == ["trigger", None, None, "resolve"]
+    # One failure notice for the spell (error, then no data); the resolve says it reads
+    # again.
+    assert notified(decisions) == ["trigger", "error", None, "resolve"]
+    assert decisions[3].reason.endswith("resolved (readable again after no_data)")
 
 
 def test_notified_episode_continues_through_a_gap_without_renotifying() -> None:

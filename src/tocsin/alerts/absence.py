@@ -26,7 +26,10 @@ def absent(rule: AlertRule, status: AlertStatus, at: datetime) -> Decision:
     notified = status.episode_notified and in_episode(status)
     needed = max(rule.resolve_missing_after, 1)
     if notified and runs >= needed:
-        new = AlertStatus("ok", 0, status.last_triggered_at, at, False, runs)
+        new = status._replace(
+            state="ok", consecutive_breaches=0, last_evaluated_at=at, episode_notified=False,
+            missing_runs=runs,
+        )  # fmt: skip
         text = f"{NOT_IN_RUN} ({_runs(runs)}): no longer reported, resolved"
         if not rule.notify_on_resolve:
             return _decision(status, new, None, None, f"{text} (notify_on_resolve off)")

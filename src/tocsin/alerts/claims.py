@@ -14,7 +14,7 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -31,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 
+from tocsin.alerts.actions.base import NotificationKind
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.db.schema import notification_deliveries as nd
@@ -42,7 +43,7 @@ class Claim(NamedTuple):
 
     id: uuid.UUID
     attempts: int
-    kind: Literal["trigger", "resolve", "test"]
+    kind: NotificationKind
     action: dict[str, Any]
     payload: dict[str, Any]
     idempotency_key: str

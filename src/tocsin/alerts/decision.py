@@ -17,12 +17,25 @@ Rules beyond the brief's wording, decided here:
   A due notification is sent unless muted or inside the cooldown; then
   ``Decision.suppressed`` says why. An alert that stays triggered inside its cooldown after
   a sent notification has nothing due, so ``suppressed`` stays ``None`` (no history noise).
-* **no_data / error** never notify, reset ``consecutive_breaches`` and leave
-  ``last_triggered_at`` alone, but keep ``episode_notified``: if the alert was triggered and
-  notified before the gap, the episode continues through it. The next readable value that
-  breaches returns straight to ``triggered`` (no new pending run) and notifies only if a
-  repeat reminder is due; the next readable value that does not breach resolves it (with a
-  resolve notification). Without a notified episode, no_data/error behave like ``ok``.
+* **Handling** (``on_no_data``, ``on_error``): an unreadable value is a breach
+  (``alerting``), a clear value (``ok``), changes nothing but the evaluation time
+  (``keep_last``), or, by default, puts the series in ``no_data``/``error``. The reason
+  says which rule applied ("no data: treated as alerting (...)").
+* **no_data / error** leave ``last_triggered_at`` alone and keep ``episode_notified``: if
+  the alert was triggered and notified before the gap, the episode continues through it.
+  The next readable value that breaches returns straight to ``triggered`` (no new pending
+  run) and notifies only if a repeat reminder is due; the next readable value that does
+  not breach resolves it (with a resolve notification). Without a notified episode,
+  no_data/error behave like ``ok``. While in them ``consecutive_breaches`` counts the
+  unreadable runs in a row (error and no_data alike: one spell of a broken source).
+* **Failure notices.** A spell of ``pending_evaluations`` unreadable runs sends one
+  notice of kind ``no_data``/``error`` (the kind of the run that made it due), unless
+  ``failure_notice`` is off, muted, or a failure notice went within the cooldown
+  (``last_failure_notice_at``: its own clock, so a broken source never holds back a
+  breach). ``failure_notified`` records that the spell was told; the first readable value
+  after it sends ``recovered``, or, when that value notifies anyway (a trigger, a resolve),
+  says so in that notification's reason: one notification per evaluation. A recovery is
+  held by a mute as a resolve is.
 * **Mute** (``muted_until`` after the observation time): state changes as usual, no
   trigger is sent, ``last_triggered_at`` is untouched. A resolve due while muted is sent
   (the user was told of the firing; they must hear it is over) unless the rule says
@@ -61,7 +74,10 @@ State = Literal["ok", "pending", "triggered", "no_data", "error"]
 ComparisonOp = Literal["gt", "gte", "lt", "lte", "eq", "ne"]
 ConditionType = Literal["threshold", "relative_change"]
 ChangeMode = Literal["percent", "absolute"]
-NotifyKind = Literal["trigger", "resolve"]
+NotifyKind = Literal["trigger", "resolve", "no_data", "error", "recovered"]
+# What an unreadable value means for an alert (Grafana's "no data" and "error" handling).
+NoDataHandling = Literal["no_data", "alerting", "ok", "keep_last"]
+ErrorHandling = Literal["error", "alerting", "ok", "keep_last"]
 
 # Enough digits that value - baseline is exact for any realistic metric; only the percent
 # division can round, far below anything a threshold can tell apart.
@@ -98,6 +114,9 @@ class AlertRule(NamedTuple):
     # A resolve due while muted is sent unless this says to drop it: whoever was told it
     # broke must hear it is fixed.
     drop_resolve_when_muted: bool = False
+    on_no_data: NoDataHandling = "no_data"
+    on_error: ErrorHandling = "error"
+    failure_notice: bool = True  # a spell of no_data/error sends a notice
 
 
 class AlertStatus(NamedTuple):
@@ -109,6 +128,8 @@ class AlertStatus(NamedTuple):
     last_evaluated_at: datetime | None = None  # completion time of the newest applied execution
     episode_notified: bool = False  # the current triggered episode's firing was notified
     missing_runs: int = 0  # completed runs in a row the series was absent from
+    failure_notified: bool = False  # the current no_data/error spell's notice was sent
+    last_failure_notice_at: datetime | None = None  # the failure notices' cooldown clock
 
 
 class Observation(NamedTuple):
@@ -140,6 +161,10 @@ class _Assessment(NamedTuple):
     value: Decimal | None = None
     baseline_value: Decimal | None = None
     change: Decimal | None = None
+    # Unreadable because this run's value is: a broken source, which the handling rules
+    # and failure notices are about. Not a warm-up without a baseline yet, nor a bad
+    # earlier run (told of when it happened).
+    current_failed: bool = True
 
 
 def compare(value: Decimal, op: ComparisonOp, threshold: Decimal) -> bool:
@@ -171,10 +196,15 @@ def evaluate(rule: AlertRule, status: AlertStatus, obs: Observation) -> Decision
     if status.last_evaluated_at is not None and at < utc(status.last_evaluated_at):
         return _out_of_order(rule, status, obs, assessment)
     if assessment.outcome in ("no_data", "error"):
-        return _unreadable(status, at, assessment)
+        handling = rule.on_no_data if assessment.outcome == "no_data" else rule.on_error
+        if handling in ("no_data", "error") or not assessment.current_failed:
+            return _unreadable(rule, status, at, assessment)
+        return _handled(rule, status, at, assessment, handling)
     if assessment.outcome == "breach":
-        return _breach(rule, status, at, assessment)
-    return _clear(rule, status, at, assessment)
+        decision = _breach(rule, status, at, assessment)
+    else:
+        decision = _clear(rule, status, at, assessment)
+    return _recovered(rule, decision, at) if status.failure_notified else decision
 
 
 def suppress(decision: Decision, reason: str) -> Decision:
@@ -187,6 +217,10 @@ def suppress(decision: Decision, reason: str) -> Decision:
         new_status = new_status._replace(
             last_triggered_at=previous.last_triggered_at,
             episode_notified=previous.episode_notified,
+        )
+    elif decision.notify in ("no_data", "error"):
+        new_status = new_status._replace(
+            failure_notified=False, last_failure_notice_at=previous.last_failure_notice_at
         )
     text = f"{decision.reason}{NOT_SENT}{reason}"
     return decision._replace(notify=None, suppressed=reason, reason=text, new_status=new_status)
@@ -217,10 +251,11 @@ def _assess(rule: AlertRule, obs: Observation) -> _Assessment:
             "no_data",
             f"no baseline yet: needs {runs} earlier completed run{'s' if runs != 1 else ''}",
             value=current,
+            current_failed=False,
         )
     baseline = _readable(obs.baseline, "baseline: ")
     if isinstance(baseline, _Assessment):
-        return baseline._replace(value=current)
+        return baseline._replace(value=current, current_failed=False)
     change, shown = _change(rule.change_mode, baseline, current)
     held = compare(change, rule.comparison_op, rule.threshold_value)
     origin = f"from {format_decimal(baseline)} to {format_decimal(current)}"
@@ -298,15 +333,17 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) 
     continuing = in_episode(status)
     if not continuing and breaches < needed:
         new = AlertStatus(
-            "pending", breaches, status.last_triggered_at, at, status.episode_notified
-        )
+            "pending", breaches, status.last_triggered_at, at, status.episode_notified,
+            0, False, status.last_failure_notice_at,
+        )  # fmt: skip
         return _decision(status, new, a, None, None, f"{a.text}; pending {breaches}/{needed}")
 
     # Built directly rather than with _replace: this runs once per alert per evaluation,
     # and _replace() costs several times a plain constructor.
     base = AlertStatus(
-        "triggered", breaches, status.last_triggered_at, at, continuing and status.episode_notified
-    )
+        "triggered", breaches, status.last_triggered_at, at,
+        continuing and status.episode_notified, 0, False, status.last_failure_notice_at,
+    )  # fmt: skip
     if not continuing:
         due, label = True, "triggered"
     elif not status.episode_notified:
@@ -326,13 +363,15 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) 
     blocked = muted_reason(rule, at) or cooldown_block(rule, status.last_triggered_at, at)
     if blocked is not None:
         return _decision(status, base, a, None, blocked, f"{a.text}; {label}{NOT_SENT}{blocked}")
-    sent = AlertStatus("triggered", breaches, at, at, True)
+    sent = AlertStatus("triggered", breaches, at, at, True, 0, False, status.last_failure_notice_at)
     label = label.replace("not yet notified", "sending the held-back notification")
     return _decision(status, sent, a, "trigger", None, f"{a.text}; {label}")
 
 
 def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
-    new = AlertStatus("ok", 0, status.last_triggered_at, at, False)
+    new = AlertStatus(
+        "ok", 0, status.last_triggered_at, at, False, 0, False, status.last_failure_notice_at
+    )
     if not in_episode(status):
         note = {"pending": "; pending reset", "no_data": "; back to ok", "error": "; back to ok"}
         return _decision(status, new, a, None, None, a.text + note.get(status.state, ""))
@@ -347,17 +386,75 @@ def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -
     return _decision(status, new, a, "resolve", None, f"{a.text}; resolved{sent_note}")
 
 
-def _unreadable(status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
+def _unreadable(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
     state: State = "no_data" if a.outcome == "no_data" else "error"
+    kind: NotifyKind = "no_data" if a.outcome == "no_data" else "error"
+    spell = status.state in ("no_data", "error")
+    runs = (status.consecutive_breaches if spell else 0) + 1
+    # This run's own value read (only its baseline is missing): a told spell is over.
+    told = status.failure_notified and spell and a.current_failed
     # episode_notified survives the gap so a later recovery can still send its resolve.
     new = status._replace(
         state=state,
-        consecutive_breaches=0,
+        consecutive_breaches=runs,
         last_evaluated_at=at,
         episode_notified=status.episode_notified and in_episode(status),
         missing_runs=0,
+        failure_notified=told,
     )
-    return _decision(status, new, a, None, None, a.text)
+    needed = max(rule.pending_evaluations, 1)
+    if not a.current_failed:
+        d = _decision(status, new, a, None, None, a.text)
+        return _recovered(rule, d, at) if status.failure_notified else d
+    if not rule.failure_notice or told:
+        return _decision(status, new, a, None, None, a.text)
+    if runs < needed:
+        text = f"{a.text}; failure notice after {needed} runs ({runs}/{needed})"
+        return _decision(status, new, a, None, None, text)
+    blocked = muted_reason(rule, at) or _failure_cooldown(rule, status, at)
+    if blocked is not None:
+        return _decision(status, new, a, None, blocked, f"{a.text}{NOT_SENT}{blocked}")
+    sent = new._replace(failure_notified=True, last_failure_notice_at=at)
+    return _decision(status, sent, a, kind, None, f"{a.text}; failure notice")
+
+
+def _failure_cooldown(rule: AlertRule, status: AlertStatus, at: datetime) -> str | None:
+    """Why the cooldown holds a failure notice back: a flapping source is told once."""
+    return cooldown_block(rule, status.last_failure_notice_at, at)
+
+
+_HANDLED = {"alerting": "treated as alerting", "ok": "treated as ok", "keep_last": "state kept"}
+
+
+def _handled(
+    rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment, handling: str
+) -> Decision:
+    """An unreadable value under ``on_no_data``/``on_error`` other than its own state."""
+    what, setting = ("no data", "on_no_data") if a.outcome == "no_data" else ("error", "on_error")
+    text = f"{what}: {_HANDLED[handling]} ({setting} {handling}; {a.text})"
+    if handling == "keep_last":
+        new = status._replace(last_evaluated_at=at)
+        return _decision(status, new, a, None, None, text)
+    treated = a._replace(outcome="breach" if handling == "alerting" else "clear", text=text)
+    d = (_breach if handling == "alerting" else _clear)(rule, status, at, treated)
+    # Still unreadable: a told failure spell is not over, so no recovery yet.
+    kept = d.new_status._replace(failure_notified=status.failure_notified)
+    return d._replace(new_status=kept)
+
+
+def _recovered(rule: AlertRule, d: Decision, at: datetime) -> Decision:
+    """A readable value after a told failure spell: ``recovered``, unless this value
+    notifies anyway, whose reason then says so."""
+    was = d.previous_status.state
+    if d.notify is not None:
+        return d._replace(reason=f"{d.reason} (readable again after {was})")
+    text = f"readable again after {was}: {d.reason}"
+    dropped, note = resolve_while_muted(rule, at)
+    if dropped is not None:
+        return d._replace(suppressed=dropped, reason=f"{text}{NOT_SENT}{dropped}")
+    # A trigger held back (the reason says why) does not hold back the recovery: the
+    # decision's one notification is then that, and nothing of it is suppressed.
+    return d._replace(notify="recovered", suppressed=None, reason=text + note)
 
 
 def _out_of_order(

@@ -15,6 +15,8 @@ from tocsin.alerts.decision import (
     ChangeMode,
     ComparisonOp,
     ConditionType,
+    ErrorHandling,
+    NoDataHandling,
     State,
 )
 from tocsin.alerts.matchers import MAX_MATCHERS, MatcherError, parse_filter
@@ -96,6 +98,10 @@ class AlertFields(BaseModel):
     resolve_missing_after: int = Field(default=2, ge=1, le=MAX_MISSING_RUNS)
     # A resolve due while muted is sent, unless this drops it.
     drop_resolve_when_muted: bool = False
+    # What an unreadable value means, and whether a broken source is told (docs/alerts.md).
+    on_no_data: NoDataHandling = "no_data"
+    on_error: ErrorHandling = "error"
+    failure_notice: bool = True
 
     @field_validator("series_filter")
     @classmethod
@@ -170,6 +176,9 @@ class Alert(BaseModel):
     series_filter: list[str] = []
     resolve_missing_after: int = 2
     drop_resolve_when_muted: bool = False
+    on_no_data: NoDataHandling = "no_data"
+    on_error: ErrorHandling = "error"
+    failure_notice: bool = True
     # Filled by AlertStore.with_series: the metric's label columns, and how many of the
     # alert's series are in each state.
     series_by: list[str] = []

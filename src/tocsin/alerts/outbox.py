@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 
 from tocsin.alerts.actions import Notification, redact_action
+from tocsin.alerts.actions.base import NotificationKind
 from tocsin.alerts.claims import Claim
 from tocsin.alerts.model import Alert
 from tocsin.clock import utcnow
@@ -42,7 +43,7 @@ class Delivery(BaseModel):
     org_id: uuid.UUID
     alert_id: uuid.UUID
     history_id: uuid.UUID | None
-    kind: Literal["trigger", "resolve", "test"]
+    kind: NotificationKind
     action: dict[str, Any]
     payload: dict[str, Any]
     status: DeliveryStatus

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from tocsin.alerts import decision as core
 from tocsin.alerts.batch import EvaluationBatch
+from tocsin.alerts.notices import fold_failure_notices
 from tocsin.alerts.outbox import delivery_rows
 from tocsin.alerts.payload import PayloadMaker
 from tocsin.alerts.series_states import SeriesStates
@@ -103,6 +104,9 @@ class BatchWriter:
         self._states.add(run.org_id, run.execution_id, batch, decisions, series_ids, now)
 
         notified = [kind is not None for kind in column["notify"]]
+        folded = fold_failure_notices(
+            ids, [a.current for a in members], decisions, [i for i, f in enumerate(notified) if f]
+        )
         history: dict[str, Sequence[Any]] = {
             "id": list(fresh_uuids(n)),
             "alert_id": ids,
@@ -128,8 +132,17 @@ class BatchWriter:
         payload_for = PayloadMaker(run.org_id, run.metric_id, run.metric_name, at, run.settings)
         out = [Evaluated(ids[i], [], decisions[i], history, i) for i in range(n)]
         for i in (i for i, flag in enumerate(notified) if flag):
+            if i in folded.told_elsewhere:
+                continue
             alert, d = members[i], decisions[i]
-            assert d.notify is not None
+            kind = d.notify
+            assert kind is not None
+            labels = alert.labels
+            series_id: uuid.UUID | None = series_ids[i]
+            if i in folded.stands_for:
+                # One notice for the alert: about no one series of it.
+                d = d._replace(reason=f"{d.reason} ({folded.stands_for[i]} series)")
+                labels, series_id = {}, None
             actions = decoded.get(alert.actions_json)
             if actions is None:
                 # Alerts of one metric often share their actions: decoded once, and then
@@ -138,10 +151,10 @@ class BatchWriter:
                 actions = decoded[alert.actions_json] = json.loads(alert.actions_json)
             target = _Target(alert.id, run.org_id, run.metric_id, alert.name, actions)
             condition = core.describe_condition(alert.rule)
-            payload = payload_for(d.notify, str(alert.id), alert.name, d, condition, alert.labels)
+            payload = payload_for(kind, str(alert.id), alert.name, d, condition, labels)
             rows = delivery_rows(
                 target,
-                d.notify,
+                kind,
                 payload,
                 history["id"][i],
                 now,
@@ -149,7 +162,7 @@ class BatchWriter:
                 new_id=delivery_ids.__next__,
             )
             for row in rows:
-                row["series_id"], row["labels"] = series_ids[i], alert.labels or None
+                row["series_id"], row["labels"] = series_id, labels or None
             outbox.extend(rows)
             out[i].delivery_ids = [r["id"] for r in rows]
         self._outbox.extend(outbox)

@@ -28,4 +28,7 @@ def rule_of(alert: Alert | AlertFields | Row[Any]) -> core.AlertRule:
         muted_until=alert.muted_until,
         resolve_missing_after=getattr(alert, "resolve_missing_after", 2),
         drop_resolve_when_muted=getattr(alert, "drop_resolve_when_muted", False),
+        on_no_data=getattr(alert, "on_no_data", "no_data"),
+        on_error=getattr(alert, "on_error", "error"),
+        failure_notice=getattr(alert, "failure_notice", True),
     )

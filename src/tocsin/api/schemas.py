@@ -14,7 +14,13 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from tocsin.alerts.decision import ChangeMode, ComparisonOp, ConditionType
+from tocsin.alerts.decision import (
+    ChangeMode,
+    ComparisonOp,
+    ConditionType,
+    ErrorHandling,
+    NoDataHandling,
+)
 from tocsin.alerts.matchers import MAX_MATCHERS
 from tocsin.alerts.model import (
     MAX_COOLDOWN,
@@ -29,6 +35,7 @@ from tocsin.alerts.model import (
 )
 from tocsin.durations import MAX_MUTE_SECONDS
 from tocsin.metrics.extract import ValueSelector
+from tocsin.metrics.model import MAX_EXPECT_EVERY_SECONDS, MIN_EXPECT_EVERY_SECONDS
 from tocsin.metrics.schedule import Schedule
 
 MAX_CONFIG_BYTES = 16 * 1024
@@ -185,6 +192,13 @@ class MetricCreate(BaseModel):
         default=None, description="`{every_seconds}` or `{cron, timezone}`; none for push."
     )
     enabled: bool = True
+    expect_every_seconds: int | None = Field(
+        default=None,
+        ge=MIN_EXPECT_EVERY_SECONDS,
+        le=MAX_EXPECT_EVERY_SECONDS,
+        description="The dead-man switch: when no run completes within this many seconds "
+        "plus 10%, a `missing` run is recorded and evaluated as no data.",
+    )
 
     @field_validator("source")
     @classmethod
@@ -197,7 +211,7 @@ class MetricPatch(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra=_patch_schema(
-            frozenset({"selector", "schedule"}),
+            frozenset({"selector", "schedule", "expect_every_seconds"}),
             {"description": "Open issues, all repositories"},
         ),
     )
@@ -208,6 +222,12 @@ class MetricPatch(BaseModel):
     selector: ValueSelector | None = None
     schedule: Schedule | None = None
     enabled: bool | None = None
+    expect_every_seconds: int | None = Field(
+        default=None,
+        ge=MIN_EXPECT_EVERY_SECONDS,
+        le=MAX_EXPECT_EVERY_SECONDS,
+        description="Seconds; null turns the dead-man switch off.",
+    )
 
     _not_null = field_validator("name", "description", "source", "enabled", mode="before")(
         _refuse_null
@@ -275,6 +295,21 @@ class AlertCreate(BaseModel):
         description="Drop a resolve that comes due while the alert is muted (default: "
         "send it; whoever was told of the firing hears it is over).",
     )
+    on_no_data: NoDataHandling = Field(
+        default="no_data",
+        description="What a run with no data means: its own state no_data (default), "
+        "alerting (a breach), ok (clear) or keep_last (state unchanged).",
+    )
+    on_error: ErrorHandling = Field(
+        default="error",
+        description="What a failed run or unreadable value means: its own state error "
+        "(default), alerting, ok or keep_last.",
+    )
+    failure_notice: bool = Field(
+        default=True,
+        description="Notify (kind no_data / error) when a series stays unreadable for "
+        "pending_evaluations runs, and again (recovered) when it reads again.",
+    )
 
     _actions = field_validator("action_config", mode="before")(_check_actions)
     _threshold = field_validator("threshold_value", mode="before")(_check_threshold)
@@ -310,6 +345,9 @@ class AlertPatch(BaseModel):
     series_filter: list[str] | None = Field(default=None, max_length=MAX_MATCHERS)
     resolve_missing_after: int | None = Field(default=None, ge=1, le=MAX_MISSING_RUNS)
     drop_resolve_when_muted: bool | None = None
+    on_no_data: NoDataHandling | None = None
+    on_error: ErrorHandling | None = None
+    failure_notice: bool | None = None
 
     _not_null = field_validator(
         "metric_id",
@@ -327,6 +365,9 @@ class AlertPatch(BaseModel):
         "series_filter",
         "resolve_missing_after",
         "drop_resolve_when_muted",
+        "on_no_data",
+        "on_error",
+        "failure_notice",
         mode="before",
     )(_refuse_null)
     _actions = field_validator("action_config", mode="before")(_check_actions)

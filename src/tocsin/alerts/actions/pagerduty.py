@@ -65,14 +65,20 @@ class PagerDutyConfig(ActionModel):
     severity: Severity = "error"
 
 
+# A broken source is an incident of its own, beside the breach: a series can be firing
+# when its source breaks, and the source's recovery must not resolve the firing.
+_SOURCE_KINDS: frozenset[NotificationKind] = frozenset({"no_data", "error", "recovered"})
+
+
 def dedup_key(n: Notification) -> str:
     if n.kind == "test":
         return f"tocsin-test-{n.alert_id}"
+    base = f"tocsin-{n.alert_id}" + ("-source" if n.kind in _SOURCE_KINDS else "")
     if not n.labels:
-        return f"tocsin-{n.alert_id}"
+        return base
     # One incident per series: its trigger and its resolve share this key.
     digest = hashlib.sha256(series_key(n.labels).encode()).hexdigest()[:16]
-    return f"tocsin-{n.alert_id}-{digest}"
+    return f"{base}-{digest}"
 
 
 def event(n: Notification, routing_key: str, severity: Severity) -> dict[str, Any]:

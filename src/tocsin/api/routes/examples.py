@@ -29,6 +29,7 @@ METRIC_EXAMPLE: dict[str, Any] = {
     "next_run_at": None,
     "created_at": T0,
     "updated_at": T0,
+    "expect_every_seconds": None,
 }
 
 EXECUTION_EXAMPLE: dict[str, Any] = {
@@ -61,6 +62,9 @@ ALERT_EXAMPLE: dict[str, Any] = {
     "pending_evaluations": 1,
     "notify_on_resolve": True,
     "drop_resolve_when_muted": False,
+    "on_no_data": "no_data",
+    "on_error": "error",
+    "failure_notice": True,
     "muted_until": None,
     "state": "triggered",
     "last_triggered_at": T0,
@@ -156,6 +160,9 @@ CHAT_EXAMPLE: dict[str, Any] = {
         "series_filter": [],
         "resolve_missing_after": 2,
         "drop_resolve_when_muted": False,
+        "on_no_data": "no_data",
+        "on_error": "error",
+        "failure_notice": True,
         "enabled": True,
         "cooldown_seconds": 3600,
         "pending_evaluations": 1,

@@ -13,7 +13,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tocsin.alerts.decision import ChangeMode, ComparisonOp, ConditionType
+from tocsin.alerts.actions.base import NotificationKind
+from tocsin.alerts.decision import (
+    ChangeMode,
+    ComparisonOp,
+    ConditionType,
+    ErrorHandling,
+    NoDataHandling,
+)
 from tocsin.alerts.decision import State as AlertState
 from tocsin.api.openapi_examples import keep_nulls
 from tocsin.api.routes.examples import (
@@ -26,6 +33,7 @@ from tocsin.api.routes.examples import (
     SERIES_EXAMPLE,
 )
 from tocsin.api.schemas import T0
+from tocsin.metrics.model import RunStatus
 
 
 class Out(BaseModel):
@@ -71,6 +79,10 @@ class MetricOut(Out):
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    expect_every_seconds: int | None = Field(
+        description="How often a value must arrive; after that plus 10% with none, a "
+        "`missing` run is recorded and evaluated as no data. Null: not watched.",
+    )
     warnings: list[str] | None = Field(
         default=None,
         description="Only when something saved may fail later, e.g. a slack-channel action "
@@ -82,7 +94,7 @@ class ExecutionOut(Out):
     model_config = ConfigDict(json_schema_extra={"examples": [EXECUTION_EXAMPLE]})
     id: uuid.UUID
     metric_id: uuid.UUID
-    status: Literal["running", "completed", "failed", "timed_out"]
+    status: RunStatus
     trigger: Literal["schedule", "manual", "push"]
     scheduled_for: datetime | None
     started_at: datetime
@@ -111,6 +123,9 @@ class AlertOut(Out):
     notify_on_resolve: bool
     muted_until: datetime | None
     drop_resolve_when_muted: bool = False
+    on_no_data: NoDataHandling = "no_data"
+    on_error: ErrorHandling = "error"
+    failure_notice: bool = True
     state: AlertState
     last_triggered_at: datetime | None
     last_evaluated_at: datetime | None
@@ -154,7 +169,7 @@ class DeliveryOut(Out):
     id: uuid.UUID
     alert_id: uuid.UUID
     history_id: uuid.UUID | None
-    kind: Literal["trigger", "resolve", "test"]
+    kind: NotificationKind
     action: dict[str, Any]
     status: Literal["pending", "sent", "failed", "dead"]
     attempts: int
