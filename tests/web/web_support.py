@@ -40,6 +40,8 @@ def alert_form(metric_id: str, name: str = "Notify if Issues > 5", **fields: Any
         "pending_evaluations": "1",
         "cooldown_seconds": "1h",
         "notify_on_resolve": "on",
+        # Checked on a new alert's form, as a browser then posts it.
+        "failure_notice": "on",
         "enabled": "on",
         "action_type": ["log", ""],
         "action_target": ["", ""],

@@ -34,6 +34,9 @@ FLAG_NAMES = {
     "series_filter": "--series",
     "resolve_missing_after": "--resolve-missing-after",
     "drop_resolve_when_muted": "--drop-resolve-when-muted",
+    "on_no_data": "--on-no-data",
+    "on_error": "--on-error",
+    "failure_notice": "--no-failure-notice",
 }
 
 
@@ -70,6 +73,9 @@ class AlertOptions:
     series: list[str] | None = None
     resolve_missing_after: int | None = None
     drop_resolve_when_muted: bool | None = None
+    on_no_data: str | None = None
+    on_error: str | None = None
+    failure_notice: bool | None = None
 
     def fields(self, conn: Connection, org_id: uuid.UUID) -> dict[str, Any]:
         """The alert fields these options set (an option not given sets nothing)."""
@@ -121,6 +127,9 @@ class AlertOptions:
             ("series_filter", self.series),
             ("resolve_missing_after", self.resolve_missing_after),
             ("drop_resolve_when_muted", self.drop_resolve_when_muted),
+            ("on_no_data", self.on_no_data),
+            ("on_error", self.on_error),
+            ("failure_notice", self.failure_notice),
         ):
             if given is not None:
                 out[key] = given

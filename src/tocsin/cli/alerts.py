@@ -10,14 +10,13 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Connection
 
-from tocsin.alerts.decision import describe_condition
 from tocsin.alerts.destinations import check_actions
 from tocsin.alerts.last_delivery import delivery_summary, last_deliveries
 from tocsin.alerts.model import Alert, HistoryRow
 from tocsin.alerts.outbox import Delivery
-from tocsin.alerts.rules import rule_of
 from tocsin.alerts.store import AlertStore
 from tocsin.cli.alert_options import AlertOptions, flagged
+from tocsin.cli.alert_output import condition_text, human_alert
 from tocsin.cli.alert_series import series_, state_text
 from tocsin.cli.common import (
     emit,
@@ -27,9 +26,8 @@ from tocsin.cli.common import (
     table,
     warn,
 )
-from tocsin.cli.words import actions_words
 from tocsin.clock import utcnow
-from tocsin.durations import check_mute_seconds, format_duration, parse_duration
+from tocsin.durations import check_mute_seconds, parse_duration
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import send_test
 from tocsin.metrics.store import MetricStore
@@ -37,29 +35,6 @@ from tocsin.metrics.store import MetricStore
 app = typer.Typer(
     help="Alerts: conditions on metrics, and what to do when they hold.", no_args_is_help=True
 )
-
-
-def condition_text(a: Alert) -> str:
-    return describe_condition(rule_of(a))
-
-
-def human_alert(a: Alert) -> str:
-    pub = a.public()
-    muted = a.muted_until.isoformat() if a.muted_until else "-"
-    return "\n".join(
-        [
-            f"{a.name}  [{a.state}]  ({a.id})",
-            f"  metric:     {a.metric_id}",
-            f"  condition:  {condition_text(a)}",
-            f"  actions:    {actions_words(a.action_config)}",
-            f"  cooldown:   {format_duration(a.cooldown_seconds)}   pending: "
-            f"{a.pending_evaluations}   resolve: {a.notify_on_resolve}"
-            + ("   resolves while muted: dropped" if a.drop_resolve_when_muted else ""),
-            f"  enabled:    {a.enabled}   muted until: {muted}",
-            f"  last value: {pub['last_value']}   last fired: "
-            f"{a.last_triggered_at.isoformat() if a.last_triggered_at else '-'}",
-        ]
-    )
 
 
 @app.command("create")
@@ -103,6 +78,16 @@ def create(
             "--drop-resolve-when-muted", help="Drop resolves due while muted (default: send)."
         ),
     ] = False,
+    on_no_data: Annotated[
+        str | None,
+        typer.Option("--on-no-data", help="no_data (default) | alerting | ok | keep_last"),
+    ] = None,
+    on_error: Annotated[
+        str | None, typer.Option("--on-error", help="error (default) | alerting | ok | keep_last")
+    ] = None,
+    no_failure_notice: Annotated[
+        bool, typer.Option("--no-failure-notice", help="Send no no-data/error notices.")
+    ] = False,
 ) -> None:
     """Create an alert on a metric (on each of its series)."""
     st = state(ctx)
@@ -123,6 +108,9 @@ def create(
         series=series,
         resolve_missing_after=resolve_missing_after,
         drop_resolve_when_muted=drop_resolve_when_muted or None,
+        on_no_data=on_no_data,
+        on_error=on_error,
+        failure_notice=False if no_failure_notice else None,
     )
 
     def build(conn: Connection, org_id: uuid.UUID) -> Alert:
@@ -178,6 +166,17 @@ def update_(
             help="Drop or send resolves due while muted.",
         ),
     ] = None,
+    on_no_data: Annotated[
+        str | None,
+        typer.Option("--on-no-data", help="no_data (default) | alerting | ok | keep_last"),
+    ] = None,
+    on_error: Annotated[
+        str | None, typer.Option("--on-error", help="error (default) | alerting | ok | keep_last")
+    ] = None,
+    failure_notice: Annotated[
+        bool | None,
+        typer.Option("--failure-notice/--no-failure-notice", help="No-data/error notices."),
+    ] = None,
 ) -> None:
     """Change an alert: only the options given change; bad input changes nothing."""
     st = state(ctx)
@@ -198,6 +197,9 @@ def update_(
         series=series,
         resolve_missing_after=resolve_missing_after,
         drop_resolve_when_muted=drop_resolve_when_muted,
+        on_no_data=on_no_data,
+        on_error=on_error,
+        failure_notice=failure_notice,
     )
 
     def change(conn: Connection, org_id: uuid.UUID) -> Alert:

@@ -58,6 +58,8 @@ _FIELDS = (
     "pending_evaluations",
     "resolve_missing_after",
     "series_filter",
+    "on_no_data",
+    "on_error",
 )
 Errors = list[tuple[str, str]]
 
@@ -120,7 +122,13 @@ def form_body(form: FormData) -> tuple[dict[str, Any], Errors]:
     errors: Errors = []
     if not body["description"]:
         body.pop("description")
-    for key in ("lookback", "pending_evaluations", "resolve_missing_after"):
+    for key in (
+        "lookback",
+        "pending_evaluations",
+        "resolve_missing_after",
+        "on_no_data",
+        "on_error",
+    ):
         if not body[key]:
             body.pop(key)
     if "series_filter" in form:
@@ -139,6 +147,7 @@ def form_body(form: FormData) -> tuple[dict[str, Any], Errors]:
             errors.append(("cooldown_seconds", "expected seconds or a duration such as 30m or 1h"))
     body["notify_on_resolve"] = form.get("notify_on_resolve") is not None
     body["drop_resolve_when_muted"] = form.get("drop_resolve_when_muted") is not None
+    body["failure_notice"] = form.get("failure_notice") is not None
     body["enabled"] = form.get("enabled") is not None
     actions, problems = _actions(form)
     errors += problems
@@ -230,6 +239,9 @@ def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
             "series_filter": "",
             "notify_on_resolve": True,
             "drop_resolve_when_muted": False,
+            "on_no_data": "no_data",
+            "on_error": "error",
+            "failure_notice": True,
             "enabled": True,
             "actions": [{"kind": "log", "target": "", "secret": ""}],
         }
@@ -261,6 +273,7 @@ def _from_form(form: FormData) -> dict[str, Any]:
     values: dict[str, Any] = {k: str(form.get(k, "")) for k in _FIELDS}
     values["notify_on_resolve"] = form.get("notify_on_resolve") is not None
     values["drop_resolve_when_muted"] = form.get("drop_resolve_when_muted") is not None
+    values["failure_notice"] = form.get("failure_notice") is not None
     values["enabled"] = form.get("enabled") is not None
     values["actions"] = _action_rows(form)
     return values
