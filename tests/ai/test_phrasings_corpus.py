@@ -42,6 +42,10 @@ DEFAULTS: dict[str, Any] = {
     "pending_evaluations": 1,
     "notify_on_resolve": True,
     "series_filter": [],
+    "on_no_data": "no_data",
+    "on_error": "error",
+    "failure_notice": True,
+    "drop_resolve_when_muted": False,
 }
 RELATIVE_DEFAULTS = {"change_mode": "percent", "lookback": 1}
 

@@ -117,6 +117,20 @@ def _create(
 ) -> Parsed:
     notes: list[str] = []
     fields: dict[str, Any] = {}
+    # Before NO_RESOLVE ("no resolves while muted") and before NEGATED ("don't tell me
+    # about errors" asks for an alert, without failure notices).
+    if text.take(ph.NO_RESOLVE_WHILE_MUTED):
+        fields["drop_resolve_when_muted"] = True
+    if text.take(ph.NO_FAILURE_NOTICE):
+        fields["failure_notice"] = False
+    for pattern, key, choice in (
+        (ph.ON_ERROR_ALERTING, "on_error", "alerting"),
+        (ph.ON_ERROR_OK, "on_error", "ok"),
+        (ph.ON_NO_DATA_ALERTING, "on_no_data", "alerting"),
+        (ph.ON_NO_DATA_OK, "on_no_data", "ok"),
+    ):
+        if text.take(pattern):
+            fields[key] = choice
     if text.take(ph.NO_RESOLVE):
         fields["notify_on_resolve"] = False
     # "don't spam me" asks for the default cooldown, not for no alert.

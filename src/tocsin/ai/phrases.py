@@ -68,6 +68,41 @@ NO_RESOLVE = re.compile(
     r"resolves|clears|is resolved|goes back)\b",
     _I,
 )
+# When data breaks: what no data and a failing source mean, and whether to be told.
+_SOURCE = r"(?:the\s+)?(?:query|source|check|endpoint|request|job|sql|api\s+call)"
+_FAILS = r"(?:fails|failed|errors(?:\s+out)?|breaks|is\s+down|goes\s+down|times\s+out|crashes)"
+_TELL = r"(?:alert|notify|tell|ping|page|warn|message)\s+(?:me|us)"
+ON_ERROR_ALERTING = re.compile(
+    rf"\b(?:(?:and|but|also)\s+)?(?:{_TELL}\s+)?(?:also\s+)?(?:if|when)\s+{_SOURCE}\s+(?:itself\s+)?"
+    rf"{_FAILS}\b|\btreat\s+(?:query\s+|source\s+)?(?:errors|failures)\s+as\s+(?:alerting|"
+    r"firing|a\s+breach|breaches)\b",
+    _I,
+)
+ON_ERROR_OK = re.compile(
+    r"\btreat\s+(?:query\s+|source\s+)?(?:errors|failures)\s+as\s+(?:ok|fine|normal|healthy)\b",
+    _I,
+)
+_MISSING = r"(?:missing|no|absent)\s+data"
+ON_NO_DATA_OK = re.compile(
+    rf"\btreat\s+{_MISSING}\s+as\s+(?:ok|fine|normal|healthy|clear)\b|\b{_MISSING}\s+is\s+"
+    r"(?:ok|fine|normal|expected)\b",
+    _I,
+)
+ON_NO_DATA_ALERTING = re.compile(
+    rf"\btreat\s+{_MISSING}\s+as\s+(?:alerting|firing|a\s+breach|a\s+problem)\b|"
+    rf"\b(?:(?:and|but|also)\s+)?(?:{_TELL}\s+)?(?:also\s+)?(?:if|when)\s+(?:the\s+)?data\s+"
+    r"(?:stops|goes\s+missing|is\s+missing|dries\s+up)(?:\s+(?:coming|arriving))?\b",
+    _I,
+)
+NO_FAILURE_NOTICE = re.compile(
+    r"\b(?:(?:but|and)\s+)?(?:please\s+)?(?:don't|dont|do\s+not)\s+(?:notify|tell|ping|alert|bother)\s+(?:me|us)\s+(?:about|"
+    r"of|on)\s+(?:query\s+|source\s+)?(?:errors|failures|missing\s+data|no\s+data)\b|"
+    r"\bno\s+failure\s+notices?\b",
+    _I,
+)
+NO_RESOLVE_WHILE_MUTED = re.compile(
+    r"\b(?:no|drop|skip)\s+resolves?\s+(?:notices?\s+)?while\s+muted\b", _I
+)
 NO_SPAM = re.compile(
     r"\b(?:but\s+)?(?:please\s+)?(?:don't|dont|do not)\s+spam(?:\s+(?:me|us))?", _I
 )

@@ -14,7 +14,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tocsin.alerts.decision import ChangeMode, ComparisonOp, ConditionType
+from tocsin.alerts.decision import (
+    ChangeMode,
+    ComparisonOp,
+    ConditionType,
+    ErrorHandling,
+    NoDataHandling,
+)
 from tocsin.alerts.model import MAX_COOLDOWN
 
 
@@ -61,6 +67,26 @@ class CreateAlertArgs(_Args):
         default=1, ge=1, le=1000, description="Breaching runs in a row before it fires."
     )
     notify_on_resolve: bool = Field(default=True, description="Tell when it recovers.")
+    on_no_data: NoDataHandling = Field(
+        default="no_data",
+        description="What no data means: no_data (its own state, the default), alerting "
+        '("alert me if data stops coming"), ok ("treat missing data as ok"), keep_last.',
+    )
+    on_error: ErrorHandling = Field(
+        default="error",
+        description="What a failing query or endpoint means: error (its own state, the "
+        'default), alerting ("alert me if the query fails"), ok, keep_last.',
+    )
+    failure_notice: bool = Field(
+        default=True,
+        description="Notify when the data breaks (no data, errors) and when it recovers; "
+        'false only if asked ("don\'t tell me about query errors").',
+    )
+    drop_resolve_when_muted: bool = Field(
+        default=False,
+        description='Drop resolves due while muted ("no resolves while muted"); by '
+        "default they are sent.",
+    )
     name: str | None = Field(default=None, description="Only if the user gave one.")
     per: list[str] = Field(
         default_factory=list,

@@ -61,7 +61,24 @@ def summary(metric_name: str, draft: AlertDefinition, series_by: Sequence[str] =
     parts.append(f"{every} per {' and '.join(series_by)}" if series_by else every)
     if not draft.notify_on_resolve:
         parts.append("no notice when it resolves")
+    parts += _handling_words(draft)
     return "; ".join(parts)
+
+
+_NO_DATA = {"alerting": "no data fires it", "ok": "no data counts as OK",
+            "keep_last": "no data keeps the last state"}  # fmt: skip
+_ERROR = {"alerting": "a failing source fires it", "ok": "a failing source counts as OK",
+          "keep_last": "a failing source keeps the last state"}  # fmt: skip
+
+
+def _handling_words(draft: AlertDefinition) -> list[str]:
+    """What the draft does when data breaks, where it differs from the defaults."""
+    words = [w for w in (_NO_DATA.get(draft.on_no_data), _ERROR.get(draft.on_error)) if w]
+    if not draft.failure_notice:
+        words.append("no notice when the data breaks")
+    if draft.drop_resolve_when_muted:
+        words.append("resolves dropped while muted")
+    return words
 
 
 def number_text(value: Decimal | None) -> str:
