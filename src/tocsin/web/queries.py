@@ -84,6 +84,35 @@ class AlertRow:
     # Of its series, how many are triggered and how many there are.
     triggered_series: int = 0
     series_count: int = 0
+    # In no_data or error: why, from its latest history row saying so (the hover text).
+    problem: str = ""
+
+
+_UNREADABLE = ("no_data", "error")
+
+
+def failure_reasons(
+    conn: Connection, org_id: uuid.UUID, alert_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Of these alerts, the latest reason each gave for no data or an error: one indexed
+    lookup per alert (``ix_alert_history_alert_evaluated``), for a page of the list."""
+    ah = alert_history
+    ids = list(alert_ids)
+    if not ids:
+        return {}
+    latest = (
+        select(ah.c.reason)
+        .where(ah.c.alert_id == alerts.c.id, ah.c.org_id == org_id, ah.c.state_to.in_(_UNREADABLE))
+        .order_by(ah.c.evaluated_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        select(alerts.c.id, latest.label("reason")).where(
+            alerts.c.org_id == org_id, alerts.c.id.in_(ids)
+        )
+    )
+    return {row.id: row.reason for row in rows if row.reason}
 
 
 def _recent_values_statement() -> Select[Any]:
@@ -188,6 +217,7 @@ def alert_rows(
     values = recent_values(conn, org_id, (a.metric_id for a in found))
     last = last_deliveries(conn, org_id, (a.id for a in found))
     summary = AlertStore(conn, org_id).series_summary([a.id for a in found])
+    problems = failure_reasons(conn, org_id, (a.id for a in found if a.state in _UNREADABLE))
     shapes: dict[uuid.UUID, str] = {}
     rows = []
     for alert in found:
@@ -201,7 +231,7 @@ def alert_rows(
         rows.append(
             AlertRow(
                 alert, alert.metric_name, words, muted, shapes[alert.metric_id], failed,
-                hot, total_series,
+                hot, total_series, problems.get(alert.id, ""),
             )
         )  # fmt: skip
     return AlertPage(rows, total)
