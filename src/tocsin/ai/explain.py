@@ -5,14 +5,15 @@ and the series of each evaluation."""
 from __future__ import annotations
 
 import uuid
+from itertools import takewhile
 from typing import Any
 
 from sqlalchemy import Connection
 
 from tocsin.ai.series_preview import series_words
 from tocsin.alerts.batch import SERIES_STATE_RANK
-from tocsin.alerts.decision import describe_condition
-from tocsin.alerts.model import Alert, SeriesRow
+from tocsin.alerts.decision import NOT_SENT, describe_condition
+from tocsin.alerts.model import Alert, HistoryRow, SeriesRow
 from tocsin.alerts.notified import notify_words
 from tocsin.alerts.outbox import Delivery, DeliveryStore
 from tocsin.alerts.rules import rule_of
@@ -44,6 +45,9 @@ def explain(conn: Connection, org_id: uuid.UUID, alert: Alert) -> dict[str, Any]
         f'"{alert.name}" fires when {condition_words(metric.name, rule)} '
         f"({describe_condition(rule)}); it is {', '.join(status)}."
     ]
+    cause = _broken_data(rows)
+    if cause:
+        lines.append(cause)
     if several:
         lines += _series_lines(series)
     if not rows:
@@ -69,6 +73,33 @@ def explain(conn: Connection, org_id: uuid.UUID, alert: Alert) -> dict[str, Any]
         out["series_states"] = _counts(series)
         out["triggered_series"] = [s.public() for s in series if s.state == "triggered"]
     return out
+
+
+_UNREADABLE = ("no_data", "error")
+
+
+def _broken_data(rows: list[HistoryRow]) -> str | None:
+    """When the newest evaluations could not read a value, the cause in words: a broken
+    source, data gone quiet, or stale data, with what the source said."""
+    spell = list(takewhile(lambda r: r.state_to in _UNREADABLE, rows))
+    if not spell:
+        return None
+    latest = spell[0]
+    reason = latest.reason.split(NOT_SENT, 1)[0].removesuffix("; failure notice")
+    if "data stale" in reason:
+        what = "its data is stale"
+    elif "no value received" in reason:
+        what = "no value has arrived"
+    elif latest.state_to == "error":
+        what = "its source is failing"
+    else:
+        what = "its source gives no data"
+    count = f"{len(spell)}{'+' if len(spell) == len(rows) else ''}"
+    since = spell[-1].evaluated_at.strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"It cannot fire now: {what} ({reason}), in the last {count} "
+        f"evaluation{'s' if len(spell) != 1 else ''}, since {since}."
+    )
 
 
 def _counts(series: list[SeriesRow]) -> dict[str, int]:
