@@ -217,6 +217,16 @@ def demo(
         fail(f"no firing within {timeout}s", EXIT_RUNTIME)
 
 
+# What the demo prints after an evaluation that notifies, by the notification's kind.
+_DEMO_MARKS = {
+    "trigger": "  FIRED: notifying",
+    "resolve": "  resolved: notifying",
+    "no_data": "  NO DATA: notifying",
+    "error": "  ERROR: notifying",
+    "recovered": "  recovered: notifying",
+}
+
+
 async def _run_demo(db: Database, settings: Settings, *, once: bool, timeout: int) -> bool:
     stop = asyncio.Event()
     fired = False
@@ -229,9 +239,7 @@ async def _run_demo(db: Database, settings: Settings, *, once: bool, timeout: in
         for e in outcome.evaluation.evaluated:
             d = e.decision
             value = "?" if d.value is None else d.value
-            mark = {"trigger": "  FIRED: notifying", "resolve": "  resolved: notifying"}.get(
-                d.notify or "", ""
-            )
+            mark = _DEMO_MARKS.get(d.notify or "", "")
             typer.echo(
                 f"  {clock}  {DEMO_METRIC} = {value}  {d.state_from} -> {d.state_to}  "
                 f"({d.reason}){mark}"
