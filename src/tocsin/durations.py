@@ -54,3 +54,18 @@ def rounded_duration(seconds: int) -> str:
         if seconds >= size:
             return f"{seconds // (size // 2)} {unit}"
     return f"{seconds} s"
+
+
+_SPOKEN = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
+
+
+def spoken_duration(seconds: int) -> str:
+    """``3 h``, ``1 h 30 min``, ``45 s``: a length as a reason says it, in its largest
+    unit and the next one when that is not zero, rounded down."""
+    if seconds <= 0:
+        return "0 s"
+    for (unit, size), (next_unit, next_size) in zip(_SPOKEN, _SPOKEN[1:], strict=False):
+        if seconds >= size:
+            rest = seconds % size // next_size
+            return f"{seconds // size} {unit}" + (f" {rest} {next_unit}" if rest else "")
+    return f"{seconds} s"

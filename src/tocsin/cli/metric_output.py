@@ -5,17 +5,21 @@ from __future__ import annotations
 from tocsin.alerts.notified import notify_mark
 from tocsin.cli.words import schedule_words, source_words
 from tocsin.execution.runs import RunReport
+from tocsin.metrics.definition import FRESH_FIELDS
+from tocsin.metrics.freshness import freshness_words
 from tocsin.metrics.model import Metric
 
 
 def human_metric(m: Metric) -> str:
     pub = m.public()
-    selector = pub["selector"]
+    # Freshness has a line of its own.
+    selector = {k: v for k, v in (pub["selector"] or {}).items() if k not in FRESH_FIELDS}
     lines = [
         f"{m.name}  ({m.id})",
         f"  source:   {source_words(m.source)}",
         "  selector: " + (", ".join(f"{k} {v}" for k, v in selector.items()) if selector else "-"),
         f"  schedule: {schedule_words(pub['schedule'])}",
+        f"  freshness: {freshness_words(m.selector) or '-'}",
         f"  enabled:  {m.enabled}",
         f"  next run: {m.next_run_at.isoformat() if m.next_run_at else '-'}",
     ]

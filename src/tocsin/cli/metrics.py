@@ -54,6 +54,18 @@ def create(
             "--series-by", help="Label column: one series per distinct value (repeatable)."
         ),
     ] = None,
+    fresh_column: Annotated[
+        str | None,
+        typer.Option("--fresh-column", help="Column of each row's time, e.g. updated_at."),
+    ] = None,
+    fresh_path: Annotated[
+        str | None,
+        typer.Option("--fresh-path", help="JSONPath to the data's time, e.g. $.updated_at"),
+    ] = None,
+    max_age: Annotated[
+        str | None,
+        typer.Option("--max-age", help="Older data reads as no data: 1h, 30m ..."),
+    ] = None,
     header: Annotated[
         list[str] | None,
         typer.Option("--header", help="K=V; V may reference ${cred:NAME} (or an allowed ${VAR})."),
@@ -80,6 +92,9 @@ def create(
                 column=column,
                 row=row,
                 series_by=series_by,
+                fresh_column=fresh_column,
+                fresh_path=fresh_path,
+                max_age=max_age,
                 headers=header or [],
                 every=every,
                 cron=cron,
@@ -203,6 +218,15 @@ def update_(
         list[str] | None,
         typer.Option("--series-by", help="Label columns (replace the stored ones)."),
     ] = None,
+    fresh_column: Annotated[
+        str | None, typer.Option("--fresh-column", help="Replaces a --fresh-path.")
+    ] = None,
+    fresh_path: Annotated[
+        str | None, typer.Option("--fresh-path", help="Replaces a --fresh-column.")
+    ] = None,
+    max_age: Annotated[
+        str | None, typer.Option("--max-age", help="1h ..., or off (no freshness check).")
+    ] = None,
     every: Annotated[str | None, typer.Option("--every", help="30s, 5m, 1h ...")] = None,
     cron: Annotated[str | None, typer.Option("--cron")] = None,
     timezone: Annotated[str | None, typer.Option("--timezone")] = None,
@@ -233,7 +257,10 @@ def update_(
                         "column": column,
                         "row": row,
                         "series_by": series_by,
+                        "fresh_column": fresh_column,
+                        "fresh_path": fresh_path,
                     },
+                    max_age=max_age,
                     every=every,
                     cron=cron,
                     timezone=timezone,

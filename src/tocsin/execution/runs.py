@@ -22,6 +22,7 @@ from tocsin.alerts.evaluator import EvaluationResult, evaluate_alerts
 from tocsin.alerts.model import HistoryRow
 from tocsin.alerts.outbox import Delivery, DeliveryStore
 from tocsin.alerts.store import AlertStore
+from tocsin.clock import utcnow
 from tocsin.db.database import Database, runs_inline
 from tocsin.errors import InvalidInput
 from tocsin.http import HttpClient
@@ -62,7 +63,8 @@ def check_value(value: Any, metric: Metric) -> None:
     """Refuse a given value the metric's selector cannot read a number from (``abc``,
     ``NaN``, ``1e400``, ``true``): bad input, nothing recorded. A *source* returning such a
     value is different: that run is recorded, its alerts in ``error``, with the reason."""
-    found = extract_series(value, metric.selector)
+    # Judged for freshness too: an unreadable timestamp is bad input; stale data is not.
+    found = extract_series(value, metric.selector, at=utcnow())
     if found.failure is not None and found.failure.status == "error":
         reason = found.failure.reason
         raise InvalidInput("value", f"expected a number the metric can read: {reason}")

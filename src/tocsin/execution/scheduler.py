@@ -167,7 +167,8 @@ async def execute(
     except Exception as exc:  # noqa: BLE001 - recorded on the execution row and logged
         logger.exception("metric %s: source raised", metric.id)
         status, error = "failed", f"unexpected error: {type(exc).__name__}: {exc}"
-    value = value_of(result, metric.selector) if status == "completed" else None
+    # Judged now for freshness: the run completes as it is stored, moments later.
+    value = value_of(result, metric.selector, utcnow()) if status == "completed" else None
     return FinishedRun(run, status, result, value, error)
 
 

@@ -50,6 +50,9 @@ def build_definition(
     description: str,
     dsn_credential: str | None = None,
     series_by: list[str] | None = None,
+    fresh_column: str | None = None,
+    fresh_path: str | None = None,
+    max_age: str | None = None,
     spell: Callable[[str], str],
 ) -> dict[str, Any]:
     src: dict[str, Any] = {"type": source}
@@ -91,6 +94,9 @@ def build_definition(
         selector = {"json_path": json_path, "column": column, "row": row or "first"}
         if series_by:
             selector["series_by"] = series_by
+    fresh = _fresh_fields(fresh_column, fresh_path, max_age_seconds(max_age), spell)
+    if fresh:
+        selector = (selector or {}) | fresh
     return {
         "name": name,
         "description": description,
@@ -111,6 +117,7 @@ def metric_changes(
     timezone: str | None,
     enabled: bool | None,
     description: str | None,
+    max_age: str | None = None,
     spell: Callable[[str], str],
 ) -> dict[str, Any]:
     """The fields ``metric update``'s options change (merged onto the stored ones)."""
@@ -127,6 +134,13 @@ def metric_changes(
     if given_selector:
         stored = current.selector.model_dump(exclude_none=True) if current.selector else {}
         changes["selector"] = stored | given_selector
+    if max_age is not None or any(k in given_selector for k in FRESH_FIELDS):
+        base = changes.get("selector")
+        if base is None:
+            base = current.selector.model_dump(exclude_none=True) if current.selector else {}
+        fresh = _with_freshness(base, given_selector, max_age, spell)
+        if fresh != base:  # "off" on a metric without freshness changes nothing
+            changes["selector"] = fresh
     if every and cron:
         raise InvalidInput("every", _one_schedule(spell))
     if every:
@@ -143,6 +157,78 @@ def metric_changes(
             "metric", f"nothing to change: give at least one option, e.g. {spell('every')} 5m"
         )
     return changes
+
+
+# The selector's freshness fields (metrics/freshness.py).
+FRESH_FIELDS = ("fresh_column", "fresh_path", "max_age_seconds")
+
+
+def max_age_seconds(text: str | None) -> int | None:
+    """``max_age`` as typed (``1h``); ``off`` or nothing: none."""
+    if text is None or text.strip().lower() in ("", "off", "none"):
+        return None
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise InvalidInput("max_age", f"{exc}, or off") from None
+    if seconds <= 0:
+        raise InvalidInput("max_age", "expected a positive duration such as 1h, or off")
+    return seconds
+
+
+def _fresh_fields(
+    column: str | None, path: str | None, seconds: int | None, spell: Callable[[str], str]
+) -> dict[str, Any]:
+    """The freshness fields of a selector, refused here with the edge's names: the model
+    would name its stored fields (``selector.max_age_seconds``)."""
+    if column is not None and path is not None:
+        raise InvalidInput(
+            "fresh_column",
+            f"give either {spell('fresh_column')} (a table's column) or {spell('fresh_path')} "
+            "(a JSONPath), not both",
+        )
+    timed = "fresh_column" if column is not None else "fresh_path" if path is not None else None
+    if timed is not None and seconds is None:
+        raise InvalidInput(
+            "max_age",
+            f"expected how old the newest timestamp may be, e.g. {spell('max_age')} 1h, "
+            f"with {spell(timed)}",
+        )
+    if timed is None and seconds is not None:
+        raise InvalidInput(
+            "max_age",
+            f"applies with {spell('fresh_column')} or {spell('fresh_path')}: the timestamp "
+            "whose age it limits",
+        )
+    found = {"fresh_column": column, "fresh_path": path, "max_age_seconds": seconds}
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def _with_freshness(
+    selector: dict[str, Any],
+    given: dict[str, Any],
+    max_age: str | None,
+    spell: Callable[[str], str],
+) -> dict[str, Any]:
+    """An update's freshness merged onto the selector: naming a fresh column replaces a
+    stored fresh path and the other way round; ``max_age`` ``off`` drops all three."""
+    seconds = max_age_seconds(max_age)
+    column, path = given.get("fresh_column"), given.get("fresh_path")
+    out = {k: v for k, v in selector.items() if k not in FRESH_FIELDS}
+    if max_age is not None and seconds is None:
+        if column is not None or path is not None:
+            raise InvalidInput(
+                "max_age",
+                f"off turns freshness off: give it without {spell('fresh_column')} "
+                f"or {spell('fresh_path')}",
+            )
+        return out
+    if column is None and path is None:
+        # Neither named: the stored one stays, only its age limit changes.
+        column, path = selector.get("fresh_column"), selector.get("fresh_path")
+    if seconds is None:
+        seconds = selector.get("max_age_seconds")
+    return out | _fresh_fields(column, path, seconds, spell)
 
 
 def _one_schedule(spell: Callable[[str], str]) -> str:

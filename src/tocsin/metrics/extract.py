@@ -33,6 +33,11 @@ finite ``Decimal`` and plain ASCII numeric strings (surrounding blanks allowed, 
 allowed, no thousands separators). Booleans, NaN, infinities and
 any other string, list or object are **errors**. An empty result (``None``, ``""``,
 ``[]``, ``{}``, a table without rows) is **no data**.
+
+Freshness (``selector.fresh_column`` / ``fresh_path`` with ``max_age_seconds``, judged in
+``freshness.py`` when the run's completion time is given): data older than that is **no
+data**, an unreadable timestamp or a missing fresh column an **error**, before the value
+is read at all. A table's fresh column is never its value column.
 """
 
 from __future__ import annotations
@@ -41,9 +46,11 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, NoReturn
 
+from tocsin.metrics import freshness
 from tocsin.metrics.selector import RowReducer, ValueSelector, compiled_json_path
 from tocsin.numbers import DECIMAL_CONTEXT, format_decimal
 
@@ -63,9 +70,18 @@ class Extracted:
     reason: str
 
 
-def extract_value(result: object, selector: ValueSelector | None = None) -> Extracted:
-    """Read the number an alert compares from ``result``; never raises for bad data."""
+def extract_value(
+    result: object, selector: ValueSelector | None = None, *, at: datetime | None = None
+) -> Extracted:
+    """Read the number an alert compares from ``result``; never raises for bad data.
+
+    ``at``: when the run completed, for the selector's freshness check (None: none is
+    made). Stale data reads as no data, whatever its value."""
     sel = selector if selector is not None else ValueSelector()
+    if at is not None and freshness.asked(sel):
+        verdict = freshness.judged(result, sel, at)
+        if verdict is not None:
+            return Extracted(verdict[0], None, verdict[1])
     try:
         if sel.json_path is not None:
             return _extract_json_path(result, sel, sel.json_path)
@@ -210,6 +226,9 @@ def _from_table(columns: object, rows: object, sel: ValueSelector, at: str) -> E
         index = names.index(sel.column)
     elif len(names) == 1:
         index = 0
+    elif len(valued := [n for n in names if n != sel.fresh_column]) == 1:
+        # The fresh column holds the rows' time, never the value: the other one does.
+        index = names.index(valued[0])
     elif not names:
         _error(f"the table{at} has no columns")
     else:

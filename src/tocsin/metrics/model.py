@@ -106,7 +106,7 @@ def observe(execution: Execution, selector: ValueSelector | None) -> Extracted:
     if execution.status != "completed":
         what = "timed out" if execution.status == "timed_out" else "failed"
         return Extracted("error", None, f"execution {what}: {execution.error or 'no detail'}")
-    return extract_value(execution.result, selector)
+    return extract_value(execution.result, selector, at=execution.completed_at)
 
 
 def observe_series(execution: Execution, selector: ValueSelector | None) -> SeriesSet:
@@ -114,4 +114,4 @@ def observe_series(execution: Execution, selector: ValueSelector | None) -> Seri
     without series; for a run that failed, its error for every series."""
     if execution.status != "completed":
         return SeriesSet([], observe(execution, selector))
-    return extract_series(execution.result, selector)
+    return extract_series(execution.result, selector, at=execution.completed_at)

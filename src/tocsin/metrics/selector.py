@@ -30,6 +30,12 @@ class ValueSelector(pydantic.BaseModel):
     json_path: str | None = None
     # The label columns: one series per distinct combination (metrics/series.py).
     series_by: tuple[str, ...] = ()
+    # Freshness (metrics/freshness.py): where the data's own time is, and how old its
+    # newest may be before a run's value reads as no data. Declared in this order: each
+    # check reads the ones before it.
+    fresh_column: str | None = None
+    fresh_path: str | None = None
+    max_age_seconds: int | None = pydantic.Field(default=None, validate_default=True)
 
     @pydantic.field_validator("series_by")
     @classmethod
@@ -78,6 +84,61 @@ class ValueSelector(pydantic.BaseModel):
                 f"got {path!r} ({exc})"
             ) from None
         return path
+
+    @pydantic.field_validator("fresh_column")
+    @classmethod
+    def _fresh_column(cls, column: str | None, info: pydantic.ValidationInfo) -> str | None:
+        if column is None:
+            return None
+        if not column.strip():
+            raise ValueError("selector.fresh_column: expected a non-empty column name")
+        if column in info.data.get("series_by", ()):
+            raise ValueError(
+                f'selector.fresh_column: "{column}" is a series_by label column; expected '
+                "the column that holds each row's time"
+            )
+        return column
+
+    @pydantic.field_validator("fresh_path")
+    @classmethod
+    def _fresh_path(cls, path: str | None, info: pydantic.ValidationInfo) -> str | None:
+        if path is None:
+            return None
+        if info.data.get("fresh_column") is not None:
+            raise ValueError(
+                "selector.fresh_path: expected either selector.fresh_column (a table's "
+                "column) or selector.fresh_path (a JSONPath), not both"
+            )
+        try:
+            compiled_json_path(path)
+        except Exception as exc:  # jsonpath-ng raises several unrelated exception types
+            raise ValueError(
+                "selector.fresh_path: expected a JSONPath expression such as $.updated_at, "
+                f"got {path!r} ({exc})"
+            ) from None
+        return path
+
+    @pydantic.field_validator("max_age_seconds")
+    @classmethod
+    def _max_age(cls, seconds: int | None, info: pydantic.ValidationInfo) -> int | None:
+        if "fresh_column" not in info.data or "fresh_path" not in info.data:
+            return seconds  # one of them is refused already: no second guess at why
+        timed = info.data["fresh_column"] is not None or info.data["fresh_path"] is not None
+        if seconds is None and timed:
+            raise ValueError(
+                "selector.max_age_seconds: expected how old the newest timestamp may be, in "
+                "seconds (e.g. 3600), with selector.fresh_column or selector.fresh_path"
+            )
+        if seconds is not None and not timed:
+            raise ValueError(
+                "selector.max_age_seconds: applies with selector.fresh_column or "
+                "selector.fresh_path, the timestamp whose age it limits"
+            )
+        if seconds is not None and seconds <= 0:
+            raise ValueError(
+                f"selector.max_age_seconds: expected a positive number of seconds, got {seconds}"
+            )
+        return seconds
 
     @pydantic.model_validator(mode="after")
     def _column_xor_json_path(self) -> ValueSelector:

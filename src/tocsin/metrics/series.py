@@ -28,11 +28,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
+from tocsin.metrics import freshness
 from tocsin.metrics.extract import (
     Extracted,
     ValueSelector,
@@ -102,15 +104,24 @@ def label_value(raw: object) -> str:
     return json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def extract_series(result: object, selector: ValueSelector | None = None) -> SeriesSet:
-    """The series of ``result`` as its metric's selector (and its ``series_by``) reads it."""
-    labelled = _labelled_values(result)
+def extract_series(
+    result: object, selector: ValueSelector | None = None, *, at: datetime | None = None
+) -> SeriesSet:
+    """The series of ``result`` as its metric's selector (and its ``series_by``) reads it.
+
+    ``at``: when the run completed, for the selector's freshness check (None: none is
+    made). A fresh column is judged on each series' own rows; a fresh path reads the
+    whole result, so it judges every series alike."""
+    sel = selector if selector is not None else ValueSelector()
+    labelled = _labelled_values(result, sel, at)
     if labelled is not None:
         return labelled
-    sel = selector if selector is not None else ValueSelector()
     series_by = sel.series_by
     if not series_by:
-        return SeriesSet([Series("{}", {}, extract_value(result, selector))])
+        return SeriesSet([Series("{}", {}, extract_value(result, selector, at=at))])
+    whole = _stale_whole(result, sel, at)
+    if whole is not None:
+        return SeriesSet([], whole)
     data: object = result
     if sel.json_path is not None:
         matches = _matches(result, sel.json_path)
@@ -136,8 +147,13 @@ def extract_series(result: object, selector: ValueSelector | None = None) -> Ser
             groups[key] = (labels, [row])
         else:
             group[1].append(row)
+    fresh = sel.fresh_column if at is not None and freshness.asked(sel) else None
+    if fresh is not None and names and fresh not in names:
+        return SeriesSet([], _failed(f"fresh column {fresh} not found; columns: {_names(names)}"))
     values = [n for n in names if n not in series_by]
-    plain = sel.model_copy(update={"series_by": ()})
+    # A fresh path was judged on the whole result above; a fresh column is judged below,
+    # on each series' rows.
+    plain = sel.model_copy(update={"series_by": (), "fresh_path": None})
     found = []
     for key, (labels, members) in groups.items():
         if sel.row == "first" and len(members) > 1:
@@ -147,13 +163,29 @@ def extract_series(result: object, selector: ValueSelector | None = None) -> Ser
             )
         else:
             sub = {"columns": values, "rows": [[m.get(v) for v in values] for m in members]}
-            extracted = extract_value(sub, plain)
+            extracted = extract_value(sub, plain, at=at)
         found.append(Series(key, labels, extracted))
     return SeriesSet(found)
 
 
 def _failed(reason: str) -> Extracted:
     return Extracted("error", None, reason)
+
+
+def _stale_whole(result: object, sel: ValueSelector, at: datetime | None) -> Extracted | None:
+    """A fresh path's verdict: it reads the whole result, so it is every series'."""
+    if at is None or sel.fresh_path is None or not freshness.asked(sel):
+        return None
+    verdict = freshness.judged(result, sel, at)
+    return Extracted(verdict[0], None, verdict[1]) if verdict is not None else None
+
+
+def _stale_item(item: dict[str, Any], sel: ValueSelector, at: datetime | None) -> Extracted | None:
+    """A fresh column's verdict on one labelled value: its own key."""
+    if at is None or sel.fresh_column is None or not freshness.asked(sel):
+        return None
+    verdict = freshness.judged(item, sel.model_copy(update={"json_path": None}), at)
+    return Extracted(verdict[0], None, verdict[1]) if verdict is not None else None
 
 
 def _matches(result: object, path: str) -> list[Any] | Extracted:
@@ -194,8 +226,9 @@ def _table(data: object) -> tuple[list[str], list[dict[str, Any]]] | Extracted:
     )
 
 
-def _labelled_values(result: object) -> SeriesSet | None:
-    """The series of a labelled push, or None when ``result`` is not one."""
+def _labelled_values(result: object, sel: ValueSelector, at: datetime | None) -> SeriesSet | None:
+    """The series of a labelled push, or None when ``result`` is not one. The selector
+    reads none of it but its freshness."""
     if not isinstance(result, dict):
         return None
     if set(result) == {"value", "labels"} and isinstance(result["labels"], dict):
@@ -207,10 +240,11 @@ def _labelled_values(result: object) -> SeriesSet | None:
     else:
         return None
     found: dict[str, Series] = {}
+    whole = _stale_whole(result, sel, at)
     for item in items:
         labels = {str(k): label_value(v) for k, v in item["labels"].items()}
         key = series_key(labels)
-        extracted = extract_value(item.get("value"))
+        extracted = whole or _stale_item(item, sel, at) or extract_value(item.get("value"))
         if key in found:
             extracted = _failed("this series was given more than one value in one run")
         found[key] = Series(key, labels, extracted)

@@ -46,11 +46,14 @@ def as_uuid(ref: str | uuid.UUID) -> uuid.UUID | None:
         return None
 
 
-def value_of(result: Any, selector: ValueSelector | None) -> Decimal | None:
+def value_of(
+    result: Any, selector: ValueSelector | None, at: datetime | None = None
+) -> Decimal | None:
     """The number a completed execution's result yields, if it yields one: a metric
     without series (its one series ``{}``), stored with the run for charts and
-    baselines. A result with series has none."""
-    found = extract_series(result, selector)
+    baselines. A result with series has none, nor one whose data was stale ``at`` its
+    completion (a baseline never compares with stale data)."""
+    found = extract_series(result, selector, at=at)
     if len(found.series) != 1 or found.series[0].key != "{}":
         return None
     extracted = found.series[0].extracted
@@ -339,7 +342,7 @@ class MetricStore:
             started_at=at,
             completed_at=at,
             result=result,
-            value=value_of(result, metric.selector),
+            value=value_of(result, metric.selector, at),
             error=None,
             evaluated_at=utcnow() if evaluated else None,
         )

@@ -16,6 +16,7 @@ from tocsin.errors import Conflict, InvalidInput
 from tocsin.execution.runs import NeedsValue, parse_value, run_now
 from tocsin.links import metric_path
 from tocsin.metrics.definition import build_definition, metric_changes
+from tocsin.metrics.freshness import freshness_words
 from tocsin.metrics.model import Metric
 from tocsin.metrics.store import MetricStore
 from tocsin.web.chart import RANGE_LABELS, RANGES
@@ -43,6 +44,8 @@ _FORM_FIELDS = (
     "every",
     "cron",
     "timezone",
+    "fresh",
+    "max_age",
 )
 
 
@@ -86,6 +89,11 @@ _FORM_NAMES = {
     "selector.json_path": "json_path",
     "selector.column": "column",
     "selector.row": "row",
+    "selector.fresh_column": "fresh",
+    "selector.fresh_path": "fresh",
+    "selector.max_age_seconds": "max_age",
+    "fresh_column": "fresh",
+    "fresh_path": "fresh",
     "schedule.cron": "cron",
     "schedule.timezone": "timezone",
     "schedule.every_seconds": "every",
@@ -114,11 +122,20 @@ def new_metric(request: Request, who: EditorDep) -> HTMLResponse:
     return _form_page(request, values, [])
 
 
+def _fresh_inputs(text: str) -> tuple[str | None, str | None]:
+    """The form's one "Fresh column / path" field as (column, path): a JSONPath starts
+    with ``$``, as every JSONPath does; anything else names a column."""
+    if not text:
+        return None, None
+    return (None, text) if text.startswith("$") else (text, None)
+
+
 def _definition(values: dict[str, str]) -> dict[str, Any]:
     def opt(key: str) -> str | None:
         return values[key] or None
 
     source = values["source"]
+    fresh_column, fresh_path = _fresh_inputs(values["fresh"])
     return build_definition(
         values["name"],
         source,
@@ -128,6 +145,9 @@ def _definition(values: dict[str, str]) -> dict[str, Any]:
         url=opt("url") if source == "http" else None,
         method=None,
         json_path=opt("json_path"),
+        fresh_column=fresh_column,
+        fresh_path=fresh_path,
+        max_age=opt("max_age"),
         column=None,
         row=None,
         headers=[],
@@ -202,6 +222,7 @@ def metric_page(
         "range": range if range in RANGES else "24h",
         "ranges": RANGE_LABELS,
         "push_command": push_command(cfg.public_url, metric) if push else None,
+        "freshness": freshness_words(metric.selector),
         # Deleting takes the alerts and runs along: then the button asks first.
         "delete_question": deletion_words(metric.name, n_alerts, n_runs)
         if n_alerts or n_runs
@@ -235,6 +256,8 @@ def _shown(metric: Metric) -> dict[str, str]:
         "dsn_credential": str(source.get("dsn_credential") or ""),
         "dsn_env": str(source.get("dsn_env") or ""),
         "json_path": (selector.json_path or "") if selector is not None else "",
+        "fresh": (selector.fresh_column or selector.fresh_path or "") if selector else "",
+        "max_age": format_duration(age) if selector and (age := selector.max_age_seconds) else "",
         "every": format_duration(every) if every else "",
         "cron": (schedule.cron or "") if schedule is not None else "",
         "timezone": (schedule.timezone or "UTC") if schedule is not None else "UTC",
@@ -260,6 +283,7 @@ def _changes(current: Metric, values: dict[str, str], enabled: bool) -> dict[str
 
     kind = values["source"]
     scheduled = kind != "push"
+    fresh_column, fresh_path = _fresh_inputs(values["fresh"])
     # An emptied field means "unchanged" to the merge: where the metric cannot do
     # without it, it is a mistake to show, not a silent no-op.
     for field, needed, message in (
@@ -278,7 +302,14 @@ def _changes(current: Metric, values: dict[str, str], enabled: bool) -> dict[str
             "dsn_env": opt("dsn_env") if kind == "sql" else None,
             "url": opt("url") if kind == "http" else None,
         },
-        selector={"json_path": opt("json_path")},
+        selector={
+            "json_path": opt("json_path"),
+            "fresh_column": fresh_column,
+            "fresh_path": fresh_path,
+        },
+        # The fields show the stored freshness: both emptied, it is turned off (one
+        # emptied alone was refused by _definition above).
+        max_age=values["max_age"] or "off",
         every=opt("every") if scheduled else None,
         cron=opt("cron") if scheduled else None,
         timezone=(opt("timezone") if opt("cron") else None) if scheduled else None,
@@ -300,6 +331,9 @@ def save_metric(
         # An edit keeps the source's type, as `metric update` does: another kind of
         # source is another metric.
         values["source"] = str(current.source.get("type", ""))
+        if "fresh" not in form and "max_age" not in form:
+            # A post without the fields (not this form's) keeps the stored check.
+            values |= {k: _shown(current)[k] for k in ("fresh", "max_age")}
         try:
             changes = _changes(current, values, enabled)
             warnings = check_source(changes["source"], cfg) if "source" in changes else []
