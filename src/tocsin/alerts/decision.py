@@ -44,8 +44,7 @@ Rules beyond the brief's wording, decided here:
 * **Out of order**: an observation older than ``status.last_evaluated_at`` gives
   ``applied=False`` and the unchanged status; equal times are in order. Its ``suppressed``
   is "older execution" only when the observation would have notified had it been newest.
-* **Zero baseline** in percent mode: no change if the value is 0, otherwise an infinite
-  change of the value's sign (``Decimal('Infinity')``), which orders and compares sanely.
+* What the condition says of a reading (and of a zero baseline) is ``condition.py``'s.
 * Naive datetimes (some database drivers return them) are read as UTC.
 """
 
@@ -53,10 +52,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
-from functools import lru_cache
+from decimal import Decimal
 from typing import Literal, NamedTuple
 
+# Re-exported: the vocabulary and the condition's words are imported from here.
+from tocsin.alerts.condition import OP_SYMBOLS as OP_SYMBOLS
+from tocsin.alerts.condition import Assessment, assess
+from tocsin.alerts.condition import ChangeMode as ChangeMode
+from tocsin.alerts.condition import ComparisonOp as ComparisonOp
+from tocsin.alerts.condition import ConditionType as ConditionType
+from tocsin.alerts.condition import compare as compare
+from tocsin.alerts.condition import describe_condition as describe_condition
 from tocsin.alerts.timing import (
     cooldown_allows,
     cooldown_block,
@@ -66,36 +72,17 @@ from tocsin.alerts.timing import (
     utc,
 )
 from tocsin.metrics.extract import Extracted
-from tocsin.numbers import format_decimal
 
 # The one declaration of Tocsin's operators, conditions and states (models, the API's
 # schemas and the UI import these).
 State = Literal["ok", "pending", "triggered", "no_data", "error"]
-ComparisonOp = Literal["gt", "gte", "lt", "lte", "eq", "ne"]
-ConditionType = Literal["threshold", "relative_change"]
-ChangeMode = Literal["percent", "absolute"]
 NotifyKind = Literal["trigger", "resolve", "no_data", "error", "recovered"]
 # What an unreadable value means for an alert (Grafana's "no data" and "error" handling).
 NoDataHandling = Literal["no_data", "alerting", "ok", "keep_last"]
 ErrorHandling = Literal["error", "alerting", "ok", "keep_last"]
 
-# Enough digits that value - baseline is exact for any realistic metric; only the percent
-# division can round, far below anything a threshold can tell apart.
-_CTX = Context(prec=60, Emax=MAX_EMAX, Emin=MIN_EMIN)
 # Every reason whose notification was withheld (mute, cooldown) carries this, then why.
 NOT_SENT = "; not sent: "
-
-# op -> (symbol, the op that holds exactly when this one does not, orderings where it holds)
-_OPS: dict[ComparisonOp, tuple[str, ComparisonOp, tuple[int, ...]]] = {
-    "gt": (">", "lte", (1,)),
-    "gte": (">=", "lt", (0, 1)),
-    "lt": ("<", "gte", (-1,)),
-    "lte": ("<=", "gt", (-1, 0)),
-    "eq": ("==", "ne", (0,)),
-    "ne": ("!=", "eq", (-1, 1)),
-}
-# The one vocabulary of operator symbols: models, channels, the CLI and the UI read it.
-OP_SYMBOLS: dict[str, str] = {op: symbol for op, (symbol, _, _) in _OPS.items()}
 
 
 # The core's values are NamedTuples: immutable like frozen dataclasses, but built several
@@ -153,45 +140,9 @@ class Decision(NamedTuple):
     previous_status: AlertStatus  # the status this decision was computed from
 
 
-class _Assessment(NamedTuple):
-    """The condition checked on one observation, before any state logic."""
-
-    outcome: Literal["breach", "clear", "no_data", "error"]
-    text: str
-    value: Decimal | None = None
-    baseline_value: Decimal | None = None
-    change: Decimal | None = None
-    # Unreadable because this run's value is: a broken source, which the handling rules
-    # and failure notices are about. Not a warm-up without a baseline yet, nor a bad
-    # earlier run (told of when it happened).
-    current_failed: bool = True
-
-
-def compare(value: Decimal, op: ComparisonOp, threshold: Decimal) -> bool:
-    """``value <op> threshold``; NaN never satisfies anything but ``ne``."""
-    if value.is_nan() or threshold.is_nan():
-        return op == "ne"
-    ordering = (value > threshold) - (value < threshold)
-    return ordering in _OPS[op][2]
-
-
-def describe_condition(rule: AlertRule) -> str:
-    """Short form of the condition: ``> 5``, ``change < -20%``, ``change >= 50 (absolute)``."""
-    symbol = _OPS[rule.comparison_op][0]
-    threshold = _shown(rule.threshold_value)
-    if rule.condition_type == "threshold":
-        return f"{symbol} {threshold}"
-    notes = ["absolute"] if rule.change_mode == "absolute" else []
-    if rule.lookback > 1:
-        notes.append(f"vs {rule.lookback} runs back")
-    unit = "%" if rule.change_mode == "percent" else ""
-    suffix = f" ({', '.join(notes)})" if notes else ""
-    return f"change {symbol} {threshold}{unit}{suffix}"
-
-
 def evaluate(rule: AlertRule, status: AlertStatus, obs: Observation) -> Decision:
     """Decide one observation against the stored status (rules: module docstring)."""
-    assessment = _assess(rule, obs)
+    assessment = assess(rule, obs.extracted, obs.baseline)
     at = utc(obs.at)
     if status.last_evaluated_at is not None and at < utc(status.last_evaluated_at):
         return _out_of_order(rule, status, obs, assessment)
@@ -237,97 +188,13 @@ def backtest(
     return decisions
 
 
-def _assess(rule: AlertRule, obs: Observation) -> _Assessment:
-    current = _readable(obs.extracted, "")
-    if isinstance(current, _Assessment):
-        return current
-    if rule.condition_type == "threshold":
-        held = compare(current, rule.comparison_op, rule.threshold_value)
-        text = _comparison_text(_shown(current), rule, held, "")
-        return _Assessment("breach" if held else "clear", text, value=current)
-    if obs.baseline is None:
-        runs = max(rule.lookback, 1)
-        return _Assessment(
-            "no_data",
-            f"no baseline yet: needs {runs} earlier completed run{'s' if runs != 1 else ''}",
-            value=current,
-            current_failed=False,
-        )
-    baseline = _readable(obs.baseline, "baseline: ")
-    if isinstance(baseline, _Assessment):
-        return baseline._replace(value=current, current_failed=False)
-    change, shown = _change(rule.change_mode, baseline, current)
-    held = compare(change, rule.comparison_op, rule.threshold_value)
-    origin = f"from {format_decimal(baseline)} to {format_decimal(current)}"
-    if change.is_infinite():
-        origin += ": infinite change"
-    if rule.change_mode == "absolute":
-        origin = f"absolute, {origin}"
-    return _Assessment(
-        "breach" if held else "clear",
-        _comparison_text(f"change {shown}", rule, held, f" ({origin})"),
-        value=current,
-        baseline_value=baseline,
-        change=change,
-    )
-
-
-def _readable(extracted: Extracted, prefix: str) -> Decimal | _Assessment:
-    if extracted.status == "value" and extracted.value is not None:
-        if extracted.value.is_finite():
-            return extracted.value
-        return _Assessment("error", f"{prefix}value {extracted.value} is not a finite number")
-    if extracted.status == "no_data":
-        return _Assessment("no_data", prefix + (extracted.reason or "no data"))
-    return _Assessment("error", prefix + (extracted.reason or "the value could not be read"))
-
-
-def _change(mode: ChangeMode, baseline: Decimal, value: Decimal) -> tuple[Decimal, str]:
-    delta = _CTX.subtract(value, baseline)
-    if mode == "absolute":
-        return delta, _signed(delta, "")
-    if baseline.is_zero():
-        change = Decimal(0) if delta.is_zero() else Decimal("Infinity").copy_sign(delta)
-    else:
-        change = _CTX.divide(_CTX.multiply(delta, Decimal(100)), abs(baseline))
-    return change, _signed(change, "%")
-
-
-def _signed(change: Decimal, unit: str) -> str:
-    text = format_decimal(change, places=4 if unit else None)
-    if change > 0:
-        text = "+" + text
-    return text + unit
-
-
-def _comparison_text(left: str, rule: AlertRule, held: bool, tail: str) -> str:
-    op = rule.comparison_op if held else _OPS[rule.comparison_op][1]
-    unit = "%" if rule.condition_type == "relative_change" and rule.change_mode == "percent" else ""
-    text = f"{left} {_OPS[op][0]} {_shown(rule.threshold_value)}{unit}{tail}"
-    return text if held else f"{text}: condition not met"
-
-
-# Sized for every threshold of a large deployment: evaluations cycle through the same
-# alerts, and an LRU smaller than that cycle evicts each entry just before it is needed.
-@lru_cache(maxsize=16384)
-def _shown_finite(value: Decimal) -> str:
-    return format_decimal(value)
-
-
-def _shown(value: Decimal) -> str:
-    """``format_decimal``, remembered: an evaluation shows the same value, and often the
-    same thresholds, for every alert. Equal decimals show alike (the form is normalised);
-    a signalling NaN cannot be hashed, so only finite values are remembered."""
-    return _shown_finite(value) if value.is_finite() else format_decimal(value)
-
-
 def in_episode(status: AlertStatus) -> bool:
     """Whether the alert is inside a triggered episode (possibly across a no_data gap)."""
     gap = status.state in ("no_data", "error")
     return status.state == "triggered" or (gap and status.episode_notified)
 
 
-def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
+def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment) -> Decision:
     breaches = (status.consecutive_breaches if status.state in ("pending", "triggered") else 0) + 1
     needed = max(rule.pending_evaluations, 1)
     continuing = in_episode(status)
@@ -368,7 +235,7 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) 
     return _decision(status, sent, a, "trigger", None, f"{a.text}; {label}")
 
 
-def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
+def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment) -> Decision:
     new = AlertStatus(
         "ok", 0, status.last_triggered_at, at, False, 0, False, status.last_failure_notice_at
     )
@@ -386,7 +253,7 @@ def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -
     return _decision(status, new, a, "resolve", None, f"{a.text}; resolved{sent_note}")
 
 
-def _unreadable(rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment) -> Decision:
+def _unreadable(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment) -> Decision:
     state: State = "no_data" if a.outcome == "no_data" else "error"
     kind: NotifyKind = "no_data" if a.outcome == "no_data" else "error"
     spell = status.state in ("no_data", "error")
@@ -427,7 +294,7 @@ _HANDLED = {"alerting": "treated as alerting", "ok": "treated as ok", "keep_last
 
 
 def _handled(
-    rule: AlertRule, status: AlertStatus, at: datetime, a: _Assessment, handling: str
+    rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment, handling: str
 ) -> Decision:
     """An unreadable value under ``on_no_data``/``on_error`` other than its own state."""
     what, setting = ("no data", "on_no_data") if a.outcome == "no_data" else ("error", "on_error")
@@ -458,7 +325,7 @@ def _recovered(rule: AlertRule, d: Decision, at: datetime) -> Decision:
 
 
 def _out_of_order(
-    rule: AlertRule, status: AlertStatus, obs: Observation, a: _Assessment
+    rule: AlertRule, status: AlertStatus, obs: Observation, a: Assessment
 ) -> Decision:
     assert status.last_evaluated_at is not None
     as_newest = evaluate(rule, status._replace(last_evaluated_at=None), obs)
@@ -472,7 +339,7 @@ def _out_of_order(
 def _decision(
     old: AlertStatus,
     new: AlertStatus,
-    a: _Assessment,
+    a: Assessment,
     notify: NotifyKind | None,
     suppressed: str | None,
     reason: str,
