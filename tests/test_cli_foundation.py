@@ -43,6 +43,7 @@ METRIC_FIELDS = {
     "next_run_at",
     "created_at",
     "updated_at",
+    "expect_every_seconds",
 }
 
 

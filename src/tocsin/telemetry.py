@@ -29,7 +29,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 _STATES = frozenset({"ok", "pending", "triggered", "no_data", "error"})
 _CHANNELS = frozenset({"log", "slack", "webhook", "email", "pagerduty"})
 _DELIVERY_STATUSES = frozenset({"sent", "failed", "dead", "retry", "pending"})
-_EXECUTION_STATUSES = frozenset({"completed", "failed", "timed_out"})
+_EXECUTION_STATUSES = frozenset({"completed", "failed", "timed_out", "missing"})
 # Buckets from a fast local call up to the slowest timeouts Tocsin allows.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
@@ -130,7 +130,8 @@ def record_scheduler_lateness(seconds: float) -> None:
 
 
 def record_execution(status: str, seconds: float) -> None:
-    """One finished metric execution (completed, failed, timed_out) and its duration."""
+    """One finished metric execution (completed, failed, timed_out, missing) and its
+    duration."""
     label = _fold(status, _EXECUTION_STATUSES)
     EXECUTIONS.labels(status=label).inc()
     EXECUTION_SECONDS.labels(status=label).observe(max(seconds, 0.0))

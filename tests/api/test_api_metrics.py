@@ -25,6 +25,7 @@ METRIC_KEYS = {
     "next_run_at",
     "created_at",
     "updated_at",
+    "expect_every_seconds",
 }
 
 

@@ -194,6 +194,7 @@ class MetricCreate(BaseModel):
     enabled: bool = True
     expect_every_seconds: int | None = Field(
         default=None,
+        strict=True,  # a number of seconds: true is not 1
         ge=MIN_EXPECT_EVERY_SECONDS,
         le=MAX_EXPECT_EVERY_SECONDS,
         description="The dead-man switch: when no run completes within this many seconds "
@@ -224,6 +225,7 @@ class MetricPatch(BaseModel):
     enabled: bool | None = None
     expect_every_seconds: int | None = Field(
         default=None,
+        strict=True,  # a number of seconds: true is not 1
         ge=MIN_EXPECT_EVERY_SECONDS,
         le=MAX_EXPECT_EVERY_SECONDS,
         description="Seconds; null turns the dead-man switch off.",

@@ -25,6 +25,7 @@ FLAG_NAMES = {
     "schedule.cron": "--cron",
     "schedule.timezone": "--timezone",
     "schedule.every_seconds": "--every",
+    "expect_every_seconds": "--expect-every",
     "name": "NAME",
     "value": "--value",
 }
@@ -37,6 +38,7 @@ INPUT_FLAGS = {
     "method": "--method",
     "headers": "--header",
     "every": "--every",
+    "expect_every": "--expect-every",
     "cron": "--cron",
     "timezone": "--timezone",
     "metric": "METRIC",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tocsin.alerts.notified import notify_mark
-from tocsin.cli.words import schedule_words, source_words
+from tocsin.cli.words import expect_words, schedule_words, source_words
 from tocsin.execution.runs import RunReport
 from tocsin.metrics.definition import FRESH_FIELDS
 from tocsin.metrics.freshness import freshness_words
@@ -20,6 +20,7 @@ def human_metric(m: Metric) -> str:
         "  selector: " + (", ".join(f"{k} {v}" for k, v in selector.items()) if selector else "-"),
         f"  schedule: {schedule_words(pub['schedule'])}",
         f"  freshness: {freshness_words(m.selector) or '-'}",
+        f"  expects:  {expect_words(m.expect_every_seconds)}",
         f"  enabled:  {m.enabled}",
         f"  next run: {m.next_run_at.isoformat() if m.next_run_at else '-'}",
     ]

@@ -74,6 +74,13 @@ def create(
     cron: Annotated[str | None, typer.Option("--cron", help="Cron expression.")] = None,
     timezone: Annotated[str | None, typer.Option("--timezone", help="For --cron.")] = None,
     description: Annotated[str, typer.Option("--description")] = "",
+    expect_every: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-every",
+            help="A value must arrive this often (10m), else a `missing` run is recorded.",
+        ),
+    ] = None,
 ) -> None:
     """Create a metric."""
     st = state(ctx)
@@ -100,6 +107,7 @@ def create(
                 cron=cron,
                 timezone=timezone,
                 description=description,
+                expect_every=expect_every,
                 spell=spell,
             )
             warnings.extend(check_source(definition["source"], st.settings))
@@ -232,6 +240,10 @@ def update_(
     timezone: Annotated[str | None, typer.Option("--timezone")] = None,
     enabled: Annotated[bool | None, typer.Option("--enable/--disable")] = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
+    expect_every: Annotated[
+        str | None,
+        typer.Option("--expect-every", help="A value must arrive this often (10m), or off."),
+    ] = None,
 ) -> None:
     """Change a metric: only the options given change; bad input changes nothing."""
     st = state(ctx)
@@ -266,6 +278,7 @@ def update_(
                     timezone=timezone,
                     enabled=enabled,
                     description=description,
+                    expect_every=expect_every,
                     spell=spell,
                 )
                 if "source" in changes:

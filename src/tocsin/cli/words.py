@@ -19,6 +19,13 @@ def schedule_words(schedule: Mapping[str, Any] | None) -> str:
     return f"cron {schedule.get('cron')} ({schedule.get('timezone') or 'UTC'})"
 
 
+def expect_words(expect_every_seconds: int | None) -> str:
+    """The dead-man switch in words (``metric show``)."""
+    if expect_every_seconds is None:
+        return "off (silence is not watched)"
+    return f"a value every {format_duration(expect_every_seconds)}, else a missing run"
+
+
 def source_words(source: Mapping[str, Any]) -> str:
     shown = redact_source(dict(source))
     kind = shown.get("type")

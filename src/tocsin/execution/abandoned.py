@@ -58,6 +58,9 @@ def fail_abandoned_slot(db: Database, metric_id: uuid.UUID, slot: datetime) -> E
             .where(
                 metric_executions.c.metric_id == metric_id,
                 metric_executions.c.scheduled_for == slot,
+                # A missing run names the moment its silence came due, which may be a
+                # run's slot too: it is no run of that slot.
+                metric_executions.c.status != "missing",
             )
             .order_by(metric_executions.c.started_at.desc())
             .limit(1)

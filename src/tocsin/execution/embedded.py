@@ -7,8 +7,9 @@ source never holds up the tick, and records the runs that finish together in one
 transaction with the evaluation of their alerts (group commit). The deliveries those
 cause are born claimed by the runtime, which makes their first attempt at once; a
 delivery loop drains the rest of the outbox (retries, and what a crash left). A sweep
-finishes what a crash left behind. A database error makes a loop back off and retry,
-never exit.
+finishes what a crash left behind. Every second a silence pass records the ``missing``
+runs of metrics that heard nothing for their ``expect_every`` (``execution/silence.py``).
+A database error makes a loop back off and retry, never exit.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from tocsin.execution.run_store import StartedRun
 from tocsin.execution.scheduler import execute, run_store_for
 from tocsin.execution.tasks import (
     PRUNE_SECONDS,
+    SILENCE_SECONDS,
     SWEEP_SECONDS,
     RunOutcome,
     conclude,
     deliver_pending,
     prune_old_rows,
+    record_silences,
     sweep,
 )
 from tocsin.http import HttpClient
@@ -122,6 +125,7 @@ class EmbeddedRuntime:
                 asyncio.create_task(
                     self._every(stop, PRUNE_SECONDS, lambda: prune_old_rows(self.db, self.settings))
                 ),
+                asyncio.create_task(self._every(stop, SILENCE_SECONDS, self._silences)),
             ]
             await stop.wait()
             delivery = loops.pop(1)
@@ -249,16 +253,24 @@ class EmbeddedRuntime:
                 self._record_error(exc)
                 return
             self.status.runs += 1
-            if outcome.evaluation.delivery_ids and not outcome.evaluation.outbox:
-                # Evaluated apart (not born claimed): the delivery loop sends them.
-                self._deliver_now.set()
-            if self.on_run is not None:
-                try:
-                    result = self.on_run(outcome)
-                    if asyncio.iscoroutine(result):
-                        await result
-                except Exception as exc:  # noqa: BLE001 - a reporting hook must not stop runs
-                    self._record_error(exc)
+            await self._evaluated(outcome)
+
+    async def _silences(self) -> None:
+        for outcome in await record_silences(self.db, self.settings):
+            await self._evaluated(outcome)
+
+    async def _evaluated(self, outcome: RunOutcome) -> None:
+        """What follows a run's evaluation (a missing run's too): its deliveries, its report."""
+        if outcome.evaluation.delivery_ids and not outcome.evaluation.outbox:
+            # Evaluated apart (not born claimed): the delivery loop sends them.
+            self._deliver_now.set()
+        if self.on_run is not None:
+            try:
+                result = self.on_run(outcome)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception as exc:  # noqa: BLE001 - a reporting hook must not stop runs
+                self._record_error(exc)
 
     async def _delivery_loop(self, stop: asyncio.Event, http: HttpClient) -> None:
         backoff = Backoff()

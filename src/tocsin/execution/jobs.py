@@ -15,6 +15,12 @@ Procrastinate only decides who runs what, and when:
   by a periodic safety net every 5 seconds (retries with backoff come due with no run).
 - ``tocsin.sweep`` (every ``SWEEP_SECONDS``, as in the embedded runtime) finishes what
   crashed processes left in the tables.
+- ``tocsin.silence`` (every second, as in the embedded runtime) records and evaluates the
+  ``missing`` runs of metrics that heard nothing for their ``expect_every``
+  (:mod:`tocsin.execution.silence`). Its own task, not the tick's work: a slow
+  evaluation of a missing run never makes the next slots late. Two of its jobs running
+  at once (a retried stalled job beside the next second's) are safe: each period is
+  claimed by a conditional UPDATE.
 - ``tocsin.prune`` (every ``PRUNE_SECONDS``, as in the embedded runtime) removes what
   retention lets go and keeps the coming months' history partitions ready
   (:mod:`tocsin.db.retention`).
@@ -63,9 +69,11 @@ from tocsin.execution.recorder import RunRecorder
 from tocsin.execution.scheduler import evaluate_execution
 from tocsin.execution.tasks import (
     PRUNE_SECONDS,
+    SILENCE_SECONDS,
     SWEEP_SECONDS,
     deliver_pending,
     prune_old_rows,
+    record_silences,
     run_and_evaluate,
     sweep,
 )
@@ -85,6 +93,7 @@ TICK = "tocsin.tick"
 RUN_METRIC = "tocsin.run_metric"
 DELIVER = "tocsin.deliver"
 DELIVER_QUEUEING_LOCK = "tocsin.deliver"
+SILENCE = "tocsin.silence"
 # Jobs run by priority, then in order. Control jobs go before the backlog of runs: a
 # tick stuck behind a thousand queued runs would make every later slot late too.
 PRIORITY_CONTROL = 100
@@ -192,6 +201,15 @@ async def sweep_task(context: JobContext, timestamp: int) -> int:
     return await sweep(rt.db, rt.settings)
 
 
+async def silence_task(context: JobContext, timestamp: int) -> int:
+    rt = runtime(context)
+    outcomes = await record_silences(rt.db, rt.settings)
+    if any(o.evaluation.delivery_ids for o in outcomes):
+        # Evaluated in the claim's transaction, not born claimed: a delivery job sends them.
+        await defer_delivery(context.app)
+    return len(outcomes)
+
+
 async def prune_task(context: JobContext, timestamp: int) -> int:
     rt = runtime(context)
     return (await prune_old_rows(rt.db, rt.settings)).rows
@@ -253,6 +271,11 @@ def blueprint() -> procrastinate.Blueprint:
         periodic_id=f"every-{SWEEP_SECONDS}s",
         queueing_lock="tocsin.sweep",
     )(bp.task(name="tocsin.sweep", priority=PRIORITY_CONTROL, pass_context=True)(sweep_task))
+    bp.periodic(
+        cron=f"* * * * * */{SILENCE_SECONDS}",
+        periodic_id=f"every-{SILENCE_SECONDS}s",
+        queueing_lock=SILENCE,
+    )(bp.task(name=SILENCE, priority=PRIORITY_CONTROL, pass_context=True)(silence_task))
     bp.periodic(
         cron=f"*/{PRUNE_SECONDS // 60} * * * *",
         periodic_id=f"every-{PRUNE_SECONDS}s",

@@ -26,6 +26,7 @@ from tocsin.execution.scheduler import (
     run_store_for,
     unevaluated_executions,
 )
+from tocsin.execution.silence import record_missing_runs
 from tocsin.http import HttpClient
 from tocsin.metrics.model import Execution
 from tocsin.settings import Settings
@@ -44,6 +45,9 @@ SWEEP_SECONDS = 10
 # How often either runtime prunes what retention lets go, and for how long at most.
 PRUNE_SECONDS = 600
 PRUNE_BUDGET_SECONDS = 60.0
+# How often either runtime looks for silent metrics (``expect_every``): the shortest
+# period there is, so a missing run is at most this late.
+SILENCE_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,23 @@ async def sweep(db: Database, settings: Settings) -> int:
     for execution in [*failed, *owed]:
         await evaluate_execution(db, execution, settings=settings)
     return len(failed) + len(owed)
+
+
+async def record_silences(db: Database, settings: Settings) -> list[RunOutcome]:
+    """The dead-man switch's pass (``execution.silence``): a ``missing`` run, evaluated as
+    no data, for each metric that heard nothing for its ``expect_every`` plus grace. The
+    runs whose evaluation failed are not returned: the sweep evaluates them."""
+    recorded = await asyncio.to_thread(record_missing_runs, db, settings)
+    outcomes = []
+    for found in recorded:
+        execution = found.execution
+        record_execution(execution.status, 0.0)
+        logger.info(
+            "metric %s: missing run %s: %s", execution.metric_id, execution.id, execution.error
+        )
+        if found.evaluation is not None:
+            outcomes.append(RunOutcome(execution, found.evaluation))
+    return outcomes
 
 
 async def prune_old_rows(db: Database, settings: Settings) -> Pruned:

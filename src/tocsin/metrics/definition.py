@@ -53,6 +53,7 @@ def build_definition(
     fresh_column: str | None = None,
     fresh_path: str | None = None,
     max_age: str | None = None,
+    expect_every: str | None = None,
     spell: Callable[[str], str],
 ) -> dict[str, Any]:
     src: dict[str, Any] = {"type": source}
@@ -103,6 +104,7 @@ def build_definition(
         "source": src,
         "selector": selector,
         "schedule": schedule,
+        "expect_every_seconds": expect_every_seconds(expect_every),
     }
 
 
@@ -118,9 +120,11 @@ def metric_changes(
     enabled: bool | None,
     description: str | None,
     max_age: str | None = None,
+    expect_every: str | None = None,
     spell: Callable[[str], str],
 ) -> dict[str, Any]:
-    """The fields ``metric update``'s options change (merged onto the stored ones)."""
+    """The fields ``metric update``'s options change (merged onto the stored ones);
+    ``expect_every`` ``off`` turns the dead-man switch off."""
     changes: dict[str, Any] = {}
     given_source = {k: v for k, v in source.items() if v is not None}
     if given_source:
@@ -152,11 +156,24 @@ def metric_changes(
     for key, value in (("name", name), ("description", description), ("enabled", enabled)):
         if value is not None:
             changes[key] = value
+    if expect_every is not None:
+        changes["expect_every_seconds"] = expect_every_seconds(expect_every)
     if not changes:
         raise InvalidInput(
             "metric", f"nothing to change: give at least one option, e.g. {spell('every')} 5m"
         )
     return changes
+
+
+def expect_every_seconds(text: str | None) -> int | None:
+    """The dead-man switch's period as typed (``10m``; ``off`` or nothing: none). Its
+    limits are the model's (``MetricDefinition``), which names ``0`` as out of them."""
+    if text is None or text.strip().lower() in ("", "off", "none"):
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise InvalidInput("expect_every", f"{exc}, or off") from None
 
 
 # The selector's freshness fields (metrics/freshness.py).

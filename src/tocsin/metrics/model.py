@@ -4,12 +4,13 @@ and the value a run yields."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tocsin.durations import format_duration
 from tocsin.metrics.extract import Extracted, ValueSelector, extract_value
 from tocsin.metrics.schedule import Schedule
 from tocsin.metrics.sealing import is_secret_header
@@ -19,6 +20,11 @@ from tocsin.numbers import json_number
 
 MAX_NAME = 200
 REDACTED = "***redacted***"
+# The dead-man switch's period (``expect_every``): from the runtimes' one-second tick to
+# a year, as every edge accepts it.
+MIN_EXPECT_EVERY_SECONDS = 1
+MAX_EXPECT_EVERY_SECONDS = 366 * 86400
+EXPECT_EVERY_LIMITS = "expected a period between 1s and 366d, e.g. 10m (or off)"
 
 
 class MetricDefinition(BaseModel):
@@ -30,6 +36,8 @@ class MetricDefinition(BaseModel):
     selector: ValueSelector | None = None
     schedule: Schedule | None = None
     enabled: bool = True
+    # How often a value must arrive; None: silence is not watched.
+    expect_every_seconds: int | None = None
 
     @field_validator("name")
     @classmethod
@@ -44,6 +52,13 @@ class MetricDefinition(BaseModel):
     def _source(cls, value: dict[str, Any]) -> dict[str, Any]:
         return validate_source(value)
 
+    @field_validator("expect_every_seconds")
+    @classmethod
+    def _expect_every(cls, value: int | None) -> int | None:
+        if value is not None and not MIN_EXPECT_EVERY_SECONDS <= value <= MAX_EXPECT_EVERY_SECONDS:
+            raise ValueError(EXPECT_EVERY_LIMITS)
+        return value
+
 
 class Metric(BaseModel):
     id: uuid.UUID
@@ -57,6 +72,7 @@ class Metric(BaseModel):
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    expect_every_seconds: int | None = None
 
     def public(self) -> dict[str, Any]:
         """The contract's JSON shape, with secrets redacted."""
@@ -78,7 +94,19 @@ def redact_source(source: dict[str, Any]) -> dict[str, Any]:
 
 # What started a run, and where it is: one vocabulary for the store, the runtimes, the API.
 Trigger = Literal["schedule", "manual", "push"]
-RunStatus = Literal["running", "completed", "failed", "timed_out"]
+# ``missing``: no value arrived within the metric's ``expect_every`` (execution/silence.py).
+RunStatus = Literal["running", "completed", "failed", "timed_out", "missing"]
+
+
+def silence_grace(period_seconds: int) -> timedelta:
+    """How long after the last value a ``missing`` run is due: the period plus a tenth,
+    so a value that is only a little late is not missing."""
+    return timedelta(seconds=period_seconds * 1.1)
+
+
+def missing_reason(period_seconds: int) -> str:
+    """The reason a ``missing`` run records, and its alerts' no data shows."""
+    return f"no value received for {format_duration(period_seconds)}"
 
 
 class Execution(BaseModel):
@@ -103,6 +131,9 @@ class Execution(BaseModel):
 
 def observe(execution: Execution, selector: ValueSelector | None) -> Extracted:
     """The value an execution yields for its alerts."""
+    if execution.status == "missing":
+        # Silence is no data (not an error of the source), with the reason recorded.
+        return Extracted("no_data", None, execution.error or "no value received")
     if execution.status != "completed":
         what = "timed out" if execution.status == "timed_out" else "failed"
         return Extracted("error", None, f"execution {what}: {execution.error or 'no detail'}")
@@ -111,7 +142,8 @@ def observe(execution: Execution, selector: ValueSelector | None) -> Extracted:
 
 def observe_series(execution: Execution, selector: ValueSelector | None) -> SeriesSet:
     """The series an execution yields for its alerts: the one series ``{}`` of a metric
-    without series; for a run that failed, its error for every series."""
+    without series; for a run that failed, its error for every series (for a ``missing``
+    run, its no data)."""
     if execution.status != "completed":
         return SeriesSet([], observe(execution, selector))
     return extract_series(execution.result, selector, at=execution.completed_at)

@@ -29,7 +29,7 @@ from tocsin.crypto.keyring import Keyring, keyring_for_engine
 from tocsin.db.schema import alerts, metric_executions, metrics
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.metrics.extract import ValueSelector
-from tocsin.metrics.model import Execution, Metric, MetricDefinition
+from tocsin.metrics.model import Execution, Metric, MetricDefinition, silence_grace
 from tocsin.metrics.references import check_references
 from tocsin.metrics.sealing import kept_in_source, seal_source
 from tocsin.metrics.series import extract_series
@@ -96,7 +96,18 @@ def _columns(definition: MetricDefinition) -> dict[str, Any]:
         "selector": _dump(definition.selector),
         "schedule": _dump(definition.schedule),
         "enabled": definition.enabled,
+        "expect_every_seconds": definition.expect_every_seconds,
     }
+
+
+def _missing_due(definition: MetricDefinition, now: datetime) -> datetime | None:
+    """When the first ``missing`` run is due if no value arrives (execution/silence.py):
+    a period plus its grace from now; none when silence is not watched. A disabled
+    metric is not watched, so a pause records no silence."""
+    period = definition.expect_every_seconds
+    if period is None or not definition.enabled:
+        return None
+    return now + silence_grace(period)
 
 
 # Built once: the run and push paths look metrics up and write executions constantly,
@@ -165,6 +176,7 @@ class MetricStore:
             "org_id": self.org_id,
             # A new scheduled metric runs at once; its slots follow from there.
             "next_run_at": now if definition.schedule is not None else None,
+            "missing_due_at": _missing_due(definition, now),
             "created_at": now,
             "updated_at": now,
         }
@@ -185,6 +197,7 @@ class MetricStore:
             "selector": _dump(current.selector),
             "schedule": _dump(current.schedule),
             "enabled": current.enabled,
+            "expect_every_seconds": current.expect_every_seconds,
         } | changes
         definition = _validated(merged)
         if "source" in changes:
@@ -200,6 +213,11 @@ class MetricStore:
         if definition.schedule != current.schedule:
             # A new schedule starts now, as a new metric does; its slots follow from there.
             values["next_run_at"] = now if definition.schedule is not None else None
+        watched = (definition.expect_every_seconds, definition.enabled)
+        if watched != (current.expect_every_seconds, current.enabled):
+            # A new period (or a metric enabled again) waits a whole period from now;
+            # the hot push path never writes here, the runtimes' tick moves it on.
+            values["missing_due_at"] = _missing_due(definition, now)
         try:
             with self.conn.begin_nested():
                 self.conn.execute(

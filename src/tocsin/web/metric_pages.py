@@ -46,6 +46,7 @@ _FORM_FIELDS = (
     "timezone",
     "fresh",
     "max_age",
+    "expect_every",
 )
 
 
@@ -97,6 +98,7 @@ _FORM_NAMES = {
     "schedule.cron": "cron",
     "schedule.timezone": "timezone",
     "schedule.every_seconds": "every",
+    "expect_every_seconds": "expect_every",
     "headers": "header",
 }
 
@@ -155,6 +157,7 @@ def _definition(values: dict[str, str]) -> dict[str, Any]:
         cron=opt("cron") if source != "push" else None,
         timezone=(opt("timezone") if opt("cron") else None) if source != "push" else None,
         description=values["description"],
+        expect_every=opt("expect_every"),
         spell=_spell,
     )
 
@@ -223,6 +226,9 @@ def metric_page(
         "ranges": RANGE_LABELS,
         "push_command": push_command(cfg.public_url, metric) if push else None,
         "freshness": freshness_words(metric.selector),
+        "expect_every": format_duration(metric.expect_every_seconds)
+        if metric.expect_every_seconds
+        else None,
         # Deleting takes the alerts and runs along: then the button asks first.
         "delete_question": deletion_words(metric.name, n_alerts, n_runs)
         if n_alerts or n_runs
@@ -262,6 +268,7 @@ def _shown(metric: Metric) -> dict[str, str]:
         "cron": (schedule.cron or "") if schedule is not None else "",
         "timezone": (schedule.timezone or "UTC") if schedule is not None else "UTC",
         "enabled": "on" if metric.enabled else "",
+        "expect_every": format_duration(expect) if (expect := metric.expect_every_seconds) else "",
     }
 
 
@@ -272,7 +279,9 @@ def edit_metric(request: Request, who: EditorDep, db: DbDep, metric_id: str) -> 
     return _form_page(request, _shown(metric), [], metric=metric)
 
 
-def _changes(current: Metric, values: dict[str, str], enabled: bool) -> dict[str, Any]:
+def _changes(
+    current: Metric, values: dict[str, str], enabled: bool, expect_shown: bool = True
+) -> dict[str, Any]:
     """The edit as ``metric update`` would make it: checked by the same builder as a new
     metric, then merged onto the stored one, so what the form does not show (an HTTP
     source's headers and method, a selector's column) is kept."""
@@ -315,6 +324,9 @@ def _changes(current: Metric, values: dict[str, str], enabled: bool) -> dict[str
         timezone=(opt("timezone") if opt("cron") else None) if scheduled else None,
         enabled=enabled,
         description=values["description"],
+        # The field shows the stored period: emptied, it turns the switch off (a post
+        # without the field leaves it as it is).
+        expect_every=(values["expect_every"] or "off") if expect_shown else None,
         spell=_spell,
     )
 
@@ -335,7 +347,7 @@ def save_metric(
             # A post without the fields (not this form's) keeps the stored check.
             values |= {k: _shown(current)[k] for k in ("fresh", "max_age")}
         try:
-            changes = _changes(current, values, enabled)
+            changes = _changes(current, values, enabled, "expect_every" in form)
             warnings = check_source(changes["source"], cfg) if "source" in changes else []
             metric = store.update(current.id, changes)
         except InvalidInput as exc:
