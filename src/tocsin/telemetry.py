@@ -28,6 +28,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 _STATES = frozenset({"ok", "pending", "triggered", "no_data", "error"})
 _CHANNELS = frozenset({"log", "slack", "webhook", "email", "pagerduty"})
+_FAILURE_KINDS = frozenset({"no_data", "error", "recovered"})
 _DELIVERY_STATUSES = frozenset({"sent", "failed", "dead", "retry", "pending"})
 _EXECUTION_STATUSES = frozenset({"completed", "failed", "timed_out", "missing"})
 # Buckets from a fast local call up to the slowest timeouts Tocsin allows.
@@ -44,6 +45,13 @@ FIRINGS = Counter(
     "tocsin_alert_firings",
     "Evaluations where a trigger notification was due, by whether it was sent.",
     ["notified"],
+    registry=REGISTRY,
+)
+FAILURE_NOTICES = Counter(
+    "tocsin_failure_notices",
+    "Notices that data broke (no_data, error) or recovered, by kind: one per notice, "
+    "however many series it stands for.",
+    ["kind"],
     registry=REGISTRY,
 )
 SUPPRESSIONS = Counter(
@@ -114,6 +122,11 @@ def record_evaluation(
         FIRINGS.labels(notified="true" if notified else "false").inc(count)
     if suppressed_reason is not None:
         SUPPRESSIONS.labels(reason=suppression_category(suppressed_reason)).inc(count)
+
+
+def record_failure_notice(kind: str, *, count: int = 1) -> None:
+    """Failure notices (``no_data``, ``error``) and recoveries an evaluation sent."""
+    FAILURE_NOTICES.labels(kind=_fold(kind, _FAILURE_KINDS)).inc(count)
 
 
 def record_delivery(channel: str, status: str, seconds: float) -> None:

@@ -80,3 +80,22 @@ def test_another_orgs_alert_cannot_be_given_handling(
     assert resp.status_code == 404
     shown = client.get(f"{API}/alerts/{alert['id']}", headers=acme.headers).json()
     assert shown["on_error"] == "error"
+
+
+def _counted(client: TestClient, kind: str) -> float:
+    text = client.get("/metrics").text
+    line = f'tocsin_failure_notices_total{{kind="{kind}"}} '
+    found = [row for row in text.splitlines() if row.startswith(line)]
+    return float(found[0].removeprefix(line)) if found else 0.0
+
+
+def test_metrics_count_failure_notices_once_per_notice(client: TestClient, acme: Tenant) -> None:
+    # Given an alert over a metric pushed without a value, then with one
+    create_metric(client, acme.headers)
+    create_alert(client, acme.headers, "Open Issues")
+    before = {kind: _counted(client, kind) for kind in ("no_data", "recovered")}
+    for value in (None, None, 3):
+        _push(client, acme, value)
+    # Then /metrics counted one no-data notice and one recovery
+    assert _counted(client, "no_data") == before["no_data"] + 1
+    assert _counted(client, "recovered") == before["recovered"] + 1

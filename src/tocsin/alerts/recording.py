@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from tocsin.alerts import decision as core
 from tocsin.alerts.batch import EvaluationBatch
-from tocsin.alerts.notices import fold_failure_notices
+from tocsin.alerts.notices import FAILURE_KINDS, fold_failure_notices
 from tocsin.alerts.outbox import delivery_rows
 from tocsin.alerts.payload import PayloadMaker
 from tocsin.alerts.series_states import SeriesStates
@@ -29,7 +29,7 @@ from tocsin.db.bulk import insert_columns, insert_rows
 from tocsin.db.schema import alert_history, notification_deliveries
 from tocsin.ids import fresh_uuids, uuid_stream
 from tocsin.settings import Settings
-from tocsin.telemetry import record_evaluation, suppression_category
+from tocsin.telemetry import record_evaluation, record_failure_notice, suppression_category
 
 
 @dataclass(slots=True)
@@ -166,6 +166,13 @@ class BatchWriter:
             outbox.extend(rows)
             out[i].delivery_ids = [r["id"] for r in rows]
         self._outbox.extend(outbox)
+        notices = Counter(
+            kind
+            for i, kind in enumerate(column["notify"])
+            if kind in FAILURE_KINDS and i not in folded.told_elsewhere
+        )
+        for kind, count in notices.items():
+            record_failure_notice(kind, count=count)
         categories = map(_category, column["suppressed"])
         tally = Counter(zip(column["state_to"], notified, categories, strict=True))
         for (state, sent, suppressed), count in tally.items():
