@@ -12,6 +12,8 @@ from tests.channels.channel_support import Recorded, Reply
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
 from tocsin.execution.embedded import EmbeddedRuntime
+from tocsin.execution.runs import run_now
+from tocsin.http import HttpClient
 from tocsin.metrics.store import MetricStore
 from tocsin.settings import Settings
 
@@ -83,3 +85,48 @@ def test_an_http_source_answering_500_is_told_once_then_its_recovery(
     recovered = _events(sink)[1]
     assert recovered["value"] == 3 and recovered["state"] == "ok"
     assert recovered["reason"].startswith("readable again after error: 3 <= 5")
+
+
+def test_a_push_metric_gone_quiet_is_told_once_then_its_recovery(
+    db: Database, org_id: uuid.UUID, sink: Any
+) -> None:
+    # Given a push metric that expects a value every 3 s, and an alert with a webhook
+    settings = Settings(allow_private_networks=True)
+    with db.begin() as conn:
+        metric = MetricStore(conn, org_id).create(
+            {"name": "Heartbeat", "source": {"type": "push"}, "expect_every_seconds": 3}
+        )
+        AlertStore(conn, org_id).create_alert(
+            {
+                "metric_id": metric.id,
+                "name": "Heartbeat > 5",
+                "comparison_op": "gt",
+                "threshold_value": 5,
+                "action_config": {"type": "webhook", "url": f"{sink.url}/hook"},
+            }
+        )
+    runtime = EmbeddedRuntime(db, settings, tick_seconds=0.2)
+
+    # When nothing is pushed for two periods and more
+    asyncio.run(_run_for(runtime, 7.5))
+
+    # Then two missing runs were recorded and one alert.no_data arrived, saying why
+    with db.connect() as conn:
+        runs = MetricStore(conn, org_id).executions(metric.id)
+    assert [r.status for r in runs].count("missing") == 2
+    (quiet,) = _events(sink)
+    assert quiet["event"] == "alert.no_data" and quiet["state"] == "no_data"
+    assert quiet["reason"].startswith("no value received for 3s")
+
+    # When a value is pushed
+    async def push() -> None:
+        async with HttpClient(settings) as http:
+            await run_now(
+                db, org_id, metric.id, settings=settings, http=http, value=2, has_value=True
+            )
+
+    asyncio.run(push())
+
+    # Then one alert.recovered followed
+    assert [e["event"] for e in _events(sink)] == ["alert.no_data", "alert.recovered"]
+    assert _events(sink)[1]["value"] == 2
