@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from tocsin.alerts.store import AlertStore
 from tocsin.clock import utcnow
 from tocsin.db.database import Database
-from tocsin.db.schema import metrics
+from tocsin.db.schema import metric_executions, metrics
 from tocsin.errors import InvalidInput
 from tocsin.execution import silence
 from tocsin.execution.abandoned import fail_abandoned_slot
@@ -153,6 +153,28 @@ def test_a_value_within_the_period_defers_the_silence_and_records_nothing(
     assert [r.status for r in _runs(db, org_id, metric.id)] == ["completed"]
     assert pushed.completed_at is not None
     assert _due_at(db, metric.id) == pushed.completed_at + timedelta(seconds=66)
+
+
+def test_a_value_whose_own_wait_is_over_too_is_recorded_in_the_same_pass(
+    db: Database, org_id: uuid.UUID
+) -> None:
+    # Given a value 70 s ago (its period and grace, 66 s, over) and a pass that only now
+    # looks at a silence that came due before that value
+    metric = _metric(db, org_id, 60)
+    pushed = _push(db, org_id, metric.id, 3)
+    earlier = utcnow() - timedelta(seconds=70)
+    with db.begin() as conn:
+        conn.execute(
+            update(metric_executions)
+            .where(metric_executions.c.id == pushed.id)
+            .values(completed_at=earlier)
+        )
+    _make_due(db, metric.id, timedelta(seconds=100))
+    # When one pass runs, then the silence since that value is recorded now, not a pass
+    # later, for the moment it came due
+    (missing,) = record_missing_runs(db, SETTINGS)
+    assert missing.execution.scheduled_for == earlier + timedelta(seconds=66)
+    assert [r.status for r in _runs(db, org_id, metric.id)] == ["completed", "missing"]
 
 
 def test_a_failed_run_is_heard_from_and_stays_an_error_of_its_own(

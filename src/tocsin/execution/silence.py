@@ -114,8 +114,14 @@ def _settle(db: Database, conn: Connection, settings: Settings, due: _Silent) ->
     arrived = conn.execute(_LAST_ARRIVAL, {"metric_id": metric_id, "since": seen - grace}).scalar()
     if arrived is not None:
         # Heard from within the period: wait a period and its grace from that value.
-        conn.execute(_MOVE, {"b_id": metric_id, "seen": seen, "following": arrived + grace})
-        return None
+        moved = arrived + grace
+        if conn.execute(_MOVE, {"b_id": metric_id, "seen": seen, "following": moved}).rowcount != 1:
+            return None  # another process moved it first
+        if moved > utcnow():
+            return None
+        # That wait is over too (the value came early in the period this pass looked
+        # at): the silence is due now, not one pass later.
+        seen = moved
     now = utcnow()
     following = seen + timedelta(seconds=period)
     if following <= now:
