@@ -87,6 +87,11 @@ def test_a_stale_table_is_no_data_until_a_fresh_row_arrives(db_url: str, shop: S
     [evaluation] = stale["evaluations"]
     assert evaluation["state_to"] == "no_data"
     assert evaluation["reason"].startswith("data stale: newest row 3 h old, max 1 h")
+    # and `metric show` says so of that run
+    shown = CliRunner().invoke(
+        app, hoist_global_options(["--database-url", db_url, "metric", "show", "Signups"])
+    )
+    assert "completed  no value: data stale: newest row 3 h old, max 1 h" in shown.stdout
 
     # When a fresh row arrives and the metric runs again
     shop.insert(1, datetime.now(UTC))

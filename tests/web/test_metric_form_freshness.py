@@ -10,6 +10,7 @@ from html import unescape
 from fastapi.testclient import TestClient
 from web_support import metric_form, post_form
 
+from tocsin.clock import utcnow
 from tocsin.db.database import Database
 from tocsin.metrics.extract import ValueSelector
 from tocsin.metrics.store import MetricStore
@@ -81,3 +82,22 @@ def test_bad_freshness_is_shown_beside_its_field_and_changes_nothing(
     assert _selector(db, metric_id) == ValueSelector(
         fresh_column="updated_at", max_age_seconds=3600
     )
+
+
+def test_a_stale_run_says_so_in_the_runs_table(ui: TestClient, db: Database) -> None:
+    # Given a pushed metric read at $.n whose data must be at most an hour old
+    made = post_form(
+        ui, "/ui/metrics/new", metric_form(json_path="$.n", fresh="$.at", max_age="1h")
+    )
+    assert made.status_code == 303, made.text
+    metric_id = str(made.headers["location"]).rsplit("/", 1)[1]
+    # When a reading from 2020 is pushed, then a fresh one
+    for at in ("2020-01-01T00:00:00Z", None):
+        reading = '{"n": 3, "at": "%s"}' % (at or utcnow().isoformat())
+        pushed = post_form(ui, f"/ui/metrics/{metric_id}/run", {"value": reading})
+        assert pushed.status_code == 303, pushed.text
+    # Then the runs table reads the old one as stale, the new one by its value
+    page = unescape(ui.get(f"/ui/metrics/{metric_id}").text)
+    rows = page[page.index('id="runs"') :].split("<tr>")[2:4]
+    assert '<td class="num">3</td><td class="">' in rows[0]
+    assert '<td class="error">no value: data stale: newest timestamp ' in rows[1]

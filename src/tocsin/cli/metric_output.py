@@ -7,7 +7,22 @@ from tocsin.cli.words import expect_words, schedule_words, source_words
 from tocsin.execution.runs import RunReport
 from tocsin.metrics.definition import FRESH_FIELDS
 from tocsin.metrics.freshness import freshness_words
-from tocsin.metrics.model import Metric
+from tocsin.metrics.model import Execution, Metric
+from tocsin.metrics.readings import run_words
+
+SHOWN_RUNS = 5
+
+
+def human_runs(runs: list[Execution], m: Metric) -> str:
+    """The newest runs, newest first: when, status, what it read."""
+    if not runs:
+        return "  last runs: none yet"
+    lines = ["  last runs:"]
+    for run in runs[:SHOWN_RUNS]:
+        at = run.completed_at or run.started_at
+        when = at.strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"    {when}  {run.status:<9}  {run_words(run, m)}")
+    return "\n".join(lines)
 
 
 def human_metric(m: Metric) -> str:

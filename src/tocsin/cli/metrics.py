@@ -11,13 +11,13 @@ import typer
 from tocsin.alerts.destinations import check_source
 from tocsin.cli.common import EXIT_RUNTIME, emit, fail, guarded, run_async, state, table, warn
 from tocsin.cli.metric_options import flagged, spell
-from tocsin.cli.metric_output import human_metric, human_run
+from tocsin.cli.metric_output import SHOWN_RUNS, human_metric, human_run, human_runs
 from tocsin.cli.words import schedule_words
 from tocsin.errors import InvalidInput
 from tocsin.execution.runs import NeedsValue, RunReport, given_reading, run_now
 from tocsin.http import HttpClient
 from tocsin.metrics.definition import build_definition, metric_changes, parse_headers
-from tocsin.metrics.model import Metric
+from tocsin.metrics.model import Execution, Metric
 from tocsin.metrics.store import MetricStore
 
 app = typer.Typer(help="Metrics: what Tocsin measures.", no_args_is_help=True)
@@ -160,12 +160,14 @@ def show(ctx: typer.Context, metric: Annotated[str, typer.Argument(help="NAME or
     """Show one metric."""
     st = state(ctx)
 
-    def run() -> Metric:
+    def run() -> tuple[Metric, list[Execution]]:
         with st.transaction() as (conn, org_id):
-            return MetricStore(conn, org_id).get(metric)
+            store = MetricStore(conn, org_id)
+            found = store.get(metric)
+            return found, list(store.executions(found.id, limit=SHOWN_RUNS))
 
-    found = guarded(run)
-    emit(st, found.public(), lambda: human_metric(found))
+    found, runs = guarded(run)
+    emit(st, found.public(), lambda: human_metric(found) + "\n" + human_runs(runs, found))
 
 
 @app.command("delete")

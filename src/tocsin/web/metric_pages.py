@@ -18,6 +18,7 @@ from tocsin.links import metric_path
 from tocsin.metrics.definition import build_definition, metric_changes
 from tocsin.metrics.freshness import freshness_words
 from tocsin.metrics.model import Metric
+from tocsin.metrics.readings import run_words
 from tocsin.metrics.store import MetricStore
 from tocsin.web.chart import RANGE_LABELS, RANGES
 from tocsin.web.deps import DbDep, EditorDep, FormDep, HttpDep, SettingsDep, ViewerDep
@@ -219,6 +220,8 @@ def metric_page(
         "metric": metric,
         "public": metric.public(),
         "runs": runs,
+        # What each run read, as its alerts saw it: stale data and silence say so.
+        "readings": {run.id: run_words(run, metric) for run in runs},
         "alerts": watching,
         "now": utcnow(),
         "nav": "metrics",
