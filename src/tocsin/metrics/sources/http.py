@@ -18,6 +18,7 @@ from http import HTTPStatus
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
+from yarl import URL
 
 from tocsin.http import HttpError, HttpResponse, redact_url
 from tocsin.metrics.sources.base import (
@@ -129,7 +130,7 @@ class HttpSource(Source):
         assert isinstance(config, HttpConfig)
         where = _host(config.url)
         headers: dict[str, str] = {}
-        secrets: list[str] = []
+        secrets: list[str] = _url_secrets(config.url)
         for name, value in config.headers.items():
             resolved, used = resolve_header(value, ctx, name)
             headers[name] = resolved
@@ -158,6 +159,16 @@ class HttpSource(Source):
 def _host(url: str) -> str:
     # Scheme, host and port only: paths and queries often carry tokens.
     return redact_url(url).partition("://")[2] or "<invalid URL>"
+
+
+def _url_secrets(url: str) -> list[str]:
+    """What of the URL an endpoint may echo that is a token: the whole URL, its password
+    and its query values (``?api_key=...``). Errors name the host only already."""
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        return [url]
+    return [url, *(v for v in (parsed.password, *parsed.query.values()) if v)]
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
