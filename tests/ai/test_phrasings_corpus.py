@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "on_error": "error",
     "failure_notice": True,
     "drop_resolve_when_muted": False,
+    "repeat_every_seconds": None,
 }
 RELATIVE_DEFAULTS = {"change_mode": "percent", "lookback": 1}
 

@@ -29,7 +29,8 @@ def _draft(**fields: Any) -> AlertDefinition:
         ),
         (
             {"condition_type": "relative_change", "comparison_op": "lt", "threshold_value": -20,
-             "action_config": {"type": "email", "to": ["a@b.com"]}, "cooldown_seconds": 0},
+             "action_config": {"type": "email", "to": ["a@b.com"]}, "cooldown_seconds": 0,
+             "repeat_every_seconds": 0},
             "Fires when Open Issues drops by more than 20% from the previous run; email a@b.com; "
             "every time it holds (no cooldown)",
         ),
@@ -46,6 +47,16 @@ def _draft(**fields: Any) -> AlertDefinition:
         (
             {"comparison_op": "ne", "threshold_value": 0, "cooldown_seconds": 86400},
             "Fires when Open Issues is not 0; log only; at most once a day",
+        ),
+        (
+            {"comparison_op": "gt", "threshold_value": 5, "cooldown_seconds": 0},
+            "Fires when Open Issues is above 5; log only; no cooldown",
+        ),
+        (
+            {"comparison_op": "gt", "threshold_value": 5, "cooldown_seconds": 600,
+             "repeat_every_seconds": 14400},
+            "Fires when Open Issues is above 5; log only; at most once every 10m; "
+            "reminders every 4h",
         ),
     ],
 )  # fmt: skip

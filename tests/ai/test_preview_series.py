@@ -103,12 +103,14 @@ def test_backtest_without_cooldown_counts_every_breaching_run_per_series(
 ) -> None:
     metric = _metric(db, org_id)
     with db.connect() as conn:
-        summary = backtest(conn, metric, ABOVE_5._replace(cooldown_seconds=0))
+        # No cooldown and a reminder every run: every breaching run notifies.
+        every_run = ABOVE_5._replace(cooldown_seconds=0, repeat_every_seconds=0)
+        summary = backtest(conn, metric, every_run)
     assert summary["text"].startswith(
         "would have fired 7 times over 4 runs, in 3 of 3 series: service=api (3), "
         "service=batch (2), service=web (2)"
     )
-    assert _fired(summary) == _live(db, org_id, metric, cooldown_seconds=0)
+    assert _fired(summary) == _live(db, org_id, metric, cooldown_seconds=0, repeat_every_seconds=0)
 
 
 def test_backtest_honours_the_series_filter(db: Database, org_id: uuid.UUID) -> None:
@@ -127,7 +129,9 @@ def test_backtest_of_a_relative_change_compares_each_series_with_itself(
     # baseline yet.
     runs = [{"DE": 100, "FR": 50}, {"DE": 100, "FR": 60}, {"DE": 50, "FR": 80, "IT": 1}]
     metric = _metric(db, org_id, runs)
-    drop = AlertRule("relative_change", "lte", Decimal(-20), cooldown_seconds=0)
+    drop = AlertRule(
+        "relative_change", "lte", Decimal(-20), cooldown_seconds=0, repeat_every_seconds=0
+    )
     with db.connect() as conn:
         summary = backtest(conn, metric, drop)
         now = dry_run(conn, metric, drop)
@@ -201,6 +205,7 @@ def _form(metric: Metric, **fields: Any) -> dict[str, Any]:
         "lookback": "1",
         "pending_evaluations": "1",
         "cooldown_seconds": "0",
+        "repeat_every_seconds": "0",
         "enabled": "on",
         "action_type": ["log"],
         "action_target": [""],

@@ -41,6 +41,8 @@ ALERT_KEYS = {
     "on_no_data",
     "on_error",
     "failure_notice",
+    # Reminders apart from the cooldown (issue 18).
+    "repeat_every_seconds",
     "muted_until",
     "state",
     "last_triggered_at",

@@ -24,6 +24,8 @@ from tocsin.metrics.extract import Extracted, extract_value
 
 T0 = datetime(2025, 12, 30, 12, 0, tzinfo=UTC)
 GT5 = AlertRule("threshold", "gt", Decimal(5))
+# As every alert made before reminders had their own setting: reminded at the cooldown.
+REMIND = GT5._replace(repeat_every_seconds=3600)
 
 
 def at(minutes: float) -> datetime:
@@ -206,21 +208,42 @@ def test_a_non_breach_or_an_error_resets_pending() -> None:
 
 
 def test_staying_triggered_inside_cooldown_is_quiet() -> None:
-    decisions = run(GT5, obs(0, 6), obs(10, 7), obs(30, 8))
+    decisions = run(REMIND, obs(0, 6), obs(10, 7), obs(30, 8))
     assert notified(decisions) == ["trigger", None, None]
     assert [d.suppressed for d in decisions] == [None, None, None]
     assert decisions[1].reason == "7 > 5; still triggered; next reminder in 50 min (cooldown 1h)"
 
 
 def test_repeat_reminder_once_the_cooldown_has_passed() -> None:
-    decisions = run(GT5, obs(0, 6), obs(59, 7), obs(60, 8), obs(61, 9), obs(120, 9))
+    decisions = run(REMIND, obs(0, 6), obs(59, 7), obs(60, 8), obs(61, 9), obs(120, 9))
     assert notified(decisions) == ["trigger", None, "trigger", None, "trigger"]
     assert decisions[2].reason == "8 > 5; still triggered: reminder"
     assert decisions[2].new_status.last_triggered_at == at(60)
 
 
+def test_a_new_alert_is_not_reminded_unless_asked() -> None:
+    # Given no repeat_every (a new alert's default), staying triggered for a day
+    decisions = run(GT5, obs(0, 6), obs(60, 7), obs(1440, 8))
+    # Then it was told once, and the reasons promise nothing more
+    assert notified(decisions) == ["trigger", None, None]
+    assert decisions[2].reason == "8 > 5; still triggered"
+
+
+def test_repeat_every_sets_the_reminders_and_the_cooldown_still_bounds_them() -> None:
+    # Every 4 h with a 10 min cooldown: reminded at 4 h
+    four_hours = GT5._replace(cooldown_seconds=600, repeat_every_seconds=4 * 3600)
+    decisions = run(four_hours, obs(0, 6), obs(10, 6), obs(239, 6), obs(240, 6))
+    assert notified(decisions) == ["trigger", None, None, "trigger"]
+    assert decisions[1].reason == "6 > 5; still triggered; next reminder in 3 h (repeat every 4h)"
+    # Every 10 min with a 1 h cooldown: the cooldown is the most often anything is sent
+    often = GT5._replace(repeat_every_seconds=600)
+    decisions = run(often, obs(0, 6), obs(10, 6), obs(60, 6))
+    assert notified(decisions) == ["trigger", None, "trigger"]
+    assert decisions[1].reason == "6 > 5; still triggered; next reminder in 50 min (cooldown 1h)"
+
+
 def test_cooldown_zero_notifies_every_breaching_evaluation() -> None:
-    rule = GT5._replace(cooldown_seconds=0)
+    rule = GT5._replace(cooldown_seconds=0, repeat_every_seconds=0)
     decisions = run(rule, obs(0, 6), obs(0, 7), obs(1, 8))
     assert notified(decisions) == ["trigger", "trigger", "trigger"]
 
@@ -242,12 +265,13 @@ def test_suppressed_firing_then_recovery_sends_no_resolve() -> None:
 
 
 def test_cooldown_allows_is_the_stores_predicate() -> None:
-    assert cooldown_allows(GT5, None, at(0))
-    assert not cooldown_allows(GT5, at(0), at(59.99))
-    assert cooldown_allows(GT5, at(0), at(60))  # last <= at - cooldown: boundary allowed
-    assert cooldown_allows(GT5._replace(cooldown_seconds=0), at(0), at(0))
+    hour = GT5.cooldown_seconds
+    assert cooldown_allows(hour, None, at(0))
+    assert not cooldown_allows(hour, at(0), at(59.99))
+    assert cooldown_allows(hour, at(0), at(60))  # last <= at - cooldown: boundary allowed
+    assert cooldown_allows(0, at(0), at(0))
     naive = at(0).replace(tzinfo=None)
-    assert cooldown_allows(GT5, naive, at(61)) and not cooldown_allows(GT5, naive, at(1))
+    assert cooldown_allows(hour, naive, at(61)) and not cooldown_allows(hour, naive, at(1))
 
 
 def test_no_resolve_when_notify_on_resolve_is_off() -> None:
@@ -291,7 +315,7 @@ def test_notified_episode_resolves_after_a_gap() -> None:
 
 
 def test_notified_episode_continues_through_a_gap_without_renotifying() -> None:
-    rule = GT5._replace(pending_evaluations=3)
+    rule = REMIND._replace(pending_evaluations=3)
     decisions = run(rule, obs(0, 6), obs(1, 6), obs(2, 6), failed(3), obs(4, 7), obs(70, 7))
     assert [d.state_to for d in decisions][3:] == ["error", "triggered", "triggered"]
     assert notified(decisions) == [None, None, "trigger", None, None, "trigger"]
@@ -398,7 +422,7 @@ def test_suppress_a_new_firing_keeps_previous_bookkeeping() -> None:
 
 def test_suppress_a_repeat_keeps_the_episode_notified() -> None:
     previous = AlertStatus("triggered", 3, at(-120), at(-1), episode_notified=True)
-    [d] = run(GT5, obs(0, 6), status=previous)
+    [d] = run(REMIND, obs(0, 6), status=previous)
     assert d.notify == "trigger"
     lost = suppress(d, "lost the race")
     assert lost.new_status.episode_notified is True

@@ -40,6 +40,7 @@ rules = st.builds(
     on_no_data=st.sampled_from(["no_data", "alerting", "ok", "keep_last"]),
     on_error=st.sampled_from(["error", "alerting", "ok", "keep_last"]),
     failure_notice=st.booleans(),
+    repeat_every_seconds=st.none() | st.sampled_from([0, 1, 60, 600, 3600, 7200]),
 )
 
 UNREADABLE = [
@@ -238,3 +239,32 @@ def test_notification_bookkeeping_is_consistent(
             assert suppressed.notify is None
             assert suppressed.new_status.last_triggered_at == old.last_triggered_at
             assert suppressed.new_status.state == new.state
+
+
+@thorough
+@given(rules, monotone_steps)
+def test_without_reminders_an_episode_notifies_its_firing_once(
+    rule: AlertRule, steps: list[tuple[int, Extracted]]
+) -> None:
+    quiet = rule._replace(repeat_every_seconds=None)
+    sent = 0  # trigger notifications in the current episode
+    for decision in live(quiet, history(steps, quiet)):
+        sent += decision.notify == "trigger"
+        assert sent <= 1
+        if decision.applied and decision.state_to == "ok":
+            sent = 0
+
+
+@thorough
+@given(rules, monotone_steps)
+def test_reminders_keep_to_the_longer_of_repeat_and_cooldown(
+    rule: AlertRule, steps: list[tuple[int, Extracted]]
+) -> None:
+    decisions = live(rule, history(steps, rule))
+    for d in decisions:
+        old = d.previous_status
+        reminder = d.notify == "trigger" and old.state == "triggered" and old.episode_notified
+        if reminder:
+            assert rule.repeat_every_seconds is not None and old.last_triggered_at is not None
+            gap = d.new_status.last_triggered_at - old.last_triggered_at
+            assert gap >= timedelta(seconds=max(rule.repeat_every_seconds, rule.cooldown_seconds))

@@ -131,6 +131,10 @@ def _create(
     ):
         if text.take(pattern):
             fields[key] = choice
+    if (remind := text.take(ph.REMIND_EVERY)) is not None:
+        fields["repeat_every_seconds"] = ph.duration_seconds(
+            remind.group("n") or "1", remind.group("unit")
+        )
     if text.take(ph.NO_RESOLVE):
         fields["notify_on_resolve"] = False
     # "don't spam me" asks for the default cooldown, not for no alert.
@@ -148,6 +152,9 @@ def _create(
     cooldown = _cooldown(text)
     if cooldown is not None:
         fields["cooldown_seconds"] = cooldown
+        if cooldown == 0:
+            # "every time it holds": every breaching run notifies, reminders included.
+            fields.setdefault("repeat_every_seconds", 0)
     pending = _pending(text)
     if pending is not None:
         fields["pending_evaluations"] = pending

@@ -103,6 +103,12 @@ NO_FAILURE_NOTICE = re.compile(
 NO_RESOLVE_WHILE_MUTED = re.compile(
     r"\b(?:no|drop|skip)\s+resolves?\s+(?:notices?\s+)?while\s+muted\b", _I
 )
+REMIND_EVERY = re.compile(
+    rf"\b(?:and\s+)?(?:remind|re-?notify|nudge)\s+(?:me|us)\s+(?:again\s+)?(?:every|each)\s+"
+    rf"(?:(?P<n>{NUMBER})\s*)?(?P<unit>{UNIT})\b(?:\s+(?:while|until|as\s+long\s+as)\s+it\s+"
+    r"(?:stays\s+(?:triggered|firing|high|low)|lasts|is\s+(?:firing|triggered)|holds))?",
+    _I,
+)
 NO_SPAM = re.compile(
     r"\b(?:but\s+)?(?:please\s+)?(?:don't|dont|do not)\s+spam(?:\s+(?:me|us))?", _I
 )

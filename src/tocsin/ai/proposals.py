@@ -82,6 +82,13 @@ class CreateAlertArgs(_Args):
         description="Notify when the data breaks (no data, errors) and when it recovers; "
         'false only if asked ("don\'t tell me about query errors").',
     )
+    repeat_every_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_COOLDOWN,
+        description='Reminders while it stays triggered, in seconds ("remind me every 4 '
+        'hours" is 14400); null (the default): never.',
+    )
     drop_resolve_when_muted: bool = Field(
         default=False,
         description='Drop resolves due while muted ("no resolves while muted"); by '

@@ -36,9 +36,10 @@ def destination_words(action: dict[str, Any]) -> str:
     return "log only" if kind == "log" else str(kind)
 
 
-def cooldown_words(seconds: int) -> str:
+def cooldown_words(seconds: int, repeat: int | None = 0) -> str:
+    """The cooldown in words; without one, what the reminders then make of it."""
     if seconds <= 0:
-        return "every time it holds (no cooldown)"
+        return "every time it holds (no cooldown)" if repeat == 0 else "no cooldown"
     if seconds in _EVERY:
         return f"at most once {_EVERY[seconds]}"
     return f"at most once every {format_duration(seconds)}"
@@ -57,7 +58,7 @@ def summary(metric_name: str, draft: AlertDefinition, series_by: Sequence[str] =
     cfg = draft.action_config
     actions = [cfg] if isinstance(cfg, dict) else cfg
     parts = [when, ", ".join(destination_words(a) for a in actions)]
-    every = cooldown_words(draft.cooldown_seconds)
+    every = cooldown_words(draft.cooldown_seconds, draft.repeat_every_seconds)
     parts.append(f"{every} per {' and '.join(series_by)}" if series_by else every)
     if not draft.notify_on_resolve:
         parts.append("no notice when it resolves")
@@ -78,6 +79,11 @@ def _handling_words(draft: AlertDefinition) -> list[str]:
         words.append("no notice when the data breaks")
     if draft.drop_resolve_when_muted:
         words.append("resolves dropped while muted")
+    every = draft.repeat_every_seconds
+    if every:
+        words.append(f"reminders every {format_duration(every)}")
+    elif every == 0 and draft.cooldown_seconds > 0:
+        words.append("reminders as often as the cooldown lets")
     return words
 
 

@@ -23,6 +23,7 @@ from tocsin.alerts.decision import (
     Observation,
     evaluate,
     suppress,
+    trigger_wait,
 )
 from tocsin.alerts.timing import cooldown_cutoff, utc
 from tocsin.metrics.extract import Extracted
@@ -83,7 +84,8 @@ def decide(batch: EvaluationBatch) -> list[Decision]:
         decision = evaluate(rule, alert.status, obs)
         if decision.notify == "trigger":
             last = alert.status.last_triggered_at
-            if last is not None and utc(last) > cooldown_cutoff(rule.cooldown_seconds, batch.at):
+            wait = trigger_wait(rule, alert.status)
+            if last is not None and utc(last) > cooldown_cutoff(wait, batch.at):
                 decision = suppress(decision, RACED)
         decisions.append(decision)
     return decisions
@@ -94,7 +96,7 @@ def claim_cutoff(alert: BatchAlert, decision: Decision, at: datetime) -> datetim
     only while ``last_triggered_at`` is unset or not after this; nothing else claims."""
     if decision.notify != "trigger":
         return None
-    return cooldown_cutoff(alert.rule.cooldown_seconds, at)
+    return cooldown_cutoff(trigger_wait(alert.rule, alert.status), at)
 
 
 # The order of "worst" for an alert's summary of its series.

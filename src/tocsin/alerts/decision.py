@@ -12,11 +12,14 @@ Rules beyond the brief's wording, decided here:
 * **Due notifications.** A trigger notification is *due* when the alert enters
   ``triggered``, when it stays triggered but the episode was not yet notified (the firing
   was muted or inside the cooldown: once that lifts, the next breach tells the user), or
-  when it stays triggered, was notified, and the cooldown has passed since
-  ``last_triggered_at`` (a repeat reminder; cooldown 0 means every breaching evaluation).
+  when it stays triggered, was notified, and ``repeat_every_seconds`` has passed since
+  ``last_triggered_at`` (a reminder; ``None``: never, 0: every breaching evaluation).
   A due notification is sent unless muted or inside the cooldown; then
-  ``Decision.suppressed`` says why. An alert that stays triggered inside its cooldown after
-  a sent notification has nothing due, so ``suppressed`` stays ``None`` (no history noise).
+  ``Decision.suppressed`` says why. An alert that stays triggered with no reminder due
+  has nothing due, so ``suppressed`` stays ``None`` (no history noise).
+* **Cooldown** (:func:`trigger_wait`): at most one trigger notification per
+  ``cooldown_seconds`` since the last one, reminders included (a reminder waits the
+  longer of the two).
 * **Handling** (``on_no_data``, ``on_error``): an unreadable value is a breach
   (``alerting``), a clear value (``ok``), changes nothing but the evaluation time
   (``keep_last``), or, by default, puts the series in ``no_data``/``error``. The reason
@@ -101,6 +104,7 @@ class AlertRule(NamedTuple):
     # A resolve due while muted is sent unless this says to drop it: whoever was told it
     # broke must hear it is fixed.
     drop_resolve_when_muted: bool = False
+    repeat_every_seconds: int | None = None  # reminders while triggered; None: never
     on_no_data: NoDataHandling = "no_data"
     on_error: ErrorHandling = "error"
     failure_notice: bool = True  # a spell of no_data/error sends a notice
@@ -173,6 +177,7 @@ def suppress(decision: Decision, reason: str) -> Decision:
         new_status = new_status._replace(
             failure_notified=False, last_failure_notice_at=previous.last_failure_notice_at
         )
+
     text = f"{decision.reason}{NOT_SENT}{reason}"
     return decision._replace(notify=None, suppressed=reason, reason=text, new_status=new_status)
 
@@ -186,6 +191,15 @@ def backtest(
         current = decisions[-1].new_status if decisions else status or AlertStatus()
         decisions.append(evaluate(rule, current, obs))
     return decisions
+
+
+def trigger_wait(rule: AlertRule, status: AlertStatus) -> int:
+    """How long after the last trigger notification one decided on ``status`` may go:
+    a reminder the longer of ``repeat_every_seconds`` and the cooldown, any other the
+    cooldown. The store's claim uses it too (``batch.claim_cutoff``)."""
+    if in_episode(status) and status.episode_notified:
+        return max(rule.repeat_every_seconds or 0, rule.cooldown_seconds)
+    return rule.cooldown_seconds
 
 
 def in_episode(status: AlertStatus) -> bool:
@@ -211,34 +225,40 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment) -
         "triggered", breaches, status.last_triggered_at, at,
         continuing and status.episode_notified, 0, False, status.last_failure_notice_at,
     )  # fmt: skip
+    last = status.last_triggered_at
+    wait = trigger_wait(rule, status)
     if not continuing:
         due, label = True, "triggered"
     elif not status.episode_notified:
         due, label = True, "still triggered, not yet notified"
     else:
-        due = cooldown_allows(rule, status.last_triggered_at, at)
+        repeat = rule.repeat_every_seconds
+        due = repeat is not None and cooldown_allows(wait, last, at)
         label = "still triggered: reminder" if due else "still triggered"
         if status.state != "triggered":
             label = f"triggered again after {status.state}" + (": reminder" if due else "")
-    if not due:
-        # When the next reminder may go, not when the last one "was sent": a reason is
-        # written before (and whether or not) any delivery reaches anyone.
-        last = status.last_triggered_at
-        wait = "" if last is None else f"; next reminder {next_allowed(rule, last, at)}"
-        return _decision(status, base, a, None, None, f"{a.text}; {label}{wait}")
+        if not due:
+            # When the next reminder may go, not when the last one "was sent": a reason
+            # is written before (and whether or not) any delivery reaches anyone.
+            what = "cooldown" if wait == rule.cooldown_seconds else "repeat every"
+            after = "" if repeat is None or last is None else next_allowed(wait, last, at, what)
+            note = f"; next reminder {after}" if after else ""
+            return _decision(status, base, a, None, None, f"{a.text}; {label}{note}")
 
-    blocked = muted_reason(rule, at) or cooldown_block(rule, status.last_triggered_at, at)
+    blocked = muted_reason(rule, at) or cooldown_block(wait, last, at)
     if blocked is not None:
         return _decision(status, base, a, None, blocked, f"{a.text}; {label}{NOT_SENT}{blocked}")
-    sent = AlertStatus("triggered", breaches, at, at, True, 0, False, status.last_failure_notice_at)
+    sent = AlertStatus(
+        "triggered", breaches, at, at, True, 0, False, status.last_failure_notice_at,
+    )  # fmt: skip
     label = label.replace("not yet notified", "sending the held-back notification")
     return _decision(status, sent, a, "trigger", None, f"{a.text}; {label}")
 
 
 def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment) -> Decision:
     new = AlertStatus(
-        "ok", 0, status.last_triggered_at, at, False, 0, False, status.last_failure_notice_at
-    )
+        "ok", 0, status.last_triggered_at, at, False, 0, False, status.last_failure_notice_at,
+    )  # fmt: skip
     if not in_episode(status):
         note = {"pending": "; pending reset", "no_data": "; back to ok", "error": "; back to ok"}
         return _decision(status, new, a, None, None, a.text + note.get(status.state, ""))
@@ -287,7 +307,7 @@ def _unreadable(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessmen
 
 def _failure_cooldown(rule: AlertRule, status: AlertStatus, at: datetime) -> str | None:
     """Why the cooldown holds a failure notice back: a flapping source is told once."""
-    return cooldown_block(rule, status.last_failure_notice_at, at)
+    return cooldown_block(rule.cooldown_seconds, status.last_failure_notice_at, at)
 
 
 _HANDLED = {"alerting": "treated as alerting", "ok": "treated as ok", "keep_last": "state kept"}

@@ -32,6 +32,7 @@ MAX_COOLDOWN = 30 * 86400
 MAX_LOOKBACK = 1000
 MAX_PENDING = 1000
 MAX_MISSING_RUNS = 1000
+MAX_REPEAT = 30 * 86400
 
 
 # A threshold's limits, declared once: the CLI, the API, the UI and the chat planner all
@@ -102,6 +103,8 @@ class AlertFields(BaseModel):
     on_no_data: NoDataHandling = "no_data"
     on_error: ErrorHandling = "error"
     failure_notice: bool = True
+    # Reminders while a series stays triggered (None: never; the cooldown bounds them).
+    repeat_every_seconds: int | None = Field(default=None, ge=0, le=MAX_REPEAT)
 
     @field_validator("series_filter")
     @classmethod
@@ -179,6 +182,7 @@ class Alert(BaseModel):
     on_no_data: NoDataHandling = "no_data"
     on_error: ErrorHandling = "error"
     failure_notice: bool = True
+    repeat_every_seconds: int | None = None
     # Filled by AlertStore.with_series: the metric's label columns, and how many of the
     # alert's series are in each state.
     series_by: list[str] = []

@@ -31,4 +31,5 @@ def rule_of(alert: Alert | AlertFields | Row[Any]) -> core.AlertRule:
         on_no_data=getattr(alert, "on_no_data", "no_data"),
         on_error=getattr(alert, "on_error", "error"),
         failure_notice=getattr(alert, "failure_notice", True),
+        repeat_every_seconds=getattr(alert, "repeat_every_seconds", None),
     )

@@ -43,13 +43,14 @@ def cooldown_cutoff(cooldown_seconds: int, at: datetime) -> datetime:
     return at - (_TICK if cooldown_seconds == 0 else timedelta(seconds=cooldown_seconds))
 
 
-def cooldown_allows(rule: Timed, last_triggered_at: datetime | None, at: datetime) -> bool:
-    """Whether a trigger may be sent at ``at`` by the rule's cooldown. With a cooldown,
-    exactly when the claim on ``cooldown_cutoff`` holds; without one, always (a backtest
-    shows every breach; live, ``batch.decide`` also applies the once-per-moment claim)."""
-    if last_triggered_at is None or rule.cooldown_seconds <= 0:
+def cooldown_allows(seconds: int, last: datetime | None, at: datetime) -> bool:
+    """Whether a notification may go at ``at``, ``seconds`` after the ``last`` one. With a
+    wait, exactly when the claim on ``cooldown_cutoff`` holds; without one, always (a
+    backtest shows every breach; live, ``batch.decide`` also applies the once-per-moment
+    claim)."""
+    if last is None or seconds <= 0:
         return True
-    return utc(last_triggered_at) <= cooldown_cutoff(rule.cooldown_seconds, utc(at))
+    return utc(last) <= cooldown_cutoff(seconds, utc(at))
 
 
 def muted_reason(rule: Timed, at: datetime) -> str | None:
@@ -62,20 +63,18 @@ def muted_reason(rule: Timed, at: datetime) -> str | None:
     )
 
 
-def cooldown_block(rule: Timed, last: datetime | None, at: datetime) -> str | None:
-    """Why the cooldown holds a trigger back at ``at``, if it does."""
-    if cooldown_allows(rule, last, at):
+def cooldown_block(seconds: int, last: datetime | None, at: datetime) -> str | None:
+    """Why a wait of ``seconds`` (the cooldown) holds a notification back at ``at``."""
+    if cooldown_allows(seconds, last, at):
         return None
     assert last is not None
-    return f"cooldown: next notification {next_allowed(rule, last, at)}"
+    return f"cooldown: next notification {next_allowed(seconds, last, at)}"
 
 
-def next_allowed(rule: Timed, last: datetime, at: datetime) -> str:
-    """``in 59 min (cooldown 1h)``: when the cooldown that began at ``last`` lets one go."""
-    left = int((utc(last) + timedelta(seconds=rule.cooldown_seconds) - utc(at)).total_seconds())
-    return (
-        f"in {rounded_duration(max(left, 1))} (cooldown {format_duration(rule.cooldown_seconds)})"
-    )
+def next_allowed(seconds: int, last: datetime, at: datetime, what: str = "cooldown") -> str:
+    """``in 59 min (cooldown 1h)``: when the wait that began at ``last`` lets one go."""
+    left = int((utc(last) + timedelta(seconds=seconds) - utc(at)).total_seconds())
+    return f"in {rounded_duration(max(left, 1))} ({what} {format_duration(seconds)})"
 
 
 def resolve_while_muted(rule: MuteRule, at: datetime) -> tuple[str | None, str]:

@@ -29,6 +29,7 @@ from tocsin.alerts.model import (
     MAX_MISSING_RUNS,
     MAX_NAME,
     MAX_PENDING,
+    MAX_REPEAT,
     THRESHOLD_DIGITS,
     THRESHOLD_PLACES,
     threshold_number,
@@ -307,6 +308,13 @@ class AlertCreate(BaseModel):
         description="What a failed run or unreadable value means: its own state error "
         "(default), alerting, ok or keep_last.",
     )
+    repeat_every_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_REPEAT,
+        description="Remind this often while a series stays triggered (null: never; 0: "
+        "every breaching run); never more often than cooldown_seconds.",
+    )
     failure_notice: bool = Field(
         default=True,
         description="Notify (kind no_data / error) when a series stays unreadable for "
@@ -321,7 +329,7 @@ class AlertPatch(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra=_patch_schema(
-            frozenset({"muted_until"}),
+            frozenset({"muted_until", "repeat_every_seconds"}),
             {"cooldown_seconds": 600, "action_config": SHOWN_WEBHOOK_ACTION},
         ),
     )
@@ -350,6 +358,8 @@ class AlertPatch(BaseModel):
     on_no_data: NoDataHandling | None = None
     on_error: ErrorHandling | None = None
     failure_notice: bool | None = None
+    # null turns reminders off, so it is no "keep": absent keeps, null clears.
+    repeat_every_seconds: int | None = Field(default=None, ge=0, le=MAX_REPEAT)
 
     _not_null = field_validator(
         "metric_id",

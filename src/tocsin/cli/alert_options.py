@@ -37,12 +37,22 @@ FLAG_NAMES = {
     "on_no_data": "--on-no-data",
     "on_error": "--on-error",
     "failure_notice": "--no-failure-notice",
+    "repeat_every_seconds": "--repeat-every",
 }
 
 
 def parse_action_spec(spec: str) -> dict[str, Any]:
     """``--action SPEC`` as an action dict; errors and their examples name the flag."""
     return actions.parse_action_spec(spec, field="--action")
+
+
+def _repeat_seconds(text: str) -> int | None:
+    if text.strip().lower() in ("off", "never", "none"):
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise InvalidInput("--repeat-every", f"{exc}, or never") from None
 
 
 def flagged(exc: InvalidInput) -> InvalidInput:
@@ -76,6 +86,7 @@ class AlertOptions:
     on_no_data: str | None = None
     on_error: str | None = None
     failure_notice: bool | None = None
+    repeat_every: str | None = None  # "4h", or "off"/"never"
 
     def fields(self, conn: Connection, org_id: uuid.UUID) -> dict[str, Any]:
         """The alert fields these options set (an option not given sets nothing)."""
@@ -101,6 +112,8 @@ class AlertOptions:
                 out["cooldown_seconds"] = parse_duration(self.cooldown)
             except ValueError as exc:
                 raise InvalidInput("--cooldown", str(exc)) from None
+        if self.repeat_every is not None:
+            out["repeat_every_seconds"] = _repeat_seconds(self.repeat_every)
         if self.actions is not None:
             try:
                 parsed = [parse_action_spec(s) for s in self.actions]

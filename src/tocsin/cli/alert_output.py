@@ -9,6 +9,13 @@ from tocsin.cli.words import actions_words
 from tocsin.durations import format_duration
 
 
+def reminder_words(seconds: int | None) -> str:
+    """How often a triggered series is reminded of: ``every 4h``, ``never``."""
+    if seconds is None:
+        return "never"
+    return "every run" if seconds == 0 else f"every {format_duration(seconds)}"
+
+
 def condition_text(a: Alert) -> str:
     return describe_condition(rule_of(a))
 
@@ -22,7 +29,8 @@ def human_alert(a: Alert) -> str:
             f"  metric:     {a.metric_id}",
             f"  condition:  {condition_text(a)}",
             f"  actions:    {actions_words(a.action_config)}",
-            f"  cooldown:   {format_duration(a.cooldown_seconds)}   pending: "
+            f"  cooldown:   {format_duration(a.cooldown_seconds)}   reminders: "
+            f"{reminder_words(a.repeat_every_seconds)}   pending: "
             f"{a.pending_evaluations}   resolve: {a.notify_on_resolve}"
             + ("   resolves while muted: dropped" if a.drop_resolve_when_muted else ""),
             f"  no data:    {a.on_no_data}   error: {a.on_error}   failure notices: "

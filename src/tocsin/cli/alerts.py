@@ -88,6 +88,10 @@ def create(
     no_failure_notice: Annotated[
         bool, typer.Option("--no-failure-notice", help="Send no no-data/error notices.")
     ] = False,
+    repeat_every: Annotated[
+        str | None,
+        typer.Option("--repeat-every", help="Remind while triggered, e.g. 4h; never (default)."),
+    ] = None,
 ) -> None:
     """Create an alert on a metric (on each of its series)."""
     st = state(ctx)
@@ -111,6 +115,7 @@ def create(
         on_no_data=on_no_data,
         on_error=on_error,
         failure_notice=False if no_failure_notice else None,
+        repeat_every=repeat_every,
     )
 
     def build(conn: Connection, org_id: uuid.UUID) -> Alert:
@@ -177,6 +182,10 @@ def update_(
         bool | None,
         typer.Option("--failure-notice/--no-failure-notice", help="No-data/error notices."),
     ] = None,
+    repeat_every: Annotated[
+        str | None,
+        typer.Option("--repeat-every", help="Remind while triggered, e.g. 4h; never."),
+    ] = None,
 ) -> None:
     """Change an alert: only the options given change; bad input changes nothing."""
     st = state(ctx)
@@ -200,6 +209,7 @@ def update_(
         on_no_data=on_no_data,
         on_error=on_error,
         failure_notice=failure_notice,
+        repeat_every=repeat_every,
     )
 
     def change(conn: Connection, org_id: uuid.UUID) -> Alert:

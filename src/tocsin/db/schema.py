@@ -194,6 +194,8 @@ alerts = Table(
     # The summary of the series' failure bookkeeping (below).
     Column("failure_notified", Boolean, nullable=False, server_default=text("false")),
     Column("last_failure_notice_at", UTCDateTime),
+    # Reminders while triggered; null: never (migration 0012).
+    Column("repeat_every_seconds", Integer),
     UniqueConstraint("org_id", "name"),
     # A metric's enabled alerts in id order, the evaluator's (migration 0007).
     Index(

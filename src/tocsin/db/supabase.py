@@ -21,6 +21,7 @@ FILES: tuple[tuple[str, str | None, str], ...] = (
     ("20261201500000_history_retention.sql", "0008", "0009"),
     ("20261201600000_drop_resolve_when_muted.sql", "0009", "0010"),
     ("20261201700000_when_data_breaks.sql", "0010", "0011"),
+    ("20261201800000_reminders.sql", "0011", "0012"),
 )
 
 HEADER = (

@@ -60,6 +60,7 @@ _FIELDS = (
     "series_filter",
     "on_no_data",
     "on_error",
+    "repeat_every_seconds",
 )
 Errors = list[tuple[str, str]]
 
@@ -116,6 +117,17 @@ def _actions(form: FormData) -> tuple[list[dict[str, Any]], Errors]:
     return actions, errors
 
 
+def _seconds(text: str, field: str, errors: Errors) -> int | None:
+    """A duration field as seconds (``90``, ``30m``, ``1h``); blank is None."""
+    if not text:
+        return None
+    try:
+        return int(text) if text.isdigit() else parse_duration(text)
+    except ValueError:
+        errors.append((field, "expected seconds or a duration such as 30m or 1h"))
+        return None
+
+
 def form_body(form: FormData) -> tuple[dict[str, Any], Errors]:
     """The API request body the form stands for, and the mistakes found on the way."""
     body: dict[str, Any] = {k: str(form.get(k, "")).strip() for k in _FIELDS}
@@ -137,14 +149,13 @@ def form_body(form: FormData) -> tuple[dict[str, Any], Errors]:
         body["series_filter"] = [m.strip() for m in lines if m.strip()]
     else:
         body.pop("series_filter")
-    cooldown = body.pop("cooldown_seconds")
-    if cooldown:
-        try:
-            body["cooldown_seconds"] = (
-                int(cooldown) if cooldown.isdigit() else parse_duration(cooldown)
-            )
-        except ValueError:
-            errors.append(("cooldown_seconds", "expected seconds or a duration such as 30m or 1h"))
+    repeat = body.pop("repeat_every_seconds")
+    if "repeat_every_seconds" in form:
+        # Blank is never: the form always says, so emptying it turns reminders off.
+        body["repeat_every_seconds"] = _seconds(repeat, "repeat_every_seconds", errors)
+    cooldown = _seconds(body.pop("cooldown_seconds"), "cooldown_seconds", errors)
+    if cooldown is not None:
+        body["cooldown_seconds"] = cooldown
     body["notify_on_resolve"] = form.get("notify_on_resolve") is not None
     body["drop_resolve_when_muted"] = form.get("drop_resolve_when_muted") is not None
     body["failure_notice"] = form.get("failure_notice") is not None
@@ -234,6 +245,7 @@ def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
             "change_mode": "percent",
             "lookback": 1,
             "cooldown_seconds": "1h",
+            "repeat_every_seconds": "",
             "pending_evaluations": 1,
             "resolve_missing_after": 2,
             "series_filter": "",
@@ -265,6 +277,9 @@ def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
         if alert.cooldown_seconds
         else "0",
         "series_filter": "\n".join(alert.series_filter),
+        "repeat_every_seconds": format_duration(alert.repeat_every_seconds)
+        if alert.repeat_every_seconds
+        else ("0" if alert.repeat_every_seconds == 0 else ""),
         "actions": rows,
     }
 

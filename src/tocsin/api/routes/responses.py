@@ -126,6 +126,7 @@ class AlertOut(Out):
     on_no_data: NoDataHandling = "no_data"
     on_error: ErrorHandling = "error"
     failure_notice: bool = True
+    repeat_every_seconds: int | None = None
     state: AlertState
     last_triggered_at: datetime | None
     last_evaluated_at: datetime | None
