@@ -23,8 +23,13 @@ class InvalidInput(TocsinError):
         found: list[tuple[str, str]] = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
-            field = ".".join(p for p in (prefix, loc) if p) or prefix or "input"
             msg = err["msg"].removeprefix("Value error, ")
+            if not loc:
+                # A check across fields says which one is at fault: "name: expected ...".
+                name, sep, rest = msg.partition(": ")
+                if sep and name.replace("_", "").replace(".", "").isalnum():
+                    loc, msg = name, rest
+            field = ".".join(p for p in (prefix, loc) if p) or prefix or "input"
             if err["type"] == "extra_forbidden":
                 msg = "unknown field"
             found.append((field, msg))

@@ -43,6 +43,9 @@ ALERT_KEYS = {
     "failure_notice",
     # Reminders apart from the cooldown (issue 18).
     "repeat_every_seconds",
+    "recovery_op",
+    "recovery_threshold",
+    "recover_from",
     "muted_until",
     "state",
     "last_triggered_at",

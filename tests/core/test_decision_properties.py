@@ -41,6 +41,9 @@ rules = st.builds(
     on_error=st.sampled_from(["error", "alerting", "ok", "keep_last"]),
     failure_notice=st.booleans(),
     repeat_every_seconds=st.none() | st.sampled_from([0, 1, 60, 600, 3600, 7200]),
+    recovery_op=st.none() | st.sampled_from(["gt", "gte", "lt", "lte", "eq", "ne"]),
+    recovery_threshold=st.none() | st.integers(-5, 5).map(Decimal),
+    recover_from=st.sampled_from(["run", "episode"]),
 )
 
 UNREADABLE = [
@@ -96,6 +99,7 @@ statuses = st.builds(
     failure_notified=st.booleans(),
     last_failure_notice_at=st.none()
     | st.integers(-9000, 9000).map(lambda s: T0 + timedelta(seconds=s)),
+    episode_baseline=st.none() | st.integers(-5, 5).map(Decimal),
 )
 
 

@@ -89,6 +89,17 @@ class CreateAlertArgs(_Args):
         description='Reminders while it stays triggered, in seconds ("remind me every 4 '
         'hours" is 14400); null (the default): never.',
     )
+    recovery_op: ComparisonOp | None = Field(
+        default=None,
+        description='With recovery_threshold, only if asked: resolve only when this holds '
+        '("fire above 10, recover below 4" is lt 4). Null: when the condition no longer holds.',
+    )
+    recovery_threshold: Decimal | None = Field(default=None, description="See recovery_op.")
+    recover_from: Literal["run", "episode"] = Field(
+        default="run",
+        description='relative_change only: "episode" measures recovery from the value before '
+        'it fired ("until it is back near where it was"), "run" from the previous run.',
+    )
     drop_resolve_when_muted: bool = Field(
         default=False,
         description='Drop resolves due while muted ("no resolves while muted"); by '

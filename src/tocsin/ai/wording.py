@@ -12,6 +12,7 @@ from tocsin.alerts.decision import AlertRule, describe_condition
 from tocsin.alerts.model import AlertDefinition
 from tocsin.alerts.rules import rule_of
 from tocsin.alerts.words import condition_words
+from tocsin.alerts.recovery import recovery_words
 from tocsin.durations import format_duration
 from tocsin.numbers import format_decimal
 
@@ -62,6 +63,8 @@ def summary(metric_name: str, draft: AlertDefinition, series_by: Sequence[str] =
     parts.append(f"{every} per {' and '.join(series_by)}" if series_by else every)
     if not draft.notify_on_resolve:
         parts.append("no notice when it resolves")
+    if recovery := recovery_words(rule):
+        parts.append(recovery)
     parts += _handling_words(draft)
     return "; ".join(parts)
 

@@ -82,7 +82,7 @@ def compare(value: Decimal, op: ComparisonOp, threshold: Decimal) -> bool:
 def describe_condition(rule: Condition) -> str:
     """Short form of the condition: ``> 5``, ``change < -20%``, ``change >= 50 (absolute)``."""
     symbol = _OPS[rule.comparison_op][0]
-    threshold = _shown(rule.threshold_value)
+    threshold = shown(rule.threshold_value)
     if rule.condition_type == "threshold":
         return f"{symbol} {threshold}"
     notes = ["absolute"] if rule.change_mode == "absolute" else []
@@ -101,7 +101,7 @@ def assess(rule: Condition, extracted: Extracted, baseline_reading: Extracted | 
         return current
     if rule.condition_type == "threshold":
         held = compare(current, rule.comparison_op, rule.threshold_value)
-        text = _comparison_text(_shown(current), rule, held, "")
+        text = _comparison_text(shown(current), rule, held, "")
         return Assessment("breach" if held else "clear", text, value=current)
     if baseline_reading is None:
         runs = max(rule.lookback, 1)
@@ -114,7 +114,7 @@ def assess(rule: Condition, extracted: Extracted, baseline_reading: Extracted | 
     baseline = _readable(baseline_reading, "baseline: ")
     if isinstance(baseline, Assessment):
         return baseline._replace(value=current, current_failed=False)
-    change, shown = _change(rule.change_mode, baseline, current)
+    change, change_text = change_between(rule.change_mode, baseline, current)
     held = compare(change, rule.comparison_op, rule.threshold_value)
     origin = f"from {format_decimal(baseline)} to {format_decimal(current)}"
     if change.is_infinite():
@@ -123,7 +123,7 @@ def assess(rule: Condition, extracted: Extracted, baseline_reading: Extracted | 
         origin = f"absolute, {origin}"
     return Assessment(
         "breach" if held else "clear",
-        _comparison_text(f"change {shown}", rule, held, f" ({origin})"),
+        _comparison_text(f"change {change_text}", rule, held, f" ({origin})"),
         value=current,
         baseline_value=baseline,
         change=change,
@@ -140,7 +140,7 @@ def _readable(extracted: Extracted, prefix: str) -> Decimal | Assessment:
     return Assessment("error", prefix + (extracted.reason or "the value could not be read"))
 
 
-def _change(mode: ChangeMode, baseline: Decimal, value: Decimal) -> tuple[Decimal, str]:
+def change_between(mode: ChangeMode, baseline: Decimal, value: Decimal) -> tuple[Decimal, str]:
     delta = _CTX.subtract(value, baseline)
     if mode == "absolute":
         return delta, _signed(delta, "")
@@ -161,7 +161,7 @@ def _signed(change: Decimal, unit: str) -> str:
 def _comparison_text(left: str, rule: Condition, held: bool, tail: str) -> str:
     op = rule.comparison_op if held else _OPS[rule.comparison_op][1]
     unit = "%" if rule.condition_type == "relative_change" and rule.change_mode == "percent" else ""
-    text = f"{left} {_OPS[op][0]} {_shown(rule.threshold_value)}{unit}{tail}"
+    text = f"{left} {_OPS[op][0]} {shown(rule.threshold_value)}{unit}{tail}"
     return text if held else f"{text}: condition not met"
 
 
@@ -172,7 +172,7 @@ def _shown_finite(value: Decimal) -> str:
     return format_decimal(value)
 
 
-def _shown(value: Decimal) -> str:
+def shown(value: Decimal) -> str:
     """``format_decimal``, remembered: an evaluation shows the same value, and often the
     same thresholds, for every alert. Equal decimals show alike (the form is normalised);
     a signalling NaN cannot be hashed, so only finite values are remembered."""

@@ -66,6 +66,7 @@ from tocsin.alerts.condition import ComparisonOp as ComparisonOp
 from tocsin.alerts.condition import ConditionType as ConditionType
 from tocsin.alerts.condition import compare as compare
 from tocsin.alerts.condition import describe_condition as describe_condition
+from tocsin.alerts.recovery import RecoverFrom, has_recovery_rule, recovered
 from tocsin.alerts.timing import (
     cooldown_allows,
     cooldown_block,
@@ -108,6 +109,10 @@ class AlertRule(NamedTuple):
     on_no_data: NoDataHandling = "no_data"
     on_error: ErrorHandling = "error"
     failure_notice: bool = True  # a spell of no_data/error sends a notice
+    # When a triggered series resolves (alerts/recovery.py); None: when it no longer breaches.
+    recovery_op: ComparisonOp | None = None
+    recovery_threshold: Decimal | None = None
+    recover_from: RecoverFrom = "run"
 
 
 class AlertStatus(NamedTuple):
@@ -121,6 +126,8 @@ class AlertStatus(NamedTuple):
     missing_runs: int = 0  # completed runs in a row the series was absent from
     failure_notified: bool = False  # the current no_data/error spell's notice was sent
     last_failure_notice_at: datetime | None = None  # the failure notices' cooldown clock
+    # The baseline of the episode's first breach: "the value before the episode began".
+    episode_baseline: Decimal | None = None
 
 
 class Observation(NamedTuple):
@@ -212,10 +219,12 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment) -
     breaches = (status.consecutive_breaches if status.state in ("pending", "triggered") else 0) + 1
     needed = max(rule.pending_evaluations, 1)
     continuing = in_episode(status)
+    # The episode starts at its first breach (pending or not); its baseline stays.
+    start = status.episode_baseline if breaches > 1 or continuing else a.baseline_value
     if not continuing and breaches < needed:
         new = AlertStatus(
             "pending", breaches, status.last_triggered_at, at, status.episode_notified,
-            0, False, status.last_failure_notice_at,
+            0, False, status.last_failure_notice_at, start,
         )  # fmt: skip
         return _decision(status, new, a, None, None, f"{a.text}; pending {breaches}/{needed}")
 
@@ -223,7 +232,7 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment) -
     # and _replace() costs several times a plain constructor.
     base = AlertStatus(
         "triggered", breaches, status.last_triggered_at, at,
-        continuing and status.episode_notified, 0, False, status.last_failure_notice_at,
+        continuing and status.episode_notified, 0, False, status.last_failure_notice_at, start,
     )  # fmt: skip
     last = status.last_triggered_at
     wait = trigger_wait(rule, status)
@@ -249,8 +258,8 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment) -
     if blocked is not None:
         return _decision(status, base, a, None, blocked, f"{a.text}; {label}{NOT_SENT}{blocked}")
     sent = AlertStatus(
-        "triggered", breaches, at, at, True, 0, False, status.last_failure_notice_at,
-    )  # fmt: skip
+        "triggered", breaches, at, at, True, 0, False, status.last_failure_notice_at, start
+    )
     label = label.replace("not yet notified", "sending the held-back notification")
     return _decision(status, sent, a, "trigger", None, f"{a.text}; {label}")
 
@@ -259,6 +268,17 @@ def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment) ->
     new = AlertStatus(
         "ok", 0, status.last_triggered_at, at, False, 0, False, status.last_failure_notice_at,
     )  # fmt: skip
+    # An unreadable value treated as ok (on_no_data/on_error ok) is clear as it is.
+    if a.value is not None and in_episode(status) and has_recovery_rule(rule):
+        over, words = recovered(rule, a, status.episode_baseline)
+        if not over:
+            # Between the thresholds, or still below the episode's start: the episode
+            # goes on (a readable value ends any failure spell).
+            kept = status._replace(
+                state="triggered", last_evaluated_at=at, missing_runs=0, failure_notified=False
+            )
+            return _decision(status, kept, a, None, None, f"{a.text}; {words}")
+        a = a._replace(text=f"{a.text}; {words}")
     if not in_episode(status):
         note = {"pending": "; pending reset", "no_data": "; back to ok", "error": "; back to ok"}
         return _decision(status, new, a, None, None, a.text + note.get(status.state, ""))
@@ -278,8 +298,10 @@ def _unreadable(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessmen
     kind: NotifyKind = "no_data" if a.outcome == "no_data" else "error"
     spell = status.state in ("no_data", "error")
     runs = (status.consecutive_breaches if spell else 0) + 1
-    # This run's own value read (only its baseline is missing): a told spell is over.
-    told = status.failure_notified and spell and a.current_failed
+    # Told of this spell already: only a readable value ends one (an unreadable value
+    # treated as alerting or ok does not), and this run's own value read (only its
+    # baseline is missing) ends it here.
+    told = status.failure_notified and a.current_failed
     # episode_notified survives the gap so a later recovery can still send its resolve.
     new = status._replace(
         state=state,

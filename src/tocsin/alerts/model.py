@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tocsin.alerts.actions import ActionConfigError, redact_action, validate_action_config
 from tocsin.alerts.decision import (
@@ -20,6 +20,7 @@ from tocsin.alerts.decision import (
     State,
 )
 from tocsin.alerts.matchers import MAX_MATCHERS, MatcherError, parse_filter
+from tocsin.alerts.recovery import RecoverFrom
 from tocsin.numbers import json_number
 
 AlertState = State
@@ -105,6 +106,34 @@ class AlertFields(BaseModel):
     failure_notice: bool = True
     # Reminders while a series stays triggered (None: never; the cooldown bounds them).
     repeat_every_seconds: int | None = Field(default=None, ge=0, le=MAX_REPEAT)
+    # When a triggered series resolves (alerts/recovery.py): a condition of its own, and
+    # for a relative change what the change is measured from.
+    recovery_op: ComparisonOp | None = None
+    recovery_threshold: Decimal | None = None
+    recover_from: RecoverFrom = "run"
+
+    @field_validator("recovery_op", mode="before")
+    @classmethod
+    def _recovery_op(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            return SYMBOL_OPS.get(value, value.lower())
+        return value
+
+    @field_validator("recovery_threshold", mode="before")
+    @classmethod
+    def _recovery_threshold(cls, value: Any) -> Decimal | None:
+        return None if value is None else threshold_number(value)
+
+    @model_validator(mode="after")
+    def _recovery_whole(self) -> AlertFields:
+        if (self.recovery_op is None) != (self.recovery_threshold is None):
+            missing = "recovery_threshold" if self.recovery_threshold is None else "recovery_op"
+            # "field: message": a check across fields names the one at fault.
+            raise ValueError(f"{missing}: expected recovery_op and recovery_threshold together")
+        if self.recover_from == "episode" and self.condition_type != "relative_change":
+            raise ValueError("recover_from: episode applies to a relative_change condition only")
+        return self
 
     @field_validator("series_filter")
     @classmethod
@@ -183,6 +212,9 @@ class Alert(BaseModel):
     on_error: ErrorHandling = "error"
     failure_notice: bool = True
     repeat_every_seconds: int | None = None
+    recovery_op: ComparisonOp | None = None
+    recovery_threshold: Decimal | None = None
+    recover_from: RecoverFrom = "run"
     # Filled by AlertStore.with_series: the metric's label columns, and how many of the
     # alert's series are in each state.
     series_by: list[str] = []
@@ -208,6 +240,7 @@ class Alert(BaseModel):
             mode="json", exclude={"consecutive_breaches", "episode_notified", "last_execution_id"}
         )
         data["threshold_value"] = json_number(self.threshold_value)
+        data["recovery_threshold"] = json_number(self.recovery_threshold)
         data["last_value"] = json_number(self.last_value)
         data["series_count"] = sum(self.series_states.values())
         cfg = self.action_config

@@ -32,4 +32,7 @@ def rule_of(alert: Alert | AlertFields | Row[Any]) -> core.AlertRule:
         on_error=getattr(alert, "on_error", "error"),
         failure_notice=getattr(alert, "failure_notice", True),
         repeat_every_seconds=getattr(alert, "repeat_every_seconds", None),
+        recovery_op=getattr(alert, "recovery_op", None),
+        recovery_threshold=getattr(alert, "recovery_threshold", None),
+        recover_from=getattr(alert, "recover_from", "run"),
     )

@@ -34,6 +34,7 @@ from tocsin.alerts.model import (
     THRESHOLD_PLACES,
     threshold_number,
 )
+from tocsin.alerts.recovery import RecoverFrom
 from tocsin.durations import MAX_MUTE_SECONDS
 from tocsin.metrics.extract import ValueSelector
 from tocsin.metrics.model import MAX_EXPECT_EVERY_SECONDS, MIN_EXPECT_EVERY_SECONDS
@@ -315,6 +316,18 @@ class AlertCreate(BaseModel):
         description="Remind this often while a series stays triggered (null: never; 0: "
         "every breaching run); never more often than cooldown_seconds.",
     )
+    recovery_op: ComparisonOp | None = Field(
+        default=None,
+        description="With recovery_threshold: a triggered series resolves only on a value "
+        "where this holds (hysteresis, e.g. lt 4 for a > 5 alert). Null: when the "
+        "condition no longer holds.",
+    )
+    recovery_threshold: Decimal | None = Field(default=None, description=THRESHOLD_LIMITS)
+    recover_from: RecoverFrom = Field(
+        default="run",
+        description="relative_change only: measure recovery from the previous run (run) or "
+        "from the value before the episode began (episode).",
+    )
     failure_notice: bool = Field(
         default=True,
         description="Notify (kind no_data / error) when a series stays unreadable for "
@@ -322,14 +335,16 @@ class AlertCreate(BaseModel):
     )
 
     _actions = field_validator("action_config", mode="before")(_check_actions)
-    _threshold = field_validator("threshold_value", mode="before")(_check_threshold)
+    _threshold = field_validator("threshold_value", "recovery_threshold", mode="before")(
+        _check_threshold
+    )
 
 
 class AlertPatch(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra=_patch_schema(
-            frozenset({"muted_until", "repeat_every_seconds"}),
+            frozenset({"muted_until", "repeat_every_seconds", "recovery_op", "recovery_threshold"}),
             {"cooldown_seconds": 600, "action_config": SHOWN_WEBHOOK_ACTION},
         ),
     )
@@ -360,6 +375,10 @@ class AlertPatch(BaseModel):
     failure_notice: bool | None = None
     # null turns reminders off, so it is no "keep": absent keeps, null clears.
     repeat_every_seconds: int | None = Field(default=None, ge=0, le=MAX_REPEAT)
+    # Null clears the recovery condition (both at once).
+    recovery_op: ComparisonOp | None = None
+    recovery_threshold: Decimal | None = Field(default=None, description=THRESHOLD_LIMITS)
+    recover_from: RecoverFrom | None = None
 
     _not_null = field_validator(
         "metric_id",
@@ -380,10 +399,13 @@ class AlertPatch(BaseModel):
         "on_no_data",
         "on_error",
         "failure_notice",
+        "recover_from",
         mode="before",
     )(_refuse_null)
     _actions = field_validator("action_config", mode="before")(_check_actions)
-    _threshold = field_validator("threshold_value", mode="before")(_check_threshold)
+    _threshold = field_validator("threshold_value", "recovery_threshold", mode="before")(
+        _check_threshold
+    )
 
 
 class MuteIn(BaseModel):

@@ -38,6 +38,9 @@ FLAG_NAMES = {
     "on_error": "--on-error",
     "failure_notice": "--no-failure-notice",
     "repeat_every_seconds": "--repeat-every",
+    "recovery_op": "--recover-when",
+    "recovery_threshold": "--recover-when",
+    "recover_from": "--recover-from",
 }
 
 
@@ -53,6 +56,17 @@ def _repeat_seconds(text: str) -> int | None:
         return parse_duration(text)
     except ValueError as exc:
         raise InvalidInput("--repeat-every", f"{exc}, or never") from None
+
+
+def _recovery(text: str) -> dict[str, Any]:
+    """``--recover-when "< 4"`` as the recovery fields; ``off`` clears them."""
+    if text.strip().lower() in ("off", "none", "default"):
+        return {"recovery_op": None, "recovery_threshold": None}
+    try:
+        op, value, _ = parse_when(text)
+    except ValueError as exc:
+        raise InvalidInput("--recover-when", f"{exc}, or off") from None
+    return {"recovery_op": op, "recovery_threshold": value}
 
 
 def flagged(exc: InvalidInput) -> InvalidInput:
@@ -87,6 +101,8 @@ class AlertOptions:
     on_error: str | None = None
     failure_notice: bool | None = None
     repeat_every: str | None = None  # "4h", or "off"/"never"
+    recover_when: str | None = None  # "< 4", or "off"
+    recover_from: str | None = None
 
     def fields(self, conn: Connection, org_id: uuid.UUID) -> dict[str, Any]:
         """The alert fields these options set (an option not given sets nothing)."""
@@ -114,6 +130,10 @@ class AlertOptions:
                 raise InvalidInput("--cooldown", str(exc)) from None
         if self.repeat_every is not None:
             out["repeat_every_seconds"] = _repeat_seconds(self.repeat_every)
+        if self.recover_when is not None:
+            out |= _recovery(self.recover_when)
+        if self.recover_from is not None:
+            out["recover_from"] = self.recover_from
         if self.actions is not None:
             try:
                 parsed = [parse_action_spec(s) for s in self.actions]

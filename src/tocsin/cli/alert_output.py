@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tocsin.alerts.decision import describe_condition
 from tocsin.alerts.model import Alert
+from tocsin.alerts.recovery import recovery_words
 from tocsin.alerts.rules import rule_of
 from tocsin.cli.words import actions_words
 from tocsin.durations import format_duration
@@ -17,7 +18,9 @@ def reminder_words(seconds: int | None) -> str:
 
 
 def condition_text(a: Alert) -> str:
-    return describe_condition(rule_of(a))
+    rule = rule_of(a)
+    recovery = recovery_words(rule)
+    return describe_condition(rule) + (f" ({recovery})" if recovery else "")
 
 
 def human_alert(a: Alert) -> str:

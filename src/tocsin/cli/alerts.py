@@ -92,6 +92,13 @@ def create(
         str | None,
         typer.Option("--repeat-every", help="Remind while triggered, e.g. 4h; never (default)."),
     ] = None,
+    recover_when: Annotated[
+        str | None,
+        typer.Option("--recover-when", help='Resolve only when this holds, e.g. "< 4".'),
+    ] = None,
+    recover_from: Annotated[
+        str | None, typer.Option("--recover-from", help="run | episode (relative change).")
+    ] = None,
 ) -> None:
     """Create an alert on a metric (on each of its series)."""
     st = state(ctx)
@@ -116,6 +123,8 @@ def create(
         on_error=on_error,
         failure_notice=False if no_failure_notice else None,
         repeat_every=repeat_every,
+        recover_when=recover_when,
+        recover_from=recover_from,
     )
 
     def build(conn: Connection, org_id: uuid.UUID) -> Alert:
@@ -186,6 +195,13 @@ def update_(
         str | None,
         typer.Option("--repeat-every", help="Remind while triggered, e.g. 4h; never."),
     ] = None,
+    recover_when: Annotated[
+        str | None,
+        typer.Option("--recover-when", help='Resolve only when this holds, "< 4"; off.'),
+    ] = None,
+    recover_from: Annotated[
+        str | None, typer.Option("--recover-from", help="run | episode (relative change).")
+    ] = None,
 ) -> None:
     """Change an alert: only the options given change; bad input changes nothing."""
     st = state(ctx)
@@ -210,6 +226,8 @@ def update_(
         on_error=on_error,
         failure_notice=failure_notice,
         repeat_every=repeat_every,
+        recover_when=recover_when,
+        recover_from=recover_from,
     )
 
     def change(conn: Connection, org_id: uuid.UUID) -> Alert:

@@ -196,6 +196,11 @@ alerts = Table(
     Column("last_failure_notice_at", UTCDateTime),
     # Reminders while triggered; null: never (migration 0012).
     Column("repeat_every_seconds", Integer),
+    # When a triggered series resolves, and the summary's episode baseline (0013).
+    Column("recovery_op", String(8)),
+    Column("recovery_threshold", ExactDecimal),
+    Column("recover_from", String(16), nullable=False, server_default="run"),
+    Column("episode_baseline", ExactDecimal),
     UniqueConstraint("org_id", "name"),
     # A metric's enabled alerts in id order, the evaluator's (migration 0007).
     Index(
@@ -229,6 +234,8 @@ alert_series = Table(
     # went: its cooldown clock, apart from the triggers' (migration 0011).
     Column("failure_notified", Boolean, nullable=False, server_default=text("false")),
     Column("last_failure_notice_at", UTCDateTime),
+    # The baseline of the episode's first breach, for --recover-from episode (0013).
+    Column("episode_baseline", ExactDecimal),
     Column("last_value", ExactDecimal),
     Column("last_seen_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),

@@ -61,6 +61,9 @@ _FIELDS = (
     "on_no_data",
     "on_error",
     "repeat_every_seconds",
+    "recovery_op",
+    "recovery_threshold",
+    "recover_from",
 )
 Errors = list[tuple[str, str]]
 
@@ -149,6 +152,12 @@ def form_body(form: FormData) -> tuple[dict[str, Any], Errors]:
         body["series_filter"] = [m.strip() for m in lines if m.strip()]
     else:
         body.pop("series_filter")
+    if "recovery_threshold" in form and not body["recovery_threshold"]:
+        # No recovery threshold: resolve when the condition no longer holds.
+        body["recovery_op"] = body["recovery_threshold"] = None
+    for key in ("recovery_op", "recovery_threshold", "recover_from"):
+        if key not in form:
+            body.pop(key)
     repeat = body.pop("repeat_every_seconds")
     if "repeat_every_seconds" in form:
         # Blank is never: the form always says, so emptying it turns reminders off.
@@ -246,6 +255,9 @@ def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
             "lookback": 1,
             "cooldown_seconds": "1h",
             "repeat_every_seconds": "",
+            "recovery_op": "lt",
+            "recovery_threshold": "",
+            "recover_from": "run",
             "pending_evaluations": 1,
             "resolve_missing_after": 2,
             "series_filter": "",
@@ -273,6 +285,7 @@ def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
         rows.append({"kind": kind, "target": target, "secret": action.get("secret") or ""})
     return public | {
         "threshold_value": public["threshold_value"],
+        "recovery_op": alert.recovery_op or "lt",
         "cooldown_seconds": format_duration(alert.cooldown_seconds)
         if alert.cooldown_seconds
         else "0",

@@ -127,6 +127,9 @@ class AlertOut(Out):
     on_error: ErrorHandling = "error"
     failure_notice: bool = True
     repeat_every_seconds: int | None = None
+    recovery_op: ComparisonOp | None = None
+    recovery_threshold: float | None = None
+    recover_from: Literal["run", "episode"] = "run"
     state: AlertState
     last_triggered_at: datetime | None
     last_evaluated_at: datetime | None
