@@ -91,7 +91,7 @@ class CreateAlertArgs(_Args):
     )
     recovery_op: ComparisonOp | None = Field(
         default=None,
-        description='With recovery_threshold, only if asked: resolve only when this holds '
+        description="With recovery_threshold, only if asked: resolve only when this holds "
         '("fire above 10, recover below 4" is lt 4). Null: when the condition no longer holds.',
     )
     recovery_threshold: Decimal | None = Field(default=None, description="See recovery_op.")

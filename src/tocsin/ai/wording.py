@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from tocsin.ai.series_plan import watch_words
 from tocsin.alerts.decision import AlertRule, describe_condition
 from tocsin.alerts.model import AlertDefinition
+from tocsin.alerts.recovery import recovery_words
 from tocsin.alerts.rules import rule_of
 from tocsin.alerts.words import condition_words
-from tocsin.alerts.recovery import recovery_words
 from tocsin.durations import format_duration
 from tocsin.numbers import format_decimal
 
