@@ -60,6 +60,8 @@ def test_concurrent_evaluations_notify_once_per_cooldown(
                 "comparison_op": "gt",
                 "threshold_value": 5,
                 "cooldown_seconds": 3600,
+                # Reminded at the cooldown, as alerts from before reminders are.
+                "repeat_every_seconds": 3600,
                 "action_config": {"type": "log"},
             }
         )

@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "failure_notice": True,
     "drop_resolve_when_muted": False,
     "repeat_every_seconds": None,
+    "for_seconds": 0,
+    "keep_firing_seconds": 0,
 }
 RELATIVE_DEFAULTS = {"change_mode": "percent", "lookback": 1}
 

@@ -229,7 +229,7 @@ def _metrics(db: Database, org_id: uuid.UUID, *names: str) -> None:
          []),
         ("notify me if Queue Depth > 100 for 10 minutes",
          {"metric": "Queue Depth", "comparison_op": "gt", "threshold_value": 100},
-         '"for 10 minutes"', ["for 10 minutes"]),
+         "hold for 10m", []),
         ("text me at +15551234567 if queue depth > 100",
          {"metric": "Queue Depth", "comparison_op": "gt", "threshold_value": 100,
           "action_config": [{"type": "log"}]}, "Slack", ["text me", "+15551234567"]),

@@ -46,6 +46,8 @@ ALERT_KEYS = {
     "recovery_op",
     "recovery_threshold",
     "recover_from",
+    "for_seconds",
+    "keep_firing_seconds",
     "muted_until",
     "state",
     "last_triggered_at",

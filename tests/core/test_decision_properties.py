@@ -44,6 +44,8 @@ rules = st.builds(
     recovery_op=st.none() | st.sampled_from(["gt", "gte", "lt", "lte", "eq", "ne"]),
     recovery_threshold=st.none() | st.integers(-5, 5).map(Decimal),
     recover_from=st.sampled_from(["run", "episode"]),
+    for_seconds=st.sampled_from([0, 0, 60, 300, 3600]),
+    keep_firing_seconds=st.sampled_from([0, 0, 60, 600]),
 )
 
 UNREADABLE = [
@@ -100,6 +102,8 @@ statuses = st.builds(
     last_failure_notice_at=st.none()
     | st.integers(-9000, 9000).map(lambda s: T0 + timedelta(seconds=s)),
     episode_baseline=st.none() | st.integers(-5, 5).map(Decimal),
+    breaching_since=st.none() | st.integers(-9000, 9000).map(lambda s: T0 + timedelta(seconds=s)),
+    cleared_since=st.none() | st.integers(-9000, 9000).map(lambda s: T0 + timedelta(seconds=s)),
 )
 
 
@@ -237,7 +241,9 @@ def test_notification_bookkeeping_is_consistent(
             assert not decision.triggered
             assert new.consecutive_breaches >= 1  # the unreadable runs in a row
         if decision.state_to == "pending":
-            assert 0 < new.consecutive_breaches < rule.pending_evaluations
+            assert new.consecutive_breaches > 0
+            # Pending for lack of runs, or of time held (for_seconds)
+            assert new.consecutive_breaches < rule.pending_evaluations or rule.for_seconds > 0
         if decision.notify is not None:
             suppressed = suppress(decision, "lost the cooldown claim")
             assert suppressed.notify is None

@@ -13,6 +13,7 @@ import re
 
 from tocsin.ai import phrases as ph
 from tocsin.ai.proposals import Clarify, CreateAlertArgs, Cue, CueKind, Parsed
+from tocsin.durations import format_duration
 
 _I = re.IGNORECASE
 _N = ph.NUMBER
@@ -130,8 +131,8 @@ _TIME_WORD = re.compile(rf"\b(?:{_LONG_UNIT}|ago|since|until|till|while|yesterda
 _NUMBER_WORD = re.compile(r"[-+\u2212]?\d[\d,.]*k?%?", _I)
 
 _WHY: dict[CueKind, str] = {
-    "duration": "Tocsin counts runs, not minutes: say how many runs in a row the condition "
-    'must hold, e.g. "for 3 runs in a row".',
+    "duration": 'Say how long the condition must hold, e.g. "for 10 minutes", or how many '
+    'runs in a row, e.g. "for 3 runs in a row".',
     "window": "Tocsin alerts on each value the metric records, not on a time window: build "
     "the window into the metric's query, then alert on that metric.",
     "comparison": "Tocsin compares with an earlier run, not with a date: say how many runs "
@@ -217,11 +218,26 @@ def _matchers(args: CreateAlertArgs) -> str:
 def review(proposal: CreateAlertArgs, reading: Parsed) -> Clarify | None:
     """A model's proposed alert against the offline reading of the same message.
 
-    A model has no field for "for 10 minutes" or "by SMS", so when the message holds one
+    A model has no field for "in the last hour" or "by SMS", so when the message holds one
     the proposal dropped it: ask, as the offline parser does. A negation the reading
     understood ("unless … below 5") must come out the same in the proposal; otherwise the
     model may have inverted the alert, and the planner asks rather than guess which is right.
     """
+    read = reading.result
+    if isinstance(read, CreateAlertArgs):
+        held = (read.for_seconds, read.keep_firing_seconds)
+        if held != (proposal.for_seconds, proposal.keep_firing_seconds) and any(held):
+            return Clarify(
+                f"Your message asks it to hold for {format_duration(read.for_seconds)}"
+                + (
+                    f" and keep firing {format_duration(read.keep_firing_seconds)}"
+                    if read.keep_firing_seconds
+                    else ""
+                )  # fmt: skip
+                + '; the drafted alert does not. Say it again, e.g. "notify me if Queue '
+                'Depth > 100 for 10 minutes".',
+                "create_alert",
+            )
     if not reading.cues:
         return None
     if any(not c.handled for c in reading.cues):

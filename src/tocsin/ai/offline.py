@@ -158,6 +158,10 @@ def _create(
     pending = _pending(text)
     if pending is not None:
         fields["pending_evaluations"] = pending
+    # After the runs ("for 3 runs in a row"): what is left with a unit is a duration.
+    for pattern, key in ((ph.KEEP_FIRING, "keep_firing_seconds"), (ph.HELD_FOR, "for_seconds")):
+        if (held := text.take(pattern)) is not None:
+            fields[key] = ph.duration_seconds(held.group("n"), held.group("unit"))
     actions = take_destinations(text, pagerduty_key)
     # A metric's own words are never read as cues or operators ("Weekly Signups").
     written = find_in_text(text.original, metrics)

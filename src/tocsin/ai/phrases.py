@@ -103,6 +103,18 @@ NO_FAILURE_NOTICE = re.compile(
 NO_RESOLVE_WHILE_MUTED = re.compile(
     r"\b(?:no|drop|skip)\s+resolves?\s+(?:notices?\s+)?while\s+muted\b", _I
 )
+KEEP_FIRING = re.compile(
+    rf"\b(?:and\s+)?(?:keep|stay)\s+(?:it\s+)?(?:firing|triggered)\s+(?:for\s+)?"
+    rf"(?:(?P<n>{NUMBER}|half\s+an?|an?)\s*)?(?P<unit>{UNIT})"
+    r"(?:\s+(?:after\s+it\s+(?:clears|recovers)|more|longer))?\b",
+    _I,
+)
+HELD_FOR = re.compile(
+    rf"\b(?:for|lasting|sustained\s+for|held\s+for)\s+(?:at\s+least\s+|more\s+than\s+|"
+    rf"over\s+)?(?:(?P<n>{NUMBER}|half\s+an?|an?)\s*)?(?P<unit>{UNIT})"
+    r"(?:\s+(?:straight|in\s+a\s+row|continuously))?\b",
+    _I,
+)
 REMIND_EVERY = re.compile(
     rf"\b(?:and\s+)?(?:remind|re-?notify|nudge)\s+(?:me|us)\s+(?:again\s+)?(?:every|each)\s+"
     rf"(?:(?P<n>{NUMBER})\s*)?(?P<unit>{UNIT})\b(?:\s+(?:while|until|as\s+long\s+as)\s+it\s+"

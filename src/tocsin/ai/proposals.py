@@ -89,6 +89,19 @@ class CreateAlertArgs(_Args):
         description='Reminders while it stays triggered, in seconds ("remind me every 4 '
         'hours" is 14400); null (the default): never.',
     )
+    for_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_COOLDOWN,
+        description='Seconds the condition must hold before it fires ("for 10 minutes" is '
+        '600; "for 3 runs in a row" is pending_evaluations instead). 0: at once.',
+    )
+    keep_firing_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_COOLDOWN,
+        description="Seconds it stays triggered after it clears, only if asked.",
+    )
     recovery_op: ComparisonOp | None = Field(
         default=None,
         description="With recovery_threshold, only if asked: resolve only when this holds "

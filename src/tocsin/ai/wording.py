@@ -53,6 +53,8 @@ def summary(metric_name: str, draft: AlertDefinition, series_by: Sequence[str] =
     when = f"Fires when {condition_words(metric_name, rule)}"
     if draft.pending_evaluations > 1:
         when += f" for {draft.pending_evaluations} runs in a row"
+    if draft.for_seconds:
+        when += f" for {format_duration(draft.for_seconds)}"
     watched = watch_words(series_by, draft.series_filter)
     if watched:
         when += f", {watched}"
@@ -82,6 +84,8 @@ def _handling_words(draft: AlertDefinition) -> list[str]:
         words.append("no notice when the data breaks")
     if draft.drop_resolve_when_muted:
         words.append("resolves dropped while muted")
+    if draft.keep_firing_seconds:
+        words.append(f"keeps firing {format_duration(draft.keep_firing_seconds)} after it clears")
     every = draft.repeat_every_seconds
     if every:
         words.append(f"reminders every {format_duration(every)}")

@@ -66,6 +66,7 @@ from tocsin.alerts.condition import ComparisonOp as ComparisonOp
 from tocsin.alerts.condition import ConditionType as ConditionType
 from tocsin.alerts.condition import compare as compare
 from tocsin.alerts.condition import describe_condition as describe_condition
+from tocsin.alerts.holding import held_for, kept_firing
 from tocsin.alerts.recovery import RecoverFrom, has_recovery_rule, recovered
 from tocsin.alerts.timing import (
     cooldown_allows,
@@ -113,6 +114,10 @@ class AlertRule(NamedTuple):
     recovery_op: ComparisonOp | None = None
     recovery_threshold: Decimal | None = None
     recover_from: RecoverFrom = "run"
+    # Durations on completion times (alerts/holding.py): held this long before firing,
+    # and firing this long after the condition stops holding.
+    for_seconds: int = 0
+    keep_firing_seconds: int = 0
 
 
 class AlertStatus(NamedTuple):
@@ -128,6 +133,8 @@ class AlertStatus(NamedTuple):
     last_failure_notice_at: datetime | None = None  # the failure notices' cooldown clock
     # The baseline of the episode's first breach: "the value before the episode began".
     episode_baseline: Decimal | None = None
+    breaching_since: datetime | None = None  # the first breach of the current run of them
+    cleared_since: datetime | None = None  # triggered, kept firing since it stopped holding
 
 
 class Observation(NamedTuple):
@@ -221,18 +228,23 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment) -
     continuing = in_episode(status)
     # The episode starts at its first breach (pending or not); its baseline stays.
     start = status.episode_baseline if breaches > 1 or continuing else a.baseline_value
-    if not continuing and breaches < needed:
+    since = status.breaching_since if breaches > 1 and status.breaching_since else at
+    waiting = None if continuing else held_for(rule, since, at)
+    if not continuing and (breaches < needed or waiting):
         new = AlertStatus(
             "pending", breaches, status.last_triggered_at, at, status.episode_notified,
-            0, False, status.last_failure_notice_at, start,
+            0, False, status.last_failure_notice_at, start, since,
         )  # fmt: skip
-        return _decision(status, new, a, None, None, f"{a.text}; pending {breaches}/{needed}")
+        count = f"{breaches}/{needed}" if needed > 1 else ""
+        text = "; ".join(t for t in (count, waiting) if t)
+        return _decision(status, new, a, None, None, f"{a.text}; pending {text}")
 
     # Built directly rather than with _replace: this runs once per alert per evaluation,
     # and _replace() costs several times a plain constructor.
     base = AlertStatus(
         "triggered", breaches, status.last_triggered_at, at,
         continuing and status.episode_notified, 0, False, status.last_failure_notice_at, start,
+        since,
     )  # fmt: skip
     last = status.last_triggered_at
     wait = trigger_wait(rule, status)
@@ -258,7 +270,7 @@ def _breach(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment) -
     if blocked is not None:
         return _decision(status, base, a, None, blocked, f"{a.text}; {label}{NOT_SENT}{blocked}")
     sent = AlertStatus(
-        "triggered", breaches, at, at, True, 0, False, status.last_failure_notice_at, start
+        "triggered", breaches, at, at, True, 0, False, status.last_failure_notice_at, start, since
     )
     label = label.replace("not yet notified", "sending the held-back notification")
     return _decision(status, sent, a, "trigger", None, f"{a.text}; {label}")
@@ -279,6 +291,14 @@ def _clear(rule: AlertRule, status: AlertStatus, at: datetime, a: Assessment) ->
             )
             return _decision(status, kept, a, None, None, f"{a.text}; {words}")
         a = a._replace(text=f"{a.text}; {words}")
+    if a.value is not None and status.state == "triggered":
+        firing = kept_firing(rule, status.cleared_since, at)
+        if firing is not None:
+            still = status._replace(
+                last_evaluated_at=at, cleared_since=status.cleared_since or at,
+                missing_runs=0, failure_notified=False,
+            )  # fmt: skip
+            return _decision(status, still, a, None, None, f"{a.text}; {firing}")
     if not in_episode(status):
         note = {"pending": "; pending reset", "no_data": "; back to ok", "error": "; back to ok"}
         return _decision(status, new, a, None, None, a.text + note.get(status.state, ""))

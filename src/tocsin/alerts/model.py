@@ -34,6 +34,7 @@ MAX_LOOKBACK = 1000
 MAX_PENDING = 1000
 MAX_MISSING_RUNS = 1000
 MAX_REPEAT = 30 * 86400
+MAX_DURATION = 30 * 86400
 
 
 # A threshold's limits, declared once: the CLI, the API, the UI and the chat planner all
@@ -111,6 +112,9 @@ class AlertFields(BaseModel):
     recovery_op: ComparisonOp | None = None
     recovery_threshold: Decimal | None = None
     recover_from: RecoverFrom = "run"
+    # Durations on run completion times (alerts/holding.py).
+    for_seconds: int = Field(default=0, ge=0, le=MAX_DURATION)
+    keep_firing_seconds: int = Field(default=0, ge=0, le=MAX_DURATION)
 
     @field_validator("recovery_op", mode="before")
     @classmethod
@@ -215,6 +219,8 @@ class Alert(BaseModel):
     recovery_op: ComparisonOp | None = None
     recovery_threshold: Decimal | None = None
     recover_from: RecoverFrom = "run"
+    for_seconds: int = 0
+    keep_firing_seconds: int = 0
     # Filled by AlertStore.with_series: the metric's label columns, and how many of the
     # alert's series are in each state.
     series_by: list[str] = []

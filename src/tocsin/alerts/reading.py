@@ -172,12 +172,13 @@ _ALERT_COLUMNS: tuple[str, ...] = (
     "lookback", "cooldown_seconds", "pending_evaluations", "notify_on_resolve", "muted_until",
     "resolve_missing_after", "drop_resolve_when_muted", "on_no_data", "on_error",
     "failure_notice", "repeat_every_seconds", "recovery_op", "recovery_threshold",
-    "recover_from", "series_filter", "action_json",
+    "recover_from", "for_seconds", "keep_firing_seconds", "series_filter", "action_json",
 )  # fmt: skip
 _SERIES_COLUMNS: tuple[str, ...] = (
     "series_id", "series_key", "labels", "last_seen_at", "state", "consecutive_breaches",
     "last_triggered_at", "last_evaluated_at", "episode_notified", "missing_runs",
-    "failure_notified", "last_failure_notice_at", "episode_baseline",
+    "failure_notified", "last_failure_notice_at", "episode_baseline", "breaching_since",
+    "cleared_since",
 )  # fmt: skip
 _COLUMNS = _ALERT_COLUMNS + _SERIES_COLUMNS
 

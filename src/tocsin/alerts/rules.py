@@ -35,4 +35,6 @@ def rule_of(alert: Alert | AlertFields | Row[Any]) -> core.AlertRule:
         recovery_op=getattr(alert, "recovery_op", None),
         recovery_threshold=getattr(alert, "recovery_threshold", None),
         recover_from=getattr(alert, "recover_from", "run"),
+        for_seconds=getattr(alert, "for_seconds", 0),
+        keep_firing_seconds=getattr(alert, "keep_firing_seconds", 0),
     )

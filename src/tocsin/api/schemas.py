@@ -25,6 +25,7 @@ from tocsin.alerts.matchers import MAX_MATCHERS
 from tocsin.alerts.model import (
     MAX_COOLDOWN,
     MAX_DESCRIPTION,
+    MAX_DURATION,
     MAX_LOOKBACK,
     MAX_MISSING_RUNS,
     MAX_NAME,
@@ -323,6 +324,19 @@ class AlertCreate(BaseModel):
         "condition no longer holds.",
     )
     recovery_threshold: Decimal | None = Field(default=None, description=THRESHOLD_LIMITS)
+    for_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_DURATION,
+        description="The condition must hold on every run for this long before it fires "
+        "(beside pending_evaluations, counted in runs).",
+    )
+    keep_firing_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_DURATION,
+        description="A firing series stays triggered this long after its condition stops holding.",
+    )
     recover_from: RecoverFrom = Field(
         default="run",
         description="relative_change only: measure recovery from the previous run (run) or "
@@ -379,6 +393,8 @@ class AlertPatch(BaseModel):
     recovery_op: ComparisonOp | None = None
     recovery_threshold: Decimal | None = Field(default=None, description=THRESHOLD_LIMITS)
     recover_from: RecoverFrom | None = None
+    for_seconds: int | None = Field(default=None, ge=0, le=MAX_DURATION)
+    keep_firing_seconds: int | None = Field(default=None, ge=0, le=MAX_DURATION)
 
     _not_null = field_validator(
         "metric_id",
@@ -400,6 +416,8 @@ class AlertPatch(BaseModel):
         "on_error",
         "failure_notice",
         "recover_from",
+        "for_seconds",
+        "keep_firing_seconds",
         mode="before",
     )(_refuse_null)
     _actions = field_validator("action_config", mode="before")(_check_actions)

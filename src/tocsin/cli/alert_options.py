@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from sqlalchemy import Connection
 
 from tocsin.alerts import actions
@@ -17,6 +18,31 @@ from tocsin.alerts.model import parse_when
 from tocsin.durations import parse_duration
 from tocsin.errors import InvalidInput
 from tocsin.metrics.store import MetricStore
+
+# Options ``alert create`` and ``alert update`` declare alike.
+OnNoData = Annotated[
+    str | None, typer.Option("--on-no-data", help="no_data (default) | alerting | ok | keep_last")
+]
+OnError = Annotated[
+    str | None, typer.Option("--on-error", help="error (default) | alerting | ok | keep_last")
+]
+RepeatEvery = Annotated[
+    str | None,
+    typer.Option("--repeat-every", help="Remind while triggered, e.g. 4h; never (default)."),
+]
+RecoverWhen = Annotated[
+    str | None,
+    typer.Option("--recover-when", help='Resolve only when this holds, e.g. "< 4"; off.'),
+]
+RecoverFromFlag = Annotated[
+    str | None, typer.Option("--recover-from", help="run | episode (relative change).")
+]
+HeldFor = Annotated[
+    str | None, typer.Option("--for", help="Fire only once it held this long, e.g. 5m (0: off).")
+]
+KeepFiringFor = Annotated[
+    str | None, typer.Option("--keep-firing-for", help="Stay triggered this long after it clears.")
+]
 
 FLAG_NAMES = {
     "comparison_op": "--op",
@@ -41,6 +67,8 @@ FLAG_NAMES = {
     "recovery_op": "--recover-when",
     "recovery_threshold": "--recover-when",
     "recover_from": "--recover-from",
+    "for_seconds": "--for",
+    "keep_firing_seconds": "--keep-firing-for",
 }
 
 
@@ -103,6 +131,8 @@ class AlertOptions:
     repeat_every: str | None = None  # "4h", or "off"/"never"
     recover_when: str | None = None  # "< 4", or "off"
     recover_from: str | None = None
+    held_for: str | None = None  # --for 5m
+    keep_firing_for: str | None = None
 
     def fields(self, conn: Connection, org_id: uuid.UUID) -> dict[str, Any]:
         """The alert fields these options set (an option not given sets nothing)."""
@@ -134,6 +164,15 @@ class AlertOptions:
             out |= _recovery(self.recover_when)
         if self.recover_from is not None:
             out["recover_from"] = self.recover_from
+        for key, flag, text in (
+            ("for_seconds", "--for", self.held_for),
+            ("keep_firing_seconds", "--keep-firing-for", self.keep_firing_for),
+        ):
+            if text is not None:
+                try:
+                    out[key] = parse_duration(text)
+                except ValueError as exc:
+                    raise InvalidInput(flag, str(exc)) from None
         if self.actions is not None:
             try:
                 parsed = [parse_action_spec(s) for s in self.actions]

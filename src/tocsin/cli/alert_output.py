@@ -17,6 +17,14 @@ def reminder_words(seconds: int | None) -> str:
     return "every run" if seconds == 0 else f"every {format_duration(seconds)}"
 
 
+def _holding(a: Alert) -> str:
+    """``   for: 5m   keep firing: 10m`` where set."""
+    parts = [f"for: {format_duration(a.for_seconds)}"] if a.for_seconds else []
+    if a.keep_firing_seconds:
+        parts.append(f"keep firing: {format_duration(a.keep_firing_seconds)}")
+    return "".join(f"   {p}" for p in parts)
+
+
 def condition_text(a: Alert) -> str:
     rule = rule_of(a)
     recovery = recovery_words(rule)
@@ -33,7 +41,7 @@ def human_alert(a: Alert) -> str:
             f"  condition:  {condition_text(a)}",
             f"  actions:    {actions_words(a.action_config)}",
             f"  cooldown:   {format_duration(a.cooldown_seconds)}   reminders: "
-            f"{reminder_words(a.repeat_every_seconds)}   pending: "
+            f"{reminder_words(a.repeat_every_seconds)}{_holding(a)}   pending: "
             f"{a.pending_evaluations}   resolve: {a.notify_on_resolve}"
             + ("   resolves while muted: dropped" if a.drop_resolve_when_muted else ""),
             f"  no data:    {a.on_no_data}   error: {a.on_error}   failure notices: "

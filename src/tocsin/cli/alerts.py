@@ -15,7 +15,17 @@ from tocsin.alerts.last_delivery import delivery_summary, last_deliveries
 from tocsin.alerts.model import Alert, HistoryRow
 from tocsin.alerts.outbox import Delivery
 from tocsin.alerts.store import AlertStore
-from tocsin.cli.alert_options import AlertOptions, flagged
+from tocsin.cli.alert_options import (
+    AlertOptions,
+    HeldFor,
+    KeepFiringFor,
+    OnError,
+    OnNoData,
+    RecoverFromFlag,
+    RecoverWhen,
+    RepeatEvery,
+    flagged,
+)
 from tocsin.cli.alert_output import condition_text, human_alert
 from tocsin.cli.alert_series import series_, state_text
 from tocsin.cli.common import (
@@ -78,27 +88,16 @@ def create(
             "--drop-resolve-when-muted", help="Drop resolves due while muted (default: send)."
         ),
     ] = False,
-    on_no_data: Annotated[
-        str | None,
-        typer.Option("--on-no-data", help="no_data (default) | alerting | ok | keep_last"),
-    ] = None,
-    on_error: Annotated[
-        str | None, typer.Option("--on-error", help="error (default) | alerting | ok | keep_last")
-    ] = None,
+    on_no_data: OnNoData = None,
+    on_error: OnError = None,
     no_failure_notice: Annotated[
         bool, typer.Option("--no-failure-notice", help="Send no no-data/error notices.")
     ] = False,
-    repeat_every: Annotated[
-        str | None,
-        typer.Option("--repeat-every", help="Remind while triggered, e.g. 4h; never (default)."),
-    ] = None,
-    recover_when: Annotated[
-        str | None,
-        typer.Option("--recover-when", help='Resolve only when this holds, e.g. "< 4".'),
-    ] = None,
-    recover_from: Annotated[
-        str | None, typer.Option("--recover-from", help="run | episode (relative change).")
-    ] = None,
+    repeat_every: RepeatEvery = None,
+    recover_when: RecoverWhen = None,
+    recover_from: RecoverFromFlag = None,
+    held_for: HeldFor = None,
+    keep_firing_for: KeepFiringFor = None,
 ) -> None:
     """Create an alert on a metric (on each of its series)."""
     st = state(ctx)
@@ -125,6 +124,8 @@ def create(
         repeat_every=repeat_every,
         recover_when=recover_when,
         recover_from=recover_from,
+        held_for=held_for,
+        keep_firing_for=keep_firing_for,
     )
 
     def build(conn: Connection, org_id: uuid.UUID) -> Alert:
@@ -180,28 +181,17 @@ def update_(
             help="Drop or send resolves due while muted.",
         ),
     ] = None,
-    on_no_data: Annotated[
-        str | None,
-        typer.Option("--on-no-data", help="no_data (default) | alerting | ok | keep_last"),
-    ] = None,
-    on_error: Annotated[
-        str | None, typer.Option("--on-error", help="error (default) | alerting | ok | keep_last")
-    ] = None,
+    on_no_data: OnNoData = None,
+    on_error: OnError = None,
     failure_notice: Annotated[
         bool | None,
         typer.Option("--failure-notice/--no-failure-notice", help="No-data/error notices."),
     ] = None,
-    repeat_every: Annotated[
-        str | None,
-        typer.Option("--repeat-every", help="Remind while triggered, e.g. 4h; never."),
-    ] = None,
-    recover_when: Annotated[
-        str | None,
-        typer.Option("--recover-when", help='Resolve only when this holds, "< 4"; off.'),
-    ] = None,
-    recover_from: Annotated[
-        str | None, typer.Option("--recover-from", help="run | episode (relative change).")
-    ] = None,
+    repeat_every: RepeatEvery = None,
+    recover_when: RecoverWhen = None,
+    recover_from: RecoverFromFlag = None,
+    held_for: HeldFor = None,
+    keep_firing_for: KeepFiringFor = None,
 ) -> None:
     """Change an alert: only the options given change; bad input changes nothing."""
     st = state(ctx)
@@ -228,6 +218,8 @@ def update_(
         repeat_every=repeat_every,
         recover_when=recover_when,
         recover_from=recover_from,
+        held_for=held_for,
+        keep_firing_for=keep_firing_for,
     )
 
     def change(conn: Connection, org_id: uuid.UUID) -> Alert:

@@ -201,6 +201,11 @@ alerts = Table(
     Column("recovery_threshold", ExactDecimal),
     Column("recover_from", String(16), nullable=False, server_default="run"),
     Column("episode_baseline", ExactDecimal),
+    # Durations, and the summary's breach and clear times (migration 0014).
+    Column("for_seconds", Integer, nullable=False, server_default="0"),
+    Column("keep_firing_seconds", Integer, nullable=False, server_default="0"),
+    Column("breaching_since", UTCDateTime),
+    Column("cleared_since", UTCDateTime),
     UniqueConstraint("org_id", "name"),
     # A metric's enabled alerts in id order, the evaluator's (migration 0007).
     Index(
@@ -236,6 +241,10 @@ alert_series = Table(
     Column("last_failure_notice_at", UTCDateTime),
     # The baseline of the episode's first breach, for --recover-from episode (0013).
     Column("episode_baseline", ExactDecimal),
+    # When the current run of breaches began (--for), and when a triggered series'
+    # condition stopped holding (--keep-firing-for) (migration 0014).
+    Column("breaching_since", UTCDateTime),
+    Column("cleared_since", UTCDateTime),
     Column("last_value", ExactDecimal),
     Column("last_seen_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),

@@ -23,6 +23,7 @@ FILES: tuple[tuple[str, str | None, str], ...] = (
     ("20261201700000_when_data_breaks.sql", "0010", "0011"),
     ("20261201800000_reminders.sql", "0011", "0012"),
     ("20261201900000_recovery.sql", "0012", "0013"),
+    ("20261202000000_durations.sql", "0013", "0014"),
 )
 
 HEADER = (

@@ -128,16 +128,18 @@ class EmbeddedRuntime:
                 asyncio.create_task(self._every(stop, SILENCE_SECONDS, self._silences)),
             ]
             await stop.wait()
-            delivery = loops.pop(1)
+            schedule, delivery = loops.pop(0), loops.pop(0)
             for task in loops:
                 task.cancel()
-            # Cancelling a delivery mid-send would leave its claim to time out; let the
-            # current batch settle (the loop exits once it sees the stop).
+            # Cancelling a delivery mid-send would leave its claim to time out, and a tick
+            # mid-claim would leave runs started that no task runs: let both settle (each
+            # loop exits once it sees the stop).
             self._deliver_now.set()
-            _, late = await asyncio.wait([delivery], timeout=self.stop_grace_seconds)
+            self._slot_freed.set()
+            _, late = await asyncio.wait([schedule, delivery], timeout=self.stop_grace_seconds)
             for task in late:
                 task.cancel()
-            await asyncio.gather(*loops, delivery, return_exceptions=True)
+            await asyncio.gather(*loops, schedule, delivery, return_exceptions=True)
             await self._finish_in_flight()
             await self._recorder.close(self.stop_grace_seconds)
             await self._last_delivery(http)

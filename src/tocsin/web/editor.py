@@ -64,6 +64,8 @@ _FIELDS = (
     "recovery_op",
     "recovery_threshold",
     "recover_from",
+    "for_seconds",
+    "keep_firing_seconds",
 )
 Errors = list[tuple[str, str]]
 
@@ -162,6 +164,11 @@ def form_body(form: FormData) -> tuple[dict[str, Any], Errors]:
     if "repeat_every_seconds" in form:
         # Blank is never: the form always says, so emptying it turns reminders off.
         body["repeat_every_seconds"] = _seconds(repeat, "repeat_every_seconds", errors)
+    for key in ("for_seconds", "keep_firing_seconds"):
+        # Blank or 0 is off; the form always says, so emptying one turns it off.
+        held = body.pop(key)
+        if key in form:
+            body[key] = _seconds(held, key, errors) or 0
     cooldown = _seconds(body.pop("cooldown_seconds"), "cooldown_seconds", errors)
     if cooldown is not None:
         body["cooldown_seconds"] = cooldown
@@ -255,6 +262,8 @@ def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
             "lookback": 1,
             "cooldown_seconds": "1h",
             "repeat_every_seconds": "",
+            "for_seconds": "",
+            "keep_firing_seconds": "",
             "recovery_op": "lt",
             "recovery_threshold": "",
             "recover_from": "run",
@@ -286,6 +295,10 @@ def _values(alert: Alert | None, metric_id: str | None) -> dict[str, Any]:
     return public | {
         "threshold_value": public["threshold_value"],
         "recovery_op": alert.recovery_op or "lt",
+        "for_seconds": format_duration(alert.for_seconds) if alert.for_seconds else "",
+        "keep_firing_seconds": format_duration(alert.keep_firing_seconds)
+        if alert.keep_firing_seconds
+        else "",
         "cooldown_seconds": format_duration(alert.cooldown_seconds)
         if alert.cooldown_seconds
         else "0",

@@ -130,6 +130,8 @@ class AlertOut(Out):
     recovery_op: ComparisonOp | None = None
     recovery_threshold: float | None = None
     recover_from: Literal["run", "episode"] = "run"
+    for_seconds: int = 0
+    keep_firing_seconds: int = 0
     state: AlertState
     last_triggered_at: datetime | None
     last_evaluated_at: datetime | None
