@@ -48,3 +48,40 @@ def opened_headers(db_url: str, source: dict[str, Any]) -> dict[str, str]:
 
     ring = keyring_for(db_url)
     return {k: open_header(k, v, ring) for k, v in source.get("headers", {}).items()}
+
+
+def downgrade_to(db: Any, revision: str) -> None:
+    """The test database as it was at ``revision`` (for a migration's test)."""
+    from alembic import command
+
+    from tocsin.db.migrate import alembic_config
+
+    cfg = alembic_config()
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def insert_old_metric(conn: Any, org_id: Any, name: str, at: Any) -> Any:
+    """A push metric inserted by the columns every revision has (a migration test's
+    stores read the newest schema's)."""
+    import uuid
+
+    from sqlalchemy import insert
+
+    from tocsin.db.schema import metrics
+
+    metric_id = uuid.uuid4()
+    conn.execute(
+        insert(metrics).values(
+            id=metric_id,
+            org_id=org_id,
+            name=name,
+            description="",
+            source={"type": "push"},
+            enabled=True,
+            created_at=at,
+            updated_at=at,
+        )  # fmt: skip
+    )
+    return metric_id

@@ -8,13 +8,13 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from alembic import command
 from sqlalchemy import insert
 
+from tests.helpers import downgrade_to, insert_old_metric
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
-from tocsin.db.migrate import alembic_config, upgrade
-from tocsin.db.schema import alerts, metrics
+from tocsin.db.migrate import upgrade
+from tocsin.db.schema import alerts
 from tocsin.orgs import get_or_create_org
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -22,25 +22,11 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 def test_an_alert_from_before_reminders_reminds_at_its_cooldown(db: Database) -> None:
     # Given a database at revision 0011 with an alert whose cooldown is 10 minutes
-    cfg = alembic_config()
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0011")
-    alert_id, metric_id = uuid.uuid4(), uuid.uuid4()
+    downgrade_to(db, "0011")
+    alert_id = uuid.uuid4()
     with db.begin() as conn:
         org = get_or_create_org(conn, "legacy")
-        conn.execute(
-            insert(metrics).values(
-                id=metric_id,
-                org_id=org,
-                name="Queue",
-                description="",
-                source={"type": "push"},
-                enabled=True,
-                created_at=T0,
-                updated_at=T0,
-            )  # fmt: skip
-        )
+        metric_id = insert_old_metric(conn, org, "Queue", T0)
         conn.execute(
             insert(alerts).values(
                 id=alert_id,

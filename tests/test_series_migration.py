@@ -9,17 +9,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from alembic import command
 from sqlalchemy import insert, select
 
+from tests.helpers import downgrade_to, insert_old_metric
 from tocsin.alerts.store import AlertStore
 from tocsin.db.database import Database
-from tocsin.db.migrate import alembic_config, upgrade
+from tocsin.db.migrate import upgrade
 from tocsin.db.schema import (
     alert_history,
     alert_series,
     alerts,
-    metrics,
     notification_deliveries,
 )
 from tocsin.execution.runs import RunReport, run_now
@@ -31,33 +30,13 @@ from tocsin.settings import Settings
 FIRED = (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0)
 
 
-def _at_0007(db: Database) -> None:
-    cfg = alembic_config()
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0007")
-
-
 def test_an_alert_from_before_series_goes_on_where_it_was(db: Database) -> None:
     # Given a database at revision 0007 with a triggered alert whose firing was sent
-    _at_0007(db)
+    downgrade_to(db, "0007")
     alert_id, history_id, delivery_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     with db.begin() as conn:
         org = get_or_create_org(conn, "legacy")
-        # Inserted by its columns of 0007: the store reads the newest schema's.
-        metric_id = uuid.uuid4()
-        conn.execute(
-            insert(metrics).values(
-                id=metric_id,
-                org_id=org,
-                name="Issues",
-                description="",
-                source={"type": "push"},
-                enabled=True,
-                created_at=FIRED,
-                updated_at=FIRED,
-            )  # fmt: skip
-        )
+        metric_id = insert_old_metric(conn, org, "Issues", FIRED)
         conn.execute(
             insert(alerts).values(
                 id=alert_id,

@@ -23,9 +23,8 @@ from typing import Literal, Protocol
 from tocsin.alerts.condition import (
     OP_SYMBOLS,
     Assessment,
-    ChangeMode,
     ComparisonOp,
-    ConditionType,
+    Condition,
     change_between,
     compare,
     shown,
@@ -34,20 +33,9 @@ from tocsin.alerts.condition import (
 RecoverFrom = Literal["run", "episode"]
 
 
-class RecoveryRule(Protocol):
-    """What of an alert rule recovery reads (``decision.AlertRule`` has it)."""
-
-    @property
-    def condition_type(self) -> ConditionType: ...
-
-    @property
-    def comparison_op(self) -> ComparisonOp: ...
-
-    @property
-    def threshold_value(self) -> Decimal: ...
-
-    @property
-    def change_mode(self) -> ChangeMode: ...
+class RecoveryRule(Condition, Protocol):
+    """What of an alert rule recovery reads (``decision.AlertRule`` has it): its
+    condition, and the recovery settings."""
 
     @property
     def recovery_op(self) -> ComparisonOp | None: ...
