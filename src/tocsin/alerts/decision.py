@@ -47,7 +47,10 @@ Rules beyond the brief's wording, decided here:
 * **Out of order**: an observation older than ``status.last_evaluated_at`` gives
   ``applied=False`` and the unchanged status; equal times are in order. Its ``suppressed``
   is "older execution" only when the observation would have notified had it been newest.
-* What the condition says of a reading (and of a zero baseline) is ``condition.py``'s.
+* What the condition says of a reading (and of a zero baseline) is ``condition.py``'s;
+  when a triggered series resolves (recovery conditions) ``recovery.py``'s; how long a
+  breach must hold and a firing outlasts it (``--for``, ``--keep-firing-for``)
+  ``holding.py``'s.
 * Naive datetimes (some database drivers return them) are read as UTC.
 """
 
@@ -191,7 +194,6 @@ def suppress(decision: Decision, reason: str) -> Decision:
         new_status = new_status._replace(
             failure_notified=False, last_failure_notice_at=previous.last_failure_notice_at
         )
-
     text = f"{decision.reason}{NOT_SENT}{reason}"
     return decision._replace(notify=None, suppressed=reason, reason=text, new_status=new_status)
 
