@@ -51,3 +51,22 @@ def test_recovery_from_the_episode_is_refused_on_a_threshold_alert(
     assert 'data-field="recover_from"' in refused.text
     with db.connect() as conn:
         assert AlertStore(conn, org).list_alerts() == []
+
+
+def test_the_alert_chart_draws_where_it_recovers(ui: TestClient, db: Database) -> None:
+    # Given an alert "> 10, recovers < 4" over a pushed metric with three runs
+    from test_pages import _metric, _push
+
+    metric_id = _metric(ui, "Queue")
+    form = alert_form(metric_id, threshold_value="10", recovery_op="lt", recovery_threshold="4")
+    made = post_form(ui, "/ui/alerts/new", form)
+    assert made.status_code == 303, made.text
+    alert_id = str(made.headers["location"]).rsplit("/", 1)[1]
+    for value in ("11", "8", "3"):
+        _push(ui, metric_id, value)
+    # Then its chart data has the recovery line beside the limit, and the chart draws it
+    data = ui.get(f"/ui/alerts/{alert_id}/chart.json").json()
+    assert data["limit"] == [10.0, 10.0, 10.0] and data["recovery"] == [4.0, 4.0, 4.0]
+    assert data["counts"] == {"fired": 1, "suppressed": 0, "resolved": 1}
+    script = ui.get("/ui/static/chart.js").text
+    assert 'label: "Recovers"' in script

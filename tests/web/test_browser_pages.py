@@ -259,6 +259,12 @@ def test_mute_preview_and_chat_answer_where_the_person_looks(
     expect(page.locator("#preview-chart")).to_have_attribute("data-ready", "1")
     expect(page.locator("#preview-chart")).to_have_attribute("data-fired", "1")
     assert page.evaluate("window.tocsinPreviewChart.data.fired") == [None, None, None, 8]
+    # A recovery condition of its own draws where a firing would resolve
+    page.fill("input[name=recovery_threshold]", "4")
+    page.click("text=Preview")
+    page.wait_for_function("() => window.tocsinPreviewChart.data.recovery[0] === 4")
+    expect(page.locator("#preview-chart")).to_have_attribute("data-ready", "1")
+    expect(page.locator("#preview-chart .u-legend")).to_contain_text("Recovers")
 
     # The chat's suggestions send the message put right; Confirm empties the box.
     page.fill("#chat-message", "Notify me if issues > 5")

@@ -40,16 +40,31 @@ def event_kind(state_from: str, state_to: str, notified: bool, reason: str) -> E
     return None
 
 
-def limit_value(rule: AlertRule, baseline: Decimal | None) -> Decimal | None:
-    """Where the value crosses the condition: the threshold itself, or for a relative
-    change the baseline moved by the allowed change (so the line follows the baseline)."""
+def limit_value(
+    rule: AlertRule, baseline: Decimal | None, threshold: Decimal | None = None
+) -> Decimal | None:
+    """Where the value crosses the condition (or ``threshold``, another limit of the same
+    kind): the threshold itself, or for a relative change the baseline moved by the
+    allowed change (so the line follows the baseline)."""
+    limit = rule.threshold_value if threshold is None else threshold
     if rule.condition_type == "threshold":
-        return rule.threshold_value
+        return limit
     if baseline is None or not baseline.is_finite():
         return None
     if rule.change_mode == "absolute":
-        return baseline + rule.threshold_value
-    return baseline + abs(baseline) * rule.threshold_value / Decimal(100)
+        return baseline + limit
+    return baseline + abs(baseline) * limit / Decimal(100)
+
+
+def recovery_value(rule: AlertRule, baseline: Decimal | None) -> Decimal | None:
+    """Where a triggered series resolves, when its recovery condition is its own: the
+    recovery threshold, moved like the limit for a relative change run over run (from the
+    episode's start there is no line: that value is no run's baseline)."""
+    if rule.recovery_op is None or rule.recovery_threshold is None:
+        return None
+    if rule.condition_type == "relative_change" and rule.recover_from == "episode":
+        return None
+    return limit_value(rule, baseline, rule.recovery_threshold)
 
 
 def range_start(name: str, now: datetime) -> datetime | None:
@@ -88,6 +103,7 @@ class ChartData:
     value: list[float | None] = field(default_factory=list)
     limit: list[float | None] = field(default_factory=list)
     baseline: list[float | None] = field(default_factory=list)
+    recovery: list[float | None] = field(default_factory=list)  # where it resolves
     fired: list[float | None] = field(default_factory=list)
     suppressed: list[float | None] = field(default_factory=list)
     resolved: list[float | None] = field(default_factory=list)
@@ -100,6 +116,7 @@ class ChartData:
             "value": self.value,
             "limit": self.limit,
             "baseline": self.baseline,
+            "recovery": self.recovery,
             "fired": self.fired,
             "suppressed": self.suppressed,
             "resolved": self.resolved,
@@ -197,6 +214,7 @@ def mark_evaluations(
     fixed = rule.condition_type == "threshold"
     limit = finite_float(rule.threshold_value) if fixed else None
     out.limit, out.baseline = [limit] * n, [None] * n
+    out.recovery = [finite_float(recovery_value(rule, None))] * n
     out.fired, out.suppressed, out.resolved = [None] * n, [None] * n, [None] * n
     if len(out.reason) != n:
         out.reason = [""] * n
@@ -207,6 +225,7 @@ def mark_evaluations(
         if not fixed:
             out.limit[i] = finite_float(limit_value(rule, h.baseline_value))
             out.baseline[i] = finite_float(h.baseline_value)
+            out.recovery[i] = finite_float(recovery_value(rule, h.baseline_value))
         kind = event_kind(h.state_from, h.state_to, h.notified, h.reason)
         if kind is not None:
             getattr(out, kind)[i] = out.value[i]
@@ -222,6 +241,7 @@ def backtest_chart(rule: AlertRule, decisions: Sequence[tuple[datetime, Decision
         out.value.append(value)
         out.limit.append(finite_float(limit_value(rule, d.baseline_value)))
         out.baseline.append(finite_float(d.baseline_value))
+        out.recovery.append(finite_float(recovery_value(rule, d.baseline_value)))
         out.fired.append(value if d.notify == "trigger" else None)
         out.resolved.append(value if d.notify == "resolve" else None)
         out.suppressed.append(value if d.suppressed else None)

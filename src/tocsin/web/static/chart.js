@@ -149,6 +149,12 @@
       opts.bands = [{ series: [2, 6], fill: "rgba(220, 38, 38, 0.08)" }];
       rows.push(data.baseline);
     }
+    if (box.dataset.limitLabel && (data.recovery || []).some((v) => v != null)) {
+      // A recovery condition of its own: where a firing series resolves.
+      series.push({ label: "Recovers", stroke: "#16a34a", width: 1.5, dash: [2, 4],
+                    points: { show: false } });
+      rows.push(data.recovery);
+    }
     const plot = new uPlot(opts, rows, box);
     box.addEventListener("mouseleave", () => { tip.hidden = true; });
     window.addEventListener("resize", () => plot.setSize({ width: widthOf(box), height: 280 }));
