@@ -70,3 +70,5 @@ def test_the_alert_chart_draws_where_it_recovers(ui: TestClient, db: Database) -
     assert data["counts"] == {"fired": 1, "suppressed": 0, "resolved": 1}
     script = ui.get("/ui/static/chart.js").text
     assert 'label: "Recovers"' in script
+    # and the page says it in words
+    assert "Queue is above 10; recovers when &lt; 4" in ui.get(f"/ui/alerts/{alert_id}").text

@@ -10,9 +10,8 @@ from urllib.parse import urlsplit
 from tocsin.ai.series_plan import watch_words
 from tocsin.alerts.decision import AlertRule, describe_condition
 from tocsin.alerts.model import AlertDefinition
-from tocsin.alerts.recovery import recovery_words
 from tocsin.alerts.rules import rule_of
-from tocsin.alerts.words import condition_words
+from tocsin.alerts.words import condition_words, rule_notes
 from tocsin.durations import format_duration
 from tocsin.numbers import format_decimal
 
@@ -65,33 +64,8 @@ def summary(metric_name: str, draft: AlertDefinition, series_by: Sequence[str] =
     parts.append(f"{every} per {' and '.join(series_by)}" if series_by else every)
     if not draft.notify_on_resolve:
         parts.append("no notice when it resolves")
-    if recovery := recovery_words(rule):
-        parts.append(recovery)
-    parts += _handling_words(draft)
+    parts += rule_notes(rule)
     return "; ".join(parts)
-
-
-_NO_DATA = {"alerting": "no data fires it", "ok": "no data counts as OK",
-            "keep_last": "no data keeps the last state"}  # fmt: skip
-_ERROR = {"alerting": "a failing source fires it", "ok": "a failing source counts as OK",
-          "keep_last": "a failing source keeps the last state"}  # fmt: skip
-
-
-def _handling_words(draft: AlertDefinition) -> list[str]:
-    """What the draft does when data breaks, where it differs from the defaults."""
-    words = [w for w in (_NO_DATA.get(draft.on_no_data), _ERROR.get(draft.on_error)) if w]
-    if not draft.failure_notice:
-        words.append("no notice when the data breaks")
-    if draft.drop_resolve_when_muted:
-        words.append("resolves dropped while muted")
-    if draft.keep_firing_seconds:
-        words.append(f"keeps firing {format_duration(draft.keep_firing_seconds)} after it clears")
-    every = draft.repeat_every_seconds
-    if every:
-        words.append(f"reminders every {format_duration(every)}")
-    elif every == 0 and draft.cooldown_seconds > 0:
-        words.append("reminders as often as the cooldown lets")
-    return words
 
 
 def number_text(value: Decimal | None) -> str:

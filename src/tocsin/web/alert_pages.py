@@ -16,7 +16,7 @@ from tocsin.alerts.model import HistoryRow
 from tocsin.alerts.outbox import DeliveryStore
 from tocsin.alerts.rules import rule_of
 from tocsin.alerts.store import AlertStore
-from tocsin.alerts.words import condition_words
+from tocsin.alerts.words import condition_words, rule_notes
 from tocsin.api.routes.common import SortKey, page
 from tocsin.clock import utcnow
 from tocsin.db.schema import alert_history
@@ -153,7 +153,9 @@ def _alert_page(
     context = {
         "alert": alert,
         "metric": metric,
-        "words": condition_words(metric.name, rule_of(alert)),
+        "words": "; ".join(
+            [condition_words(metric.name, rule_of(alert)), *rule_notes(rule_of(alert))]
+        ),
         "muted": alert.muted_until is not None and alert.muted_until > now,
         # Newest first, as last_deliveries orders them for the list's badge.
         "notify_failed": delivery_failed(deliveries[0] if deliveries else None),
