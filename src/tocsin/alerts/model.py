@@ -116,14 +116,6 @@ class AlertFields(BaseModel):
     for_seconds: int = Field(default=0, ge=0, le=MAX_DURATION)
     keep_firing_seconds: int = Field(default=0, ge=0, le=MAX_DURATION)
 
-    @field_validator("recovery_op", mode="before")
-    @classmethod
-    def _recovery_op(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip()
-            return SYMBOL_OPS.get(value, value.lower())
-        return value
-
     @field_validator("recovery_threshold", mode="before")
     @classmethod
     def _recovery_threshold(cls, value: Any) -> Decimal | None:
@@ -155,7 +147,7 @@ class AlertFields(BaseModel):
             raise ValueError("expected a non-empty name")
         return value
 
-    @field_validator("comparison_op", mode="before")
+    @field_validator("comparison_op", "recovery_op", mode="before")
     @classmethod
     def _op(cls, value: Any) -> Any:
         if isinstance(value, str):
