@@ -49,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
     "repeat_every_seconds": None,
     "for_seconds": 0,
     "keep_firing_seconds": 0,
+    "recovery_op": None,
+    "recovery_threshold": None,
+    "recover_from": "run",
 }
 RELATIVE_DEFAULTS = {"change_mode": "percent", "lookback": 1}
 
@@ -111,6 +114,8 @@ def _expected_alert(expect: dict[str, Any]) -> dict[str, Any]:
     if want["condition_type"] == "relative_change":
         want = RELATIVE_DEFAULTS | want
     want["threshold_value"] = Decimal(str(want["threshold_value"]))
+    if want["recovery_threshold"] is not None:
+        want["recovery_threshold"] = Decimal(str(want["recovery_threshold"]))
     return want
 
 

@@ -131,6 +131,10 @@ def _create(
     ):
         if text.take(pattern):
             fields[key] = choice
+    if (recover := text.take(ph.RECOVER_WHEN)) is not None:
+        direction = " ".join(recover.group("dir").lower().split())
+        fields["recovery_op"] = ph.RECOVER_DIRECTIONS[direction]
+        fields["recovery_threshold"] = ph.number(recover.group("num"))
     if (remind := text.take(ph.REMIND_EVERY)) is not None:
         fields["repeat_every_seconds"] = ph.duration_seconds(
             remind.group("n") or "1", remind.group("unit")

@@ -103,6 +103,14 @@ NO_FAILURE_NOTICE = re.compile(
 NO_RESOLVE_WHILE_MUTED = re.compile(
     r"\b(?:no|drop|skip)\s+resolves?\s+(?:notices?\s+)?while\s+muted\b", _I
 )
+RECOVER_WHEN = re.compile(
+    r"\b(?:and\s+|but\s+)?(?:only\s+)?(?:recover|resolve|clear)s?\s+(?:only\s+)?(?:once\s+|when\s+|"
+    r"if\s+)?(?:it(?:'s|\s+is|\s+goes|\s+drops|\s+falls|\s+gets|\s+comes)?\s+)?(?:back\s+)?"
+    rf"(?P<dir>below|under|less\s+than|above|over|more\s+than)\s+(?P<num>{NUMBER})\b",
+    _I,
+)
+RECOVER_DIRECTIONS = {"below": "lt", "under": "lt", "less than": "lt", "above": "gt", "over": "gt",
+                      "more than": "gt"}  # fmt: skip
 KEEP_FIRING = re.compile(
     rf"\b(?:and\s+)?(?:keep|stay)\s+(?:it\s+)?(?:firing|triggered)\s+(?:for\s+)?"
     rf"(?:(?P<n>{NUMBER}|half\s+an?|an?)\s*)?(?P<unit>{UNIT})"
