@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from tocsin.alerts.timing import utc
@@ -45,7 +45,7 @@ def kept_firing(rule: HoldingRule, cleared_since: datetime | None, at: datetime)
     quiet = (utc(at) - utc(start)).total_seconds()
     if quiet >= rule.keep_firing_seconds:
         return None
-    left = timedelta(seconds=rule.keep_firing_seconds - quiet).total_seconds()
+    left = rule.keep_firing_seconds - quiet
     return (
         f"kept firing (keep_firing_for {format_duration(rule.keep_firing_seconds)}, "
         f"{_ago(left)} to go)"

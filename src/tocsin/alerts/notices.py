@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from tocsin.alerts.batch import BatchAlert
 from tocsin.alerts.decision import Decision
-from tocsin.metrics.extract import Extracted
 
 FAILURE_KINDS = frozenset({"no_data", "error", "recovered"})
 
@@ -30,10 +30,7 @@ class Folded(NamedTuple):
 
 
 def fold_failure_notices(
-    alert_ids: Sequence[uuid.UUID],
-    currents: Sequence[Extracted | None],
-    decisions: Sequence[Decision],
-    notifying: Sequence[int],
+    members: Sequence[BatchAlert], decisions: Sequence[Decision], notifying: Sequence[int]
 ) -> Folded:
     """Group the notifying items' failure notices by alert and kind (and, for a failure,
     the one run-wide reading it came from: the batch shares that object among the
@@ -45,12 +42,12 @@ def fold_failure_notices(
             continue
         assert kind is not None
         # Series failing alone have readings of their own: only a shared one folds.
-        source = 0 if kind == "recovered" else id(currents[i])
-        groups.setdefault((alert_ids[i], kind, source), []).append(i)
+        source = 0 if kind == "recovered" else id(members[i].current)
+        groups.setdefault((members[i].id, kind, source), []).append(i)
     told: set[int] = set()
     stands_for: dict[int, int] = {}
-    for members in groups.values():
-        if len(members) > 1:
-            stands_for[members[0]] = len(members)
-            told.update(members[1:])
+    for group in groups.values():
+        if len(group) > 1:
+            stands_for[group[0]] = len(group)
+            told.update(group[1:])
     return Folded(frozenset(told), stands_for)

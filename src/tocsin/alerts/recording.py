@@ -104,9 +104,9 @@ class BatchWriter:
         self._states.add(run.org_id, run.execution_id, batch, decisions, series_ids, now)
 
         notified = [kind is not None for kind in column["notify"]]
-        folded = fold_failure_notices(
-            ids, [a.current for a in members], decisions, [i for i, f in enumerate(notified) if f]
-        )
+        # Most evaluations notify few alerts: what follows reads only those.
+        notifying = [i for i, flag in enumerate(notified) if flag]
+        folded = fold_failure_notices(members, decisions, notifying)
         history: dict[str, Sequence[Any]] = {
             "id": list(fresh_uuids(n)),
             "alert_id": ids,
@@ -131,7 +131,7 @@ class BatchWriter:
         delivery_ids = uuid_stream()
         payload_for = PayloadMaker(run.org_id, run.metric_id, run.metric_name, at, run.settings)
         out = [Evaluated(ids[i], [], decisions[i], history, i) for i in range(n)]
-        for i in (i for i, flag in enumerate(notified) if flag):
+        for i in notifying:
             if i in folded.told_elsewhere:
                 continue
             alert, d = members[i], decisions[i]
@@ -168,8 +168,8 @@ class BatchWriter:
         self._outbox.extend(outbox)
         notices = Counter(
             kind
-            for i, kind in enumerate(column["notify"])
-            if kind in FAILURE_KINDS and i not in folded.told_elsewhere
+            for i in notifying
+            if (kind := decisions[i].notify) in FAILURE_KINDS and i not in folded.told_elsewhere
         )
         for kind, count in notices.items():
             record_failure_notice(kind, count=count)

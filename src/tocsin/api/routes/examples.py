@@ -45,6 +45,20 @@ EXECUTION_EXAMPLE: dict[str, Any] = {
     "error": None,
 }
 
+# A new alert's settings for broken data, reminders, recovery and durations (every
+# example alert shows them as made).
+RULE_DEFAULTS: dict[str, Any] = {
+    "on_no_data": "no_data",
+    "on_error": "error",
+    "failure_notice": True,
+    "repeat_every_seconds": None,
+    "recovery_op": None,
+    "recovery_threshold": None,
+    "recover_from": "run",
+    "for_seconds": 0,
+    "keep_firing_seconds": 0,
+}
+
 ALERT_EXAMPLE: dict[str, Any] = {
     "id": ALERT_ID,
     "org_id": ORG_ID,
@@ -62,15 +76,7 @@ ALERT_EXAMPLE: dict[str, Any] = {
     "pending_evaluations": 1,
     "notify_on_resolve": True,
     "drop_resolve_when_muted": False,
-    "on_no_data": "no_data",
-    "on_error": "error",
-    "failure_notice": True,
-    "repeat_every_seconds": None,
-    "recovery_op": None,
-    "recovery_threshold": None,
-    "recover_from": "run",
-    "for_seconds": 0,
-    "keep_firing_seconds": 0,
+    **RULE_DEFAULTS,
     "muted_until": None,
     "state": "triggered",
     "last_triggered_at": T0,
@@ -166,15 +172,7 @@ CHAT_EXAMPLE: dict[str, Any] = {
         "series_filter": [],
         "resolve_missing_after": 2,
         "drop_resolve_when_muted": False,
-        "on_no_data": "no_data",
-        "on_error": "error",
-        "failure_notice": True,
-        "repeat_every_seconds": None,
-        "recovery_op": None,
-        "recovery_threshold": None,
-        "recover_from": "run",
-        "for_seconds": 0,
-        "keep_firing_seconds": 0,
+        **RULE_DEFAULTS,
         "enabled": True,
         "cooldown_seconds": 3600,
         "pending_evaluations": 1,
